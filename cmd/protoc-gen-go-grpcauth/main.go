@@ -1,0 +1,128 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+// protoc-gen-go-grpcauth is a protoc and buf plugin that turns the auth rules
+// declared in .proto files with the grpcauth.v1 options into Go code that
+// enforces them. It runs beside protoc-gen-go and protoc-gen-go-grpc and
+// writes, for each .proto file with services, a file ending in
+// "_grpcauth.pb.go" next to theirs, holding for each service:
+//
+//   - the effective rule of every method as a static table (XxxAuthRules),
+//     computed here with inheritance file → service → method;
+//   - RegisterXxxServerWithAuth, which registers a service so that every
+//     call is decided before the request is decoded;
+//   - NewXxxServerWithAuth, a typed XxxServer wrapper that decides every
+//     unary and streaming call.
+//
+// Contradictions (public with requirements, empty credentials, repeated
+// scopes …) and methods nobody declared a rule for are errors that name the
+// element, such as
+//
+//	library.v1.LibraryService.GetBook: no auth rule: set (grpcauth.v1.method), …
+//
+// # Install
+//
+//	go install github.com/grpcauth/protoc-gen-go-grpcauth/cmd/protoc-gen-go-grpcauth@latest
+//
+// # buf
+//
+// In buf.gen.yaml (version v2):
+//
+//	plugins:
+//	  - local: protoc-gen-go
+//	    out: gen
+//	    opt: paths=source_relative
+//	  - local: protoc-gen-go-grpc
+//	    out: gen
+//	    opt: paths=source_relative
+//	  - local: protoc-gen-go-grpcauth
+//	    out: gen
+//	    opt: paths=source_relative
+//
+// # protoc
+//
+//	protoc -I . -I path/to/authoptions \
+//	  --go_out=gen --go_opt=paths=source_relative \
+//	  --go-grpc_out=gen --go-grpc_opt=paths=source_relative \
+//	  --go-grpcauth_out=gen --go-grpcauth_opt=paths=source_relative \
+//	  library/v1/library.proto
+//
+// # Parameters
+//
+// Besides the parameters every protogen plugin takes (paths=source_relative,
+// module=…, M…), it takes:
+//
+//	unannotated=error   (default) a method without an effective rule fails generation
+//	unannotated=deny    such a method is generated with a rule that denies every
+//	                    call (METHOD_NOT_DECLARED); never one that allows
+//
+// For example: --go-grpcauth_opt=unannotated=deny, or in buf.gen.yaml
+// opt: [paths=source_relative, unannotated=deny].
+//
+// The generated code needs protoc-gen-go-grpc's generic stream types (the
+// default since protoc-gen-go-grpc v1.4.0) and links
+// github.com/grpcauth/protoc-gen-go-grpcauth/runtime.
+//
+// # Flags
+//
+//	--version   print the plugin's version and exit
+//	--help      print this manual and exit
+package main
+
+import (
+	_ "embed"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/pluginpb"
+)
+
+const (
+	pluginName = "protoc-gen-go-grpcauth"
+	version    = "v0.1.0"
+)
+
+//go:embed manual.txt
+var manual string
+
+func main() {
+	if code := handleArgs(os.Args[1:], os.Stdout, os.Stderr); code >= 0 {
+		os.Exit(code)
+	}
+	var flags flag.FlagSet
+	cfg := config{}
+	flags.StringVar(&cfg.unannotated, "unannotated", "error", `"error" or "deny": what to do with a method without an effective rule`)
+	protogen.Options{ParamFunc: flags.Set}.Run(func(gen *protogen.Plugin) error {
+		setFeatures(gen)
+		return generate(gen, cfg)
+	})
+}
+
+// handleArgs handles command-line arguments, which protoc and buf never
+// pass. It returns the exit code, or -1 to go on and read a request from
+// standard input.
+func handleArgs(args []string, stdout, stderr io.Writer) int {
+	switch {
+	case len(args) == 0:
+		return -1
+	case len(args) == 1 && args[0] == "--version":
+		fmt.Fprintln(stdout, pluginName, version)
+		return 0
+	case len(args) == 1 && (args[0] == "--help" || args[0] == "-h"):
+		fmt.Fprint(stdout, manual)
+		return 0
+	}
+	fmt.Fprintf(stderr, "%s: unknown argument %q\nThis program is a protoc plugin: run it through protoc or buf. See --help.\n", pluginName, args[0])
+	return 2
+}
+
+func setFeatures(gen *protogen.Plugin) {
+	gen.SupportedFeatures = uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL) |
+		uint64(pluginpb.CodeGeneratorResponse_FEATURE_SUPPORTS_EDITIONS)
+	gen.SupportedEditionsMinimum = descriptorpb.Edition_EDITION_PROTO2
+	gen.SupportedEditionsMaximum = descriptorpb.Edition_EDITION_2023
+}

@@ -1,0 +1,245 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"go/ast"
+	"go/doc/comment"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/bufbuild/protocompile"
+	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/pluginpb"
+)
+
+// update rewrites the golden files: go test ./cmd/protoc-gen-go-grpcauth -update
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// compilerVersion is fixed so golden headers do not depend on the machine.
+var fixedCompiler = &pluginpb.Version{Major: proto.Int32(5), Minor: proto.Int32(29), Patch: proto.Int32(0)}
+
+// request compiles the .proto files of dir (with authoptions on the import
+// path) into the request protoc would send, parameter included.
+func request(t *testing.T, dir, parameter string) *pluginpb.CodeGeneratorRequest {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".proto") {
+			files = append(files, e.Name())
+		}
+	}
+	sort.Strings(files)
+	c := protocompile.Compiler{
+		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
+			ImportPaths: []string{dir, filepath.Join("..", "..", "authoptions")},
+		}),
+		SourceInfoMode: protocompile.SourceInfoStandard,
+	}
+	compiled, err := c.Compile(context.Background(), files...)
+	if err != nil {
+		t.Fatalf("compile %s: %v", dir, err)
+	}
+	req := &pluginpb.CodeGeneratorRequest{
+		FileToGenerate:  files,
+		Parameter:       proto.String(parameter),
+		CompilerVersion: fixedCompiler,
+	}
+	seen := map[string]bool{}
+	var add func(fd protoreflect.FileDescriptor)
+	add = func(fd protoreflect.FileDescriptor) {
+		if seen[fd.Path()] {
+			return
+		}
+		seen[fd.Path()] = true
+		imports := fd.Imports()
+		for i := 0; i < imports.Len(); i++ {
+			add(imports.Get(i).FileDescriptor)
+		}
+		req.ProtoFile = append(req.ProtoFile, protodesc.ToFileDescriptorProto(fd))
+	}
+	for _, f := range compiled {
+		add(f)
+	}
+	// Round-trip through the wire format, as protoc hands it over, so that
+	// options are parsed with the linked grpcauth.v1 extensions.
+	b, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &pluginpb.CodeGeneratorRequest{}
+	if err := proto.Unmarshal(b, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// run runs the plugin on req as main does and returns its response.
+func run(t *testing.T, req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
+	t.Helper()
+	var flags flag.FlagSet
+	cfg := config{}
+	flags.StringVar(&cfg.unannotated, "unannotated", "error", "")
+	gen, err := protogen.Options{ParamFunc: flags.Set}.New(req)
+	if err != nil {
+		return &pluginpb.CodeGeneratorResponse{Error: proto.String(err.Error())}
+	}
+	setFeatures(gen)
+	if err := generate(gen, cfg); err != nil {
+		gen.Error(err)
+	}
+	return gen.Response()
+}
+
+// TestGolden runs every case under testdata. A case is a folder with
+// .proto files, an optional "parameter" file, and either the expected
+// generated files (want/) or the expected error text (error.txt).
+func TestGolden(t *testing.T) {
+	cases, err := filepath.Glob(filepath.Join("testdata", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) == 0 {
+		t.Fatal("no golden cases found")
+	}
+	for _, dir := range cases {
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			param, _ := os.ReadFile(filepath.Join(dir, "parameter"))
+			parameter := "paths=source_relative"
+			if p := strings.TrimSpace(string(param)); p != "" {
+				parameter += "," + p
+			}
+			resp := run(t, request(t, dir, parameter))
+			errFile := filepath.Join(dir, "error.txt")
+			wantDir := filepath.Join(dir, "want")
+			if strings.HasPrefix(filepath.Base(dir), "invalid_") {
+				if resp.Error == nil {
+					t.Fatalf("generation succeeded; want an error")
+				}
+				got := resp.GetError() + "\n"
+				if *update {
+					writeFile(t, errFile, []byte(got))
+				}
+				want, err := os.ReadFile(errFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(string(want), got); diff != "" {
+					t.Errorf("error text mismatch (-want +got):\n%s", diff)
+				}
+				return
+			}
+			if resp.Error != nil {
+				t.Fatalf("generation failed: %s", resp.GetError())
+			}
+			if got := resp.GetSupportedFeatures(); got != uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL|pluginpb.CodeGeneratorResponse_FEATURE_SUPPORTS_EDITIONS) {
+				t.Errorf("supported features = %d", got)
+			}
+			got := map[string]string{}
+			for _, f := range resp.File {
+				got[f.GetName()] = f.GetContent()
+			}
+			if *update {
+				os.RemoveAll(wantDir)
+				for name, content := range got {
+					writeFile(t, filepath.Join(wantDir, name), []byte(content))
+				}
+			}
+			want := map[string]string{}
+			filepath.WalkDir(wantDir, func(path string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					b, _ := os.ReadFile(path)
+					rel, _ := filepath.Rel(wantDir, path)
+					want[filepath.ToSlash(rel)] = string(b)
+				}
+				return nil
+			})
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("generated files mismatch (-want +got); rerun with -update if intended:\n%s", diff)
+			}
+		})
+	}
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestManualIsPackageDoc keeps --help equal to the package doc comment.
+func TestManualIsPackageDoc(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p comment.Parser
+	text := string((&comment.Printer{TextWidth: 0}).Text(p.Parse(docText(f))))
+	if *update {
+		writeFile(t, "manual.txt", []byte(text))
+	}
+	if diff := cmp.Diff(text, manual); diff != "" {
+		t.Errorf("manual.txt is not the package doc; rerun with -update (-doc +manual):\n%s", diff)
+	}
+}
+
+func docText(f *ast.File) string { return f.Doc.Text() }
+
+func TestArgs(t *testing.T) {
+	for _, tc := range []struct {
+		args     []string
+		code     int
+		stdout   string
+		inStderr string
+	}{
+		{args: nil, code: -1},
+		{args: []string{"--version"}, code: 0, stdout: "protoc-gen-go-grpcauth " + version + "\n"},
+		{args: []string{"--help"}, code: 0, stdout: manual},
+		{args: []string{"--frobnicate"}, code: 2, inStderr: `unknown argument "--frobnicate"`},
+		{args: []string{"--version", "x"}, code: 2, inStderr: `unknown argument "--version"`},
+	} {
+		var out, errb bytes.Buffer
+		if code := handleArgs(tc.args, &out, &errb); code != tc.code {
+			t.Errorf("%v: code %d, want %d", tc.args, code, tc.code)
+		}
+		if out.String() != tc.stdout {
+			t.Errorf("%v: stdout %q, want %q", tc.args, out.String(), tc.stdout)
+		}
+		if !strings.Contains(errb.String(), tc.inStderr) {
+			t.Errorf("%v: stderr %q, want it to contain %q", tc.args, errb.String(), tc.inStderr)
+		}
+	}
+}
+
+func TestBadParameter(t *testing.T) {
+	resp := run(t, request(t, filepath.Join("testdata", "unary"), "unannotated=allow"))
+	if want := `parameter unannotated="allow": want "error" or "deny"`; resp.GetError() != want {
+		t.Errorf("error = %q, want %q", resp.GetError(), want)
+	}
+	resp = run(t, request(t, filepath.Join("testdata", "unary"), "bogus=1"))
+	if !strings.Contains(resp.GetError(), "bogus") {
+		t.Errorf("error = %q, want it to name the unknown parameter", resp.GetError())
+	}
+}
+

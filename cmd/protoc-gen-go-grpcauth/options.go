@@ -1,0 +1,165 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	grpcauthv1 "github.com/grpcauth/protoc-gen-go-grpcauth/authoptions/grpcauth/v1"
+)
+
+// requirement is one alternative of an effective rule.
+type requirement struct {
+	kinds  []grpcauthv1.CredentialKind
+	scopes []string
+}
+
+// effectiveRule is a method's rule after inheritance, as it is emitted.
+type effectiveRule struct {
+	public       bool
+	publicReason string
+	requirements []requirement
+	tlsRequired  bool
+	condition    string
+	undeclared   bool
+	// source is the full name of the element the access was declared on.
+	source string
+}
+
+// fileRule, serviceRule and methodRule read the option of one kind of
+// element; nil when the element has none.
+func fileRule(f *protogen.File) (*grpcauthv1.Rule, error) {
+	return readRule(f.Desc.Options(), grpcauthv1.E_File, f.Desc.Path())
+}
+
+func serviceRule(s *protogen.Service) (*grpcauthv1.Rule, error) {
+	return readRule(s.Desc.Options(), grpcauthv1.E_Service, string(s.Desc.FullName()))
+}
+
+func methodRule(m *protogen.Method) (*grpcauthv1.Rule, error) {
+	return readRule(m.Desc.Options(), grpcauthv1.E_Method, string(m.Desc.FullName()))
+}
+
+func readRule(opts protoreflect.ProtoMessage, xt protoreflect.ExtensionType, element string) (*grpcauthv1.Rule, error) {
+	if opts == nil || !proto.HasExtension(opts, xt) {
+		return nil, nil
+	}
+	r, ok := proto.GetExtension(opts, xt).(*grpcauthv1.Rule)
+	if !ok {
+		return nil, fmt.Errorf("%s: option (%s) is not a grpcauth.v1.Rule", element, xt.TypeDescriptor().FullName())
+	}
+	return r, nil
+}
+
+// validateRule checks one level's rule on its own. element names the proto
+// element in the error text.
+func validateRule(element string, r *grpcauthv1.Rule) error {
+	if r == nil {
+		return nil
+	}
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{element}, args...)...))
+	}
+	if r.Public != nil {
+		if len(r.GetRequirements()) > 0 {
+			fail("public cannot be combined with requirements")
+		}
+		if strings.TrimSpace(r.GetPublic().GetReason()) == "" {
+			fail("public requires a reason")
+		}
+	}
+	for i, req := range r.GetRequirements() {
+		if len(req.GetCredentials()) == 0 {
+			fail("requirements[%d]: credentials must not be empty", i)
+		}
+		seen := map[grpcauthv1.CredentialKind]bool{}
+		for _, k := range req.GetCredentials() {
+			switch {
+			case k == grpcauthv1.CredentialKind_CREDENTIAL_KIND_UNSPECIFIED:
+				fail("requirements[%d]: credentials must not contain CREDENTIAL_KIND_UNSPECIFIED", i)
+			case grpcauthv1.CredentialKind_name[int32(k)] == "":
+				fail("requirements[%d]: unknown credential kind %d", i, int32(k))
+			case seen[k]:
+				fail("requirements[%d]: credential kind %s is listed twice", i, k)
+			}
+			seen[k] = true
+		}
+		seenScope := map[string]bool{}
+		for j, s := range req.GetScopes() {
+			switch {
+			case s == "":
+				fail("requirements[%d]: scopes[%d] is empty", i, j)
+			case strings.IndexFunc(s, func(c rune) bool { return unicode.IsSpace(c) || !unicode.IsPrint(c) }) >= 0:
+				fail("requirements[%d]: scope %q contains whitespace or a control character", i, s)
+			case seenScope[s]:
+				fail("requirements[%d]: scope %q is listed twice", i, s)
+			}
+			seenScope[s] = true
+		}
+	}
+	if grpcauthv1.Transport_name[int32(r.GetTransport())] == "" {
+		fail("unknown transport %d", int32(r.GetTransport()))
+	}
+	if r.GetCondition() != "" {
+		fail("condition: CEL conditions are not supported by protoc-gen-go-grpcauth %s yet; remove the condition (it would never be ignored)", version)
+	}
+	return errors.Join(errs...)
+}
+
+// levels is the chain of rules a method inherits from, outermost first.
+type level struct {
+	element string
+	rule    *grpcauthv1.Rule
+}
+
+// resolve computes a method's effective rule from its levels (file,
+// service, method). undeclaredOK turns a method without access into a
+// deny-everything rule instead of an error.
+func resolve(method string, levels []level, undeclaredOK bool) (*effectiveRule, error) {
+	eff := &effectiveRule{}
+	haveAccess := false
+	for _, l := range levels {
+		r := l.rule
+		if r == nil {
+			continue
+		}
+		if r.Public != nil || len(r.GetRequirements()) > 0 {
+			haveAccess = true
+			eff.source = l.element
+			eff.public = r.Public != nil
+			eff.publicReason = r.GetPublic().GetReason()
+			eff.requirements = nil
+			for _, req := range r.GetRequirements() {
+				eff.requirements = append(eff.requirements, requirement{kinds: req.GetCredentials(), scopes: req.GetScopes()})
+			}
+		}
+		switch r.GetTransport() {
+		case grpcauthv1.Transport_TLS_REQUIRED:
+			eff.tlsRequired = true
+		case grpcauthv1.Transport_ANY_TRANSPORT:
+			eff.tlsRequired = false
+		}
+		if r.Condition != nil {
+			eff.condition = r.GetCondition()
+		}
+	}
+	if !haveAccess {
+		if undeclaredOK {
+			return &effectiveRule{undeclared: true, tlsRequired: eff.tlsRequired}, nil
+		}
+		return nil, fmt.Errorf("%s: no auth rule: set (grpcauth.v1.method), (grpcauth.v1.service) or (grpcauth.v1.file), or mark it public with a reason", method)
+	}
+	if eff.public && eff.condition != "" {
+		return nil, fmt.Errorf("%s: a public method cannot have a condition (inherited or its own)", method)
+	}
+	return eff, nil
+}

@@ -1,0 +1,323 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
+)
+
+// TokenAuthenticator verifies a bearer token and returns its principal.
+//
+// Caller faults (expired, forged, wrong audience …) must be returned as
+// *Error with the matching Reason. Any other error is taken as a failure of
+// the authenticator's backend and fails closed: UNAVAILABLE with reason
+// AUTH_BACKEND_UNAVAILABLE (a cancelled or timed-out call keeps its code).
+type TokenAuthenticator interface {
+	Authenticate(ctx context.Context, token string) (*Principal, error)
+}
+
+// Decision is what the audit hook sees of every decision. It never holds a
+// credential.
+type Decision struct {
+	// FullMethod is "/pkg.Service/Method".
+	FullMethod string
+	// Allowed is true when the handler runs.
+	Allowed bool
+	// Code is the status code of a denial, OK when allowed.
+	Code codes.Code
+	// Reason is the denial's reason, empty when allowed.
+	Reason Reason
+	// Detail is the denial's safe server-side detail.
+	Detail string
+	// Kind is the kind of credential presented, NoCredential if none.
+	Kind CredentialKind
+	// Subject is the authenticated subject, empty when unknown.
+	Subject string
+	// Rule is the rule that was enforced; nil for a method without one.
+	Rule *Rule
+}
+
+// Option configures an [Enforcer].
+type Option func(*Enforcer) error
+
+// WithJWT sets the authenticator of BEARER_JWT credentials, such as a
+// *jwtauth.Authenticator.
+func WithJWT(a TokenAuthenticator) Option {
+	return func(e *Enforcer) error {
+		if a == nil {
+			return fmt.Errorf("%w: WithJWT: nil authenticator", ErrInvalidOption)
+		}
+		e.jwt = a
+		return nil
+	}
+}
+
+// WithRules adds generated rule tables, for services registered without
+// their generated RegisterXxxServerWithAuth and enforced by the interceptors.
+func WithRules(rules ...*ServiceRules) Option {
+	return func(e *Enforcer) error { return e.AddRules(rules...) }
+}
+
+// WithAuditHook calls hook with every decision, allowed or denied, after it
+// is made and before the handler runs. The hook must be fast and must not
+// keep the context.
+func WithAuditHook(hook func(context.Context, *Decision)) Option {
+	return func(e *Enforcer) error {
+		e.audit = hook
+		return nil
+	}
+}
+
+// WithLogger sets where denials are logged (one line each, credentials
+// never included). The default is slog.Default(); nil turns logging off.
+func WithLogger(l *slog.Logger) Option {
+	return func(e *Enforcer) error {
+		e.logger = l
+		return nil
+	}
+}
+
+// WithMaxCredentialSize caps the size of a credential's metadata value;
+// larger ones are refused as malformed before any decoding. The default is
+// [DefaultMaxCredentialSize].
+func WithMaxCredentialSize(n int) Option {
+	return func(e *Enforcer) error {
+		if n < 64 || n > 1<<20 {
+			return fmt.Errorf("%w: WithMaxCredentialSize: %d is outside [64, 1048576]", ErrInvalidOption, n)
+		}
+		e.maxCredentialSize = n
+		return nil
+	}
+}
+
+// ErrInvalidOption is wrapped by every error [NewEnforcer] returns.
+var ErrInvalidOption = fmt.Errorf("grpcauth: invalid option")
+
+// Enforcer decides every call against the generated rules. It is safe for
+// concurrent use. Build it once with [NewEnforcer] and share it.
+type Enforcer struct {
+	jwt               TokenAuthenticator
+	audit             func(context.Context, *Decision)
+	logger            *slog.Logger
+	maxCredentialSize int
+
+	mu    sync.Mutex                       // serialises writers of table
+	table atomic.Pointer[map[string]*Rule] // full method → rule, copy on write
+}
+
+// NewEnforcer returns an enforcer configured by opts. Its errors wrap
+// [ErrInvalidOption].
+func NewEnforcer(opts ...Option) (*Enforcer, error) {
+	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize}
+	empty := map[string]*Rule{}
+	e.table.Store(&empty)
+	for _, o := range opts {
+		if err := o(e); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// AddRules adds generated rule tables to the table the interceptors use.
+// Adding the same table again is a no-op; a different rule for a method
+// that already has one is an error.
+func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := *e.table.Load()
+	next := make(map[string]*Rule, len(old)+8)
+	for k, v := range old {
+		next[k] = v
+	}
+	for _, sr := range rules {
+		if sr == nil {
+			return fmt.Errorf("%w: nil rule table", ErrInvalidOption)
+		}
+		for _, r := range sr.Methods {
+			if r == nil || r.FullMethod == "" {
+				return fmt.Errorf("%w: %s: rule without a method name", ErrInvalidOption, sr.Service)
+			}
+			if prev, ok := next[r.FullMethod]; ok && prev != r {
+				return fmt.Errorf("%w: %s: a different rule is already registered", ErrInvalidOption, r.FullMethod)
+			}
+			next[r.FullMethod] = r
+		}
+	}
+	e.table.Store(&next)
+	return nil
+}
+
+// Rule returns the rule registered for fullMethod, or nil. It does not
+// allocate.
+func (e *Enforcer) Rule(fullMethod string) *Rule {
+	return (*e.table.Load())[fullMethod]
+}
+
+// Authorize decides a call to the method of rule with the credentials in
+// ctx. On success it returns the context the handler must run with (it
+// holds the principal); on failure an *Error. A nil rule is a method nobody
+// declared and is denied. Generated code calls Authorize; so do the
+// interceptors. A call already authorized against the same rule (by an
+// interceptor and then a generated wrapper) is decided once.
+func (e *Enforcer) Authorize(ctx context.Context, rule *Rule) (context.Context, error) {
+	if s := stateFrom(ctx); s != nil && s.rule == rule && rule != nil {
+		return ctx, nil
+	}
+	p, kind, err := e.decide(ctx, rule)
+	if err != nil {
+		e.deny(ctx, rule, kind, p, err)
+		return ctx, err
+	}
+	if e.audit != nil {
+		d := &Decision{FullMethod: rule.FullMethod, Allowed: true, Code: codes.OK, Kind: kind, Rule: rule}
+		if p != nil {
+			d.Subject = p.Subject
+		}
+		e.audit(ctx, d)
+	}
+	return context.WithValue(ctx, authStateKey{}, &authState{rule: rule, principal: p}), nil
+}
+
+// decide runs the decision of DESIGN §3. It returns the principal (nil on a
+// public method), the kind presented, and the denial if any.
+func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, CredentialKind, *Error) {
+	if rule == nil || rule.Undeclared {
+		return nil, NoCredential, NewError(ReasonMethodNotDeclared, "no auth rule is declared for this method")
+	}
+	if rule.Transport == TLSRequired && !secureTransport(ctx) {
+		return nil, NoCredential, NewError(ReasonTransportInsecure, "this method requires TLS; the call arrived in plaintext")
+	}
+	if rule.Public {
+		return nil, NoCredential, nil
+	}
+	cred, derr := e.extract(ctx)
+	if derr != nil {
+		return nil, NoCredential, derr
+	}
+	accepted := rule.acceptedKinds()
+	if cred.kind == NoCredential {
+		return nil, NoCredential, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+kindList(accepted)).
+			WithMetadata("accepted_kinds", kindList(accepted))
+	}
+	if !rule.accepts(cred.kind) {
+		return nil, cred.kind, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+cred.kind.String()+"; it accepts "+kindList(accepted)).
+			WithMetadata("accepted_kinds", kindList(accepted))
+	}
+	var auth TokenAuthenticator
+	switch cred.kind {
+	case BearerJWT:
+		auth = e.jwt
+	}
+	if auth == nil {
+		return nil, cred.kind, NewError(ReasonCredentialKindNotAccepted, "this server does not accept "+cred.kind.String()).
+			WithMetadata("accepted_kinds", kindList(accepted)).
+			WithDetail("no authenticator is configured for %s", cred.kind)
+	}
+	p, err := auth.Authenticate(ctx, cred.token)
+	if err != nil {
+		return nil, cred.kind, asDenial(err)
+	}
+	if p == nil {
+		return nil, cred.kind, NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("authenticator returned no principal")
+	}
+	if derr := authorize(rule, p); derr != nil {
+		return p, cred.kind, derr
+	}
+	return p, cred.kind, nil
+}
+
+// authorize checks that some requirement accepts p's kind and p holds all
+// of its scopes, then the condition.
+func authorize(rule *Rule, p *Principal) *Error {
+	var first *Requirement
+	for i := range rule.Requirements {
+		req := &rule.Requirements[i]
+		if !req.accepts(p.Kind) {
+			continue
+		}
+		if first == nil {
+			first = req
+		}
+		if p.hasAll(req.Scopes) {
+			if rule.Condition != "" {
+				return NewError(ReasonConditionFailed, "the method's condition could not be evaluated").
+					WithDetail("this runtime does not evaluate conditions; regenerate with a plugin and runtime that support them")
+			}
+			return nil
+		}
+	}
+	if first == nil {
+		return NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+p.Kind.String()).
+			WithMetadata("accepted_kinds", kindList(rule.acceptedKinds()))
+	}
+	missing := strings.Join(p.missing(first.Scopes), " ")
+	return NewError(ReasonScopeInsufficient, "the caller lacks a required scope: "+missing).
+		WithMetadata("missing_scopes", missing)
+}
+
+// secureTransport reports whether the call arrived over a connection with
+// privacy and integrity (TLS).
+func secureTransport(ctx context.Context) bool {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.AuthInfo == nil {
+		return false
+	}
+	ci, ok := p.AuthInfo.(interface{ GetCommonAuthInfo() credentials.CommonAuthInfo })
+	return ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
+}
+
+// deny reports a denial to the audit hook and the log.
+func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p *Principal, err *Error) {
+	method := ""
+	if rule != nil {
+		method = rule.FullMethod
+	}
+	if method == "" {
+		method, _ = grpc.Method(ctx)
+	}
+	subject := ""
+	if p != nil {
+		subject = p.Subject
+	}
+	if e.audit != nil {
+		e.audit(ctx, &Decision{FullMethod: method, Code: err.Code, Reason: err.Reason, Detail: err.Detail, Kind: kind, Subject: subject, Rule: rule})
+	}
+	if e.logger == nil {
+		return
+	}
+	level := slog.LevelInfo
+	if err.Code == codes.Unavailable {
+		level = slog.LevelWarn
+	}
+	if !e.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", method),
+		slog.String("code", err.Code.String()),
+		slog.String("reason", string(err.Reason)),
+		slog.String("kind", kind.String()),
+	}
+	if subject != "" {
+		attrs = append(attrs, slog.String("subject", subject))
+	}
+	if err.Detail != "" {
+		attrs = append(attrs, slog.String("detail", err.Detail))
+	}
+	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+		attrs = append(attrs, slog.String("peer", pr.Addr.String()))
+	}
+	e.logger.LogAttrs(ctx, level, "grpcauth: call denied", attrs...)
+}

@@ -1,0 +1,81 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package runtime
+
+import (
+	"context"
+	"time"
+)
+
+// Principal is the authenticated caller of a call.
+type Principal struct {
+	// Kind is the kind of credential the caller presented.
+	Kind CredentialKind
+	// Subject identifies the caller: a JWT's sub, an API key's name, a
+	// certificate's SPIFFE ID.
+	Subject string
+	// Issuer is who vouched for the credential, such as a JWT's iss.
+	Issuer string
+	// Scopes the caller holds.
+	Scopes []string
+	// Claims are the verified claims of a token, when there are any. Do not
+	// modify them.
+	Claims map[string]any
+	// ExpiresAt is when the credential stops being valid; zero if never.
+	ExpiresAt time.Time
+}
+
+// HasScope reports whether p holds scope.
+func (p *Principal) HasScope(scope string) bool {
+	for _, s := range p.Scopes {
+		if s == scope {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *Principal) missing(scopes []string) []string {
+	var out []string
+	for _, s := range scopes {
+		if !p.HasScope(s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *Principal) hasAll(scopes []string) bool {
+	for _, s := range scopes {
+		if !p.HasScope(s) {
+			return false
+		}
+	}
+	return true
+}
+
+// authState is what the enforcer leaves in a call's context: the rule it
+// enforced and the principal (nil on public methods).
+type authState struct {
+	rule      *Rule
+	principal *Principal
+}
+
+type authStateKey struct{}
+
+func stateFrom(ctx context.Context) *authState {
+	s, _ := ctx.Value(authStateKey{}).(*authState)
+	return s
+}
+
+// PrincipalFrom returns the caller that the enforcer authenticated for this
+// call. It returns nil, false on a public method (whose credentials are never
+// read) and in a context the enforcer did not pass through.
+func PrincipalFrom(ctx context.Context) (*Principal, bool) {
+	s := stateFrom(ctx)
+	if s == nil || s.principal == nil {
+		return nil, false
+	}
+	return s.principal, true
+}

@@ -1,0 +1,156 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package runtime
+
+import "strings"
+
+// SupportPackageIsVersion1 is referenced by generated code to check, at
+// compile time, that it is compatible with this runtime. Newer runtimes keep
+// old constants; a generated file that needs a newer runtime fails to compile
+// until github.com/grpcauth/protoc-gen-go-grpcauth is updated.
+const SupportPackageIsVersion1 = true
+
+// CredentialKind is a kind of credential a caller can present. The values
+// mirror grpcauth.v1.CredentialKind.
+type CredentialKind uint8
+
+// The credential kinds.
+const (
+	// NoCredential is the kind of no credential at all.
+	NoCredential CredentialKind = iota
+	// BearerJWT is a signed JWT in `authorization: Bearer <jwt>`.
+	BearerJWT
+	// OAuth2Token is an opaque OAuth2 token checked by RFC 7662 introspection.
+	OAuth2Token
+	// APIKey is an API key.
+	APIKey
+	// MTLS is a verified TLS client certificate.
+	MTLS
+)
+
+// String returns the kind's name as written in .proto files, such as
+// "BEARER_JWT".
+func (k CredentialKind) String() string {
+	switch k {
+	case NoCredential:
+		return "NONE"
+	case BearerJWT:
+		return "BEARER_JWT"
+	case OAuth2Token:
+		return "OAUTH2_TOKEN"
+	case APIKey:
+		return "API_KEY"
+	case MTLS:
+		return "MTLS"
+	}
+	return "UNKNOWN_KIND"
+}
+
+// Transport is what the connection a call arrives on must be.
+type Transport uint8
+
+// The transports.
+const (
+	// AnyTransport accepts plaintext and TLS connections.
+	AnyTransport Transport = iota
+	// TLSRequired refuses calls that do not arrive over TLS.
+	TLSRequired
+)
+
+// Requirement is one way to be allowed: a credential of any of the
+// Credentials kinds that holds all of the Scopes.
+type Requirement struct {
+	Credentials []CredentialKind
+	Scopes      []string
+}
+
+func (r *Requirement) accepts(k CredentialKind) bool {
+	for _, c := range r.Credentials {
+		if c == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Rule is the effective auth rule of one method, computed by the generator.
+// Generated code declares one Rule per method; a Rule must not be changed
+// after it is handed to an [Enforcer].
+type Rule struct {
+	// FullMethod is the method's name as gRPC sees it: "/pkg.Service/Method".
+	FullMethod string
+	// Public marks a method callable by anybody; PublicReason says why.
+	Public       bool
+	PublicReason string
+	// Requirements are alternatives: the call is allowed when any one is met.
+	Requirements []Requirement
+	// Transport is the transport the call must arrive on.
+	Transport Transport
+	// Condition is a CEL expression evaluated after a requirement is met.
+	// This runtime refuses every call to a method with a condition (the
+	// generator refuses to emit one): a condition is never ignored.
+	Condition string
+	// Undeclared marks a method that has no rule in its .proto and was
+	// generated with unannotated=deny: every call is refused.
+	Undeclared bool
+	// Source names the proto element the access was declared on, such as
+	// "library.v1.LibraryService" (inherited from the service). For audit.
+	Source string
+}
+
+// acceptedKinds returns the distinct credential kinds of all requirements,
+// in order of first appearance.
+func (r *Rule) acceptedKinds() []CredentialKind {
+	var out []CredentialKind
+	for i := range r.Requirements {
+		for _, k := range r.Requirements[i].Credentials {
+			seen := false
+			for _, o := range out {
+				seen = seen || o == k
+			}
+			if !seen {
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+func (r *Rule) accepts(k CredentialKind) bool {
+	for i := range r.Requirements {
+		if r.Requirements[i].accepts(k) {
+			return true
+		}
+	}
+	return false
+}
+
+func kindList(kinds []CredentialKind) string {
+	var b strings.Builder
+	for i, k := range kinds {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k.String())
+	}
+	return b.String()
+}
+
+// ServiceRules are the rules of every method of one service, as generated.
+type ServiceRules struct {
+	// Service is the service's full proto name, such as "library.v1.LibraryService".
+	Service string
+	// Methods holds one rule per method of the service.
+	Methods []*Rule
+}
+
+// Lookup returns the rule of fullMethod ("/pkg.Service/Method"), or nil.
+func (s *ServiceRules) Lookup(fullMethod string) *Rule {
+	for _, r := range s.Methods {
+		if r.FullMethod == fullMethod {
+			return r
+		}
+	}
+	return nil
+}

@@ -1,0 +1,136 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package runtime
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc"
+)
+
+// UnaryServerInterceptor enforces the rules added to e (by [WithRules],
+// [Enforcer.AddRules] or generated registration) on every unary call, and
+// denies every method without a rule with METHOD_NOT_DECLARED. Use it when
+// services are registered with their plain RegisterXxxServer.
+func (e *Enforcer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		ctx, err := e.Authorize(ctx, e.Rule(info.FullMethod))
+		if err != nil {
+			return nil, err
+		}
+		return handler(ctx, req)
+	}
+}
+
+// StreamServerInterceptor is the streaming counterpart of
+// [Enforcer.UnaryServerInterceptor]. The decision is made when the stream
+// opens, before any message is read.
+func (e *Enforcer) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+		ctx, err := e.Authorize(ss.Context(), e.Rule(info.FullMethod))
+		if err != nil {
+			return err
+		}
+		return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
+	}
+}
+
+// ServiceDesc returns a copy of desc whose handlers enforce rules with e
+// before anything else runs: before the request is decoded, before any
+// interceptor of a unary call, before a stream's first message is read. A
+// method of desc that has no rule in rules is denied with
+// METHOD_NOT_DECLARED. The rules are added to e (see [Enforcer.AddRules]);
+// ServiceDesc panics if they conflict with rules already added, as
+// registering a service twice does.
+//
+// Generated RegisterXxxServerWithAuth functions call it.
+func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grpc.ServiceDesc {
+	if e == nil {
+		panic("grpcauth: nil *runtime.Enforcer for service " + desc.ServiceName + "; build one with runtime.NewEnforcer")
+	}
+	if rules == nil || rules.Service != desc.ServiceName {
+		panic(fmt.Sprintf("grpcauth: rules do not belong to service %q", desc.ServiceName))
+	}
+	if err := e.AddRules(rules); err != nil {
+		panic(err.Error())
+	}
+	out := *desc
+	out.Methods = make([]grpc.MethodDesc, len(desc.Methods))
+	for i, m := range desc.Methods {
+		rule := rules.Lookup("/" + desc.ServiceName + "/" + m.MethodName)
+		h := m.Handler
+		out.Methods[i] = grpc.MethodDesc{
+			MethodName: m.MethodName,
+			Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+				ctx, err := e.Authorize(ctx, rule)
+				if err != nil {
+					return nil, err
+				}
+				return h(srv, ctx, dec, interceptor)
+			},
+		}
+	}
+	out.Streams = make([]grpc.StreamDesc, len(desc.Streams))
+	for i, s := range desc.Streams {
+		rule := rules.Lookup("/" + desc.ServiceName + "/" + s.StreamName)
+		h := s.Handler
+		s.Handler = func(srv any, ss grpc.ServerStream) error {
+			ctx, err := e.Authorize(ss.Context(), rule)
+			if err != nil {
+				return err
+			}
+			return h(srv, &contextStream{ServerStream: ss, ctx: ctx})
+		}
+		out.Streams[i] = s
+	}
+	return &out
+}
+
+// contextStream is a server stream whose context carries the decision.
+type contextStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *contextStream) Context() context.Context { return s.ctx }
+
+// ServerStreamingServer returns s with its Context replaced by ctx. The
+// generated typed server wrappers use it.
+func ServerStreamingServer[Res any](s grpc.ServerStreamingServer[Res], ctx context.Context) grpc.ServerStreamingServer[Res] {
+	return &serverStreaming[Res]{ServerStreamingServer: s, ctx: ctx}
+}
+
+type serverStreaming[Res any] struct {
+	grpc.ServerStreamingServer[Res]
+	ctx context.Context
+}
+
+func (s *serverStreaming[Res]) Context() context.Context { return s.ctx }
+
+// ClientStreamingServer returns s with its Context replaced by ctx. The
+// generated typed server wrappers use it.
+func ClientStreamingServer[Req, Res any](s grpc.ClientStreamingServer[Req, Res], ctx context.Context) grpc.ClientStreamingServer[Req, Res] {
+	return &clientStreaming[Req, Res]{ClientStreamingServer: s, ctx: ctx}
+}
+
+type clientStreaming[Req, Res any] struct {
+	grpc.ClientStreamingServer[Req, Res]
+	ctx context.Context
+}
+
+func (s *clientStreaming[Req, Res]) Context() context.Context { return s.ctx }
+
+// BidiStreamingServer returns s with its Context replaced by ctx. The
+// generated typed server wrappers use it.
+func BidiStreamingServer[Req, Res any](s grpc.BidiStreamingServer[Req, Res], ctx context.Context) grpc.BidiStreamingServer[Req, Res] {
+	return &bidiStreaming[Req, Res]{BidiStreamingServer: s, ctx: ctx}
+}
+
+type bidiStreaming[Req, Res any] struct {
+	grpc.BidiStreamingServer[Req, Res]
+	ctx context.Context
+}
+
+func (s *bidiStreaming[Req, Res]) Context() context.Context { return s.ctx }
