@@ -17,7 +17,7 @@ const DefaultMaxCredentialSize = 8 << 10
 // The metadata keys credentials are read from.
 const (
 	// AuthorizationKey carries "Bearer <token>".
-	AuthorizationKey = "authorization"
+	AuthorizationKey    = "authorization"
 	authorizationBinKey = AuthorizationKey + "-bin"
 )
 

@@ -274,7 +274,9 @@ func secureTransport(ctx context.Context) bool {
 	if !ok || p.AuthInfo == nil {
 		return false
 	}
-	ci, ok := p.AuthInfo.(interface{ GetCommonAuthInfo() credentials.CommonAuthInfo })
+	ci, ok := p.AuthInfo.(interface {
+		GetCommonAuthInfo() credentials.CommonAuthInfo
+	})
 	return ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
 }
 

@@ -242,4 +242,3 @@ func TestBadParameter(t *testing.T) {
 		t.Errorf("error = %q, want it to name the unknown parameter", resp.GetError())
 	}
 }
-
