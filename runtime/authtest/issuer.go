@@ -1,0 +1,234 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package authtest
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// JWKSPath is where an Issuer serves its key set.
+const JWKSPath = "/.well-known/jwks.json"
+
+// Issuer is an in-process token issuer with a JWKS endpoint over HTTPS.
+// It is safe for concurrent use.
+type Issuer struct {
+	srv      *httptest.Server
+	audience string
+	now      func() time.Time
+
+	mu       sync.Mutex
+	keys     map[string]*signingKey // kid → key
+	order    []string               // kids in order of creation
+	failWith int                    // when non-zero, JWKS requests get this status
+	delay    time.Duration
+	body     []byte // when non-nil, served instead of the key set
+	fetches  atomic.Int64
+}
+
+type signingKey struct {
+	kid    string
+	alg    jose.SignatureAlgorithm
+	signer crypto.Signer
+}
+
+// IssuerOption configures an Issuer.
+type IssuerOption func(*Issuer)
+
+// DefaultAudience sets the aud of minted tokens unless [Audience] is given.
+// The default is "test".
+func DefaultAudience(aud string) IssuerOption { return func(i *Issuer) { i.audience = aud } }
+
+// IssuerClock sets the time minted tokens are based on.
+func IssuerClock(now func() time.Time) IssuerOption { return func(i *Issuer) { i.now = now } }
+
+// NewIssuer starts an issuer for the test and stops it when the test ends.
+// It fails the test if the issuer cannot start.
+func NewIssuer(tb testing.TB, opts ...IssuerOption) *Issuer {
+	tb.Helper()
+	i, err := StartIssuer(opts...)
+	if err != nil {
+		tb.Fatalf("authtest: %v", err)
+	}
+	tb.Cleanup(i.Close)
+	return i
+}
+
+// StartIssuer starts an issuer with one key each for RS256, ES256 and
+// EdDSA, whose kids are "rs256-1", "es256-1" and "eddsa-1". Close it when
+// done.
+func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
+	i := &Issuer{audience: "test", now: time.Now, keys: map[string]*signingKey{}}
+	for _, o := range opts {
+		o(i)
+	}
+	for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA} {
+		if _, err := i.AddKey(alg); err != nil {
+			return nil, err
+		}
+	}
+	i.srv = httptest.NewUnstartedServer(http.HandlerFunc(i.serveJWKS))
+	i.srv.StartTLS()
+	return i, nil
+}
+
+// Close stops the JWKS server.
+func (i *Issuer) Close() { i.srv.Close() }
+
+// URL is the issuer identifier (the iss of minted tokens): its HTTPS origin.
+func (i *Issuer) URL() string { return i.srv.URL }
+
+// JWKSURL is where the key set is served.
+func (i *Issuer) JWKSURL() string { return i.srv.URL + JWKSPath }
+
+// HTTPClient returns a client that trusts the issuer's TLS certificate.
+func (i *Issuer) HTTPClient() *http.Client { return i.srv.Client() }
+
+// Fetches returns how many times the key set was requested.
+func (i *Issuer) Fetches() int64 { return i.fetches.Load() }
+
+// AddKey makes a new key for alg (RS256, ES256, ES384 or EdDSA), publishes
+// it and returns its kid.
+func (i *Issuer) AddKey(alg jose.SignatureAlgorithm) (string, error) {
+	signer, err := newSigner(alg)
+	if err != nil {
+		return "", err
+	}
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	kid := fmt.Sprintf("%s-%d", strings.ToLower(string(alg)), countAlg(i.keys, alg)+1)
+	i.keys[kid] = &signingKey{kid: kid, alg: alg, signer: signer}
+	i.order = append(i.order, kid)
+	return kid, nil
+}
+
+func countAlg(keys map[string]*signingKey, alg jose.SignatureAlgorithm) int {
+	n := 0
+	for _, k := range keys {
+		if k.alg == alg {
+			n++
+		}
+	}
+	return n
+}
+
+func newSigner(alg jose.SignatureAlgorithm) (crypto.Signer, error) {
+	switch alg {
+	case jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512:
+		return rsa.GenerateKey(rand.Reader, 2048)
+	case jose.ES256:
+		return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case jose.ES384:
+		return ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case jose.ES512:
+		return ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case jose.EdDSA:
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		return k, err
+	}
+	return nil, fmt.Errorf("authtest: unsupported algorithm %q", string(alg))
+}
+
+// RemoveKey stops publishing kid; tokens it signed stop verifying once the
+// verifier refreshes.
+func (i *Issuer) RemoveKey(kid string) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	delete(i.keys, kid)
+	for n, k := range i.order {
+		if k == kid {
+			i.order = append(i.order[:n], i.order[n+1:]...)
+			break
+		}
+	}
+}
+
+// PublicKey returns the public key of kid, or nil.
+func (i *Issuer) PublicKey(kid string) crypto.PublicKey {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if k, ok := i.keys[kid]; ok {
+		return k.signer.Public()
+	}
+	return nil
+}
+
+// KeySet returns the published key set, for jwtauth.StaticKeys.
+func (i *Issuer) KeySet() jose.JSONWebKeySet {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	var set jose.JSONWebKeySet
+	for _, kid := range i.order {
+		k := i.keys[kid]
+		set.Keys = append(set.Keys, jose.JSONWebKey{Key: k.signer.Public(), KeyID: kid, Algorithm: string(k.alg), Use: "sig"})
+	}
+	return set
+}
+
+// FailJWKS makes the key endpoint answer status (0 restores it).
+func (i *Issuer) FailJWKS(status int) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.failWith = status
+}
+
+// ServeJWKSBody makes the key endpoint answer 200 with body (nil restores it).
+func (i *Issuer) ServeJWKSBody(body []byte) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.body = body
+}
+
+// DelayJWKS makes the key endpoint wait d before answering.
+func (i *Issuer) DelayJWKS(d time.Duration) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.delay = d
+}
+
+func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != JWKSPath {
+		http.NotFound(w, r)
+		return
+	}
+	i.fetches.Add(1)
+	i.mu.Lock()
+	fail, delay, body := i.failWith, i.delay, i.body
+	i.mu.Unlock()
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	if fail != 0 {
+		http.Error(w, "failing on purpose", fail)
+		return
+	}
+	if body == nil {
+		var err error
+		if body, err = json.Marshal(i.KeySet()); err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Write(body)
+}

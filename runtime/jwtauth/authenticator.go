@@ -1,0 +1,227 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package jwtauth
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+)
+
+// allAlgorithms lets a token that failed parsing under the allow-list be
+// told apart: well formed with another algorithm, or not a JWS at all.
+var allAlgorithms = []jose.SignatureAlgorithm{
+	jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512,
+	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA, jose.HS256, jose.HS384, jose.HS512,
+}
+
+// Authenticator verifies bearer JWTs of one issuer. It implements
+// runtime.TokenAuthenticator; give it to runtime.WithJWT. It is safe for
+// concurrent use.
+type Authenticator struct {
+	cfg  config
+	keys *keySource
+}
+
+var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
+
+// New returns an authenticator configured by opts. [Issuer], [Audience] and
+// one of [JWKSURL] or [StaticKeys] are required. Errors wrap
+// [ErrInvalidConfig].
+func New(opts ...Option) (*Authenticator, error) {
+	cfg := config{
+		algorithms:         DefaultAlgorithms,
+		leeway:             DefaultLeeway,
+		refreshInterval:    DefaultRefreshInterval,
+		minRefreshInterval: DefaultMinRefreshInterval,
+		maxStaleness:       DefaultMaxStaleness,
+		fetchTimeout:       DefaultFetchTimeout,
+		maxTokenSize:       DefaultMaxTokenSize,
+		now:                time.Now,
+	}
+	for _, o := range opts {
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case cfg.issuer == "":
+		return nil, errorf("Issuer is required")
+	case len(cfg.audiences) == 0:
+		return nil, errorf("Audience is required")
+	case (cfg.jwksURL == nil) == (cfg.staticKeys == nil):
+		return nil, errorf("exactly one of JWKSURL and StaticKeys is required")
+	case cfg.jwksURL != nil && cfg.jwksURL.Scheme != "https" && !cfg.allowHTTP:
+		return nil, errorf("JWKSURL: %q is not https; use AllowHTTP for local tests", cfg.jwksURL.String())
+	}
+	ks, err := newKeySource(&cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Authenticator{cfg: cfg, keys: ks}, nil
+}
+
+// Fetches returns how many JWKS fetches have started, for tests and metrics.
+func (a *Authenticator) Fetches() int64 { return a.keys.fetches.Load() }
+
+func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError(r, msg) }
+
+// Authenticate verifies token and returns its principal. The order keeps
+// the issuer's key endpoint out of reach of junk: size and shape first, then
+// the algorithm allow-list, then the claims that need no key (iss, exp, nbf,
+// iat, aud, sub), and only then the key lookup and the signature. Claims are
+// used only once the signature is verified.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtime.Principal, error) {
+	if len(token) > a.cfg.maxTokenSize {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is too large").WithDetail("token of %d bytes", len(token))
+	}
+	if strings.Count(token, ".") != 2 {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a JWT (three dot-separated parts)")
+	}
+	tok, err := jwt.ParseSigned(token, a.cfg.algorithms)
+	if err != nil {
+		if _, err2 := jwt.ParseSigned(token, allAlgorithms); err2 == nil {
+			return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature algorithm is not accepted")
+		}
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("parse: %v", err)
+	}
+	if len(tok.Headers) != 1 {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token must carry exactly one signature")
+	}
+	hdr := tok.Headers[0]
+
+	var std jwt.Claims
+	var all map[string]any
+	if err := tok.UnsafeClaimsWithoutVerification(&std, &all); err != nil {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("claims: %v", err)
+	}
+	if err := a.checkClaims(&std); err != nil {
+		return nil, err
+	}
+	scopes, derr := scopesOf(all)
+	if derr != nil {
+		return nil, derr
+	}
+
+	key, err := a.keys.lookup(ctx, hdr.KeyID)
+	if err != nil {
+		var be *backendError
+		switch {
+		case errors.As(err, &be):
+			return nil, deny(runtime.ReasonAuthBackendUnavailable, "the issuer's signing keys are unavailable; try again later").WithDetail("%v", err).WithCause(err)
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return nil, err
+		}
+		return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signing key is not known").WithDetail("%v", err)
+	}
+	if !keyFitsAlg(key, hdr.Algorithm) {
+		return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's algorithm does not match its key").WithDetail("alg %q, key %q", hdr.Algorithm, key.KeyID)
+	}
+	if err := tok.Claims(key.Key); err != nil {
+		return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature is not valid")
+	}
+	return &runtime.Principal{
+		Kind:      runtime.BearerJWT,
+		Subject:   std.Subject,
+		Issuer:    std.Issuer,
+		Scopes:    scopes,
+		Claims:    all,
+		ExpiresAt: std.Expiry.Time(),
+	}, nil
+}
+
+// checkClaims checks the registered claims that need no key.
+func (a *Authenticator) checkClaims(c *jwt.Claims) *runtime.Error {
+	now := a.cfg.now()
+	lw := a.cfg.leeway
+	if c.Issuer != a.cfg.issuer {
+		return deny(runtime.ReasonIssuerUntrusted, "the token's issuer is not trusted")
+	}
+	if c.Expiry == nil {
+		return deny(runtime.ReasonClaimsInvalid, "the token has no exp claim")
+	}
+	if !now.Before(c.Expiry.Time().Add(lw)) {
+		return deny(runtime.ReasonTokenExpired, "the token has expired")
+	}
+	if c.NotBefore != nil && now.Add(lw).Before(c.NotBefore.Time()) {
+		return deny(runtime.ReasonTokenNotYetValid, "the token is not valid yet (nbf)")
+	}
+	if c.IssuedAt != nil && now.Add(lw).Before(c.IssuedAt.Time()) {
+		return deny(runtime.ReasonTokenNotYetValid, "the token was issued in the future (iat)")
+	}
+	if a.cfg.maxLifetime > 0 {
+		start := c.IssuedAt
+		if start == nil {
+			start = c.NotBefore
+		}
+		if start == nil {
+			return deny(runtime.ReasonClaimsInvalid, "the token has neither iat nor nbf; its lifetime is unknown")
+		}
+		if c.Expiry.Time().Sub(start.Time()) > a.cfg.maxLifetime {
+			return deny(runtime.ReasonClaimsInvalid, "the token's lifetime is longer than this server accepts")
+		}
+	}
+	if !a.audienceOK(c.Audience) {
+		return deny(runtime.ReasonAudienceMismatch, "the token is not meant for this service (aud)")
+	}
+	if c.Subject == "" {
+		return deny(runtime.ReasonClaimsInvalid, "the token has no sub claim")
+	}
+	if a.cfg.subject != nil && !a.cfg.subject.MatchString(c.Subject) {
+		return deny(runtime.ReasonClaimsInvalid, "the token's subject is not allowed")
+	}
+	return nil
+}
+
+func (a *Authenticator) audienceOK(aud jwt.Audience) bool {
+	for _, got := range aud {
+		for _, want := range a.cfg.audiences {
+			if got == want {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// scopesOf reads scopes from "scope" (RFC 8693: space-separated string) or,
+// when absent, "scp" (a string or an array of strings).
+func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
+	bad := func(name string) *runtime.Error {
+		return deny(runtime.ReasonClaimsInvalid, "the token's "+name+" claim is not a string or an array of strings")
+	}
+	if v, ok := claims["scope"]; ok {
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad("scope")
+		}
+		return strings.Fields(s), nil
+	}
+	switch v := claims["scp"].(type) {
+	case nil:
+		if _, present := claims["scp"]; present {
+			return nil, bad("scp")
+		}
+		return nil, nil
+	case string:
+		return strings.Fields(v), nil
+	case []any:
+		out := make([]string, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, bad("scp")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	return nil, bad("scp")
+}

@@ -1,0 +1,31 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+// Package jwtauth verifies BEARER_JWT credentials: signed JWTs of one
+// issuer, with keys from a JWKS URL or a static set, through go-jose.
+//
+//	a, err := jwtauth.New(
+//		jwtauth.Issuer("https://issuer.example"),
+//		jwtauth.Audience("library"),
+//		jwtauth.JWKSURL("https://issuer.example/.well-known/jwks.json"),
+//	)
+//	enf, err := runtime.NewEnforcer(runtime.WithJWT(a))
+//
+// What it accepts: a compact JWS of at most 8 KiB signed with an algorithm
+// of the allow-list (RS256, ES256 and EdDSA by default; never HMAC or none)
+// by the key its kid names, whose own alg and curve must match; iss equal to
+// the issuer; exp present and not past; nbf and iat not in the future (both
+// within the leeway); aud containing one of the audiences exactly; a sub.
+// Headers that point at other keys (jwk, jku, x5u, x5c) are never used.
+//
+// Claims that need no key are checked before the key lookup, so an expired
+// token, a wrong audience or an unknown issuer never causes a JWKS fetch.
+// Key fetches are singleflight; an unknown kid triggers at most one refresh
+// per [MinRefreshInterval]; the last good keys serve for [MaxStaleness]
+// while the endpoint fails, and then calls fail closed with UNAVAILABLE
+// AUTH_BACKEND_UNAVAILABLE.
+//
+// Scopes come from the "scope" claim (space-separated) or else "scp" (a
+// string or an array of strings). All verified claims are in
+// Principal.Claims.
+package jwtauth

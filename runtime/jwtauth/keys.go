@@ -1,0 +1,345 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package jwtauth
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// minRSABits is the smallest RSA modulus a key may have.
+const minRSABits = 2048
+
+// keyMap is one fetched generation of keys, never modified once stored.
+type keyMap struct {
+	byKID     map[string]*jose.JSONWebKey
+	noKID     []*jose.JSONWebKey // keys published without a kid
+	refreshAt time.Time          // zero for a static set: never refreshed
+	staleAt   time.Time          // after this the keys are not used
+}
+
+// keySource finds the key a token names, fetching the JWKS when needed.
+type keySource struct {
+	cfg    *config
+	client *http.Client
+
+	current atomic.Pointer[keyMap]
+
+	mu          sync.Mutex
+	inflight    chan struct{} // closed when the running fetch ends
+	lastAttempt time.Time
+	lastErr     error
+
+	fetches atomic.Int64
+}
+
+var (
+	errUnknownKID     = errors.New("no key with the token's kid")
+	errNoKeys         = errors.New("no usable signing keys are known")
+	errAmbiguousNoKID = errors.New("the token has no kid and the key set has more than one candidate key")
+)
+
+func newKeySource(cfg *config) (*keySource, error) {
+	ks := &keySource{cfg: cfg}
+	if cfg.staticKeys != nil {
+		km, skipped := buildKeyMap(cfg.staticKeys.Keys)
+		if len(skipped) > 0 {
+			return nil, errorf("StaticKeys: %w", errors.Join(skipped...))
+		}
+		if len(km.byKID)+len(km.noKID) == 0 {
+			return nil, errorf("StaticKeys: no keys")
+		}
+		ks.current.Store(km)
+		return ks, nil
+	}
+	hc := cfg.httpClient
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	copied := *hc
+	copied.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 3 {
+			return errors.New("too many redirects")
+		}
+		if req.URL.Scheme != cfg.jwksURL.Scheme || req.URL.Host != cfg.jwksURL.Host {
+			return fmt.Errorf("redirect to another origin %s://%s refused", req.URL.Scheme, req.URL.Host)
+		}
+		return nil
+	}
+	ks.client = &copied
+	return ks, nil
+}
+
+// lookup returns the key for kid, verifying alg against the key.
+func (ks *keySource) lookup(ctx context.Context, kid string) (*jose.JSONWebKey, error) {
+	km, err := ks.usable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if k, err := km.find(kid); err == nil || ks.cfg.staticKeys != nil {
+		return k, err
+	}
+	// Unknown kid: the issuer may have rotated. Refresh once, rate-limited.
+	if !ks.mayRefresh() {
+		return nil, errUnknownKID
+	}
+	if err := ks.waitRefresh(ctx); err != nil {
+		return nil, err
+	}
+	km = ks.current.Load()
+	if km == nil {
+		return nil, errNoKeys
+	}
+	return km.find(kid)
+}
+
+func (km *keyMap) find(kid string) (*jose.JSONWebKey, error) {
+	if kid == "" {
+		if len(km.noKID) == 1 && len(km.byKID) == 0 {
+			return km.noKID[0], nil
+		}
+		return nil, errAmbiguousNoKID
+	}
+	if k, ok := km.byKID[kid]; ok {
+		return k, nil
+	}
+	return nil, errUnknownKID
+}
+
+// usable returns keys that may be used now, fetching when there are none
+// or they are stale. Keys past their refresh time but within the staleness
+// bound are used while a refresh runs in the background.
+func (ks *keySource) usable(ctx context.Context) (*keyMap, error) {
+	km := ks.current.Load()
+	if ks.cfg.staticKeys != nil {
+		return km, nil
+	}
+	now := ks.cfg.now()
+	if km != nil && now.Before(km.refreshAt) {
+		return km, nil
+	}
+	if km != nil && now.Before(km.staleAt) {
+		if ks.mayRefresh() {
+			ks.startRefresh()
+		}
+		return km, nil
+	}
+	// No usable keys: wait for a fetch, unless one just failed.
+	if !ks.mayRefresh() {
+		if ks.inflightChan() == nil {
+			return nil, ks.backendErr()
+		}
+	}
+	if err := ks.waitRefresh(ctx); err != nil {
+		return nil, err
+	}
+	km = ks.current.Load()
+	if km == nil || !ks.cfg.now().Before(km.staleAt) {
+		return nil, ks.backendErr()
+	}
+	return km, nil
+}
+
+func (ks *keySource) backendErr() error {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.lastErr != nil {
+		return &backendError{err: ks.lastErr}
+	}
+	return &backendError{err: errNoKeys}
+}
+
+// backendError is a failure to get keys, not a fault of the caller.
+type backendError struct{ err error }
+
+func (e *backendError) Error() string { return "jwks: " + e.err.Error() }
+func (e *backendError) Unwrap() error { return e.err }
+
+// mayRefresh reports whether a fetch not due to expiry may start now.
+func (ks *keySource) mayRefresh() bool {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.inflight != nil || ks.lastAttempt.IsZero() || ks.cfg.now().Sub(ks.lastAttempt) >= ks.cfg.minRefreshInterval
+}
+
+func (ks *keySource) inflightChan() chan struct{} {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	return ks.inflight
+}
+
+// startRefresh starts a fetch unless one is running, and returns a channel
+// closed when the fetch ends. At most one fetch runs at a time.
+func (ks *keySource) startRefresh() chan struct{} {
+	ks.mu.Lock()
+	defer ks.mu.Unlock()
+	if ks.inflight != nil {
+		return ks.inflight
+	}
+	done := make(chan struct{})
+	ks.inflight = done
+	ks.lastAttempt = ks.cfg.now()
+	go func() {
+		km, err := ks.fetch()
+		ks.mu.Lock()
+		if err != nil {
+			ks.lastErr = err
+		} else {
+			ks.lastErr = nil
+			ks.current.Store(km)
+		}
+		ks.inflight = nil
+		ks.mu.Unlock()
+		close(done)
+	}()
+	return done
+}
+
+// waitRefresh starts or joins a fetch and waits for it or for ctx.
+func (ks *keySource) waitRefresh(ctx context.Context) error {
+	done := ks.startRefresh()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fetch gets and parses the JWKS. It is bounded by FetchTimeout and the
+// body size cap, and runs detached from any caller so that one cancelled
+// call does not fail the fetch others wait for.
+func (ks *keySource) fetch() (*keyMap, error) {
+	ks.fetches.Add(1)
+	ctx, cancel := context.WithTimeout(context.Background(), ks.cfg.fetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.cfg.jwksURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := ks.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		return nil, fmt.Errorf("fetch: status %d", resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxJWKSSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("fetch: reading body: %w", err)
+	}
+	if len(body) > DefaultMaxJWKSSize {
+		return nil, fmt.Errorf("fetch: body larger than %d bytes", DefaultMaxJWKSSize)
+	}
+	var raw struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, fmt.Errorf("parse: not a JWK set: %w", err)
+	}
+	keys := make([]jose.JSONWebKey, 0, len(raw.Keys))
+	for _, r := range raw.Keys {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(r); err != nil {
+			continue // a key we cannot read is a key we do not use
+		}
+		keys = append(keys, k)
+	}
+	km, _ := buildKeyMap(keys)
+	if len(km.byKID)+len(km.noKID) == 0 {
+		return nil, errors.New("parse: the set has no usable signing key")
+	}
+	now := ks.cfg.now()
+	km.refreshAt = now.Add(ks.cfg.refreshInterval)
+	km.staleAt = km.refreshAt.Add(ks.cfg.maxStaleness)
+	return km, nil
+}
+
+// buildKeyMap keeps the public signature keys of keys, indexed by kid. It
+// returns why each other key was left out.
+func buildKeyMap(keys []jose.JSONWebKey) (*keyMap, []error) {
+	km := &keyMap{byKID: map[string]*jose.JSONWebKey{}}
+	var skipped []error
+	for i := range keys {
+		k := keys[i]
+		if k.Use != "" && k.Use != "sig" {
+			skipped = append(skipped, fmt.Errorf("key %q: use %q is not sig", k.KeyID, k.Use))
+			continue
+		}
+		if !k.IsPublic() {
+			k = k.Public() // a private key published by mistake: keep only the public half
+		}
+		if err := usableKey(&k); err != nil {
+			skipped = append(skipped, fmt.Errorf("key %q: %w", k.KeyID, err))
+			continue
+		}
+		if k.KeyID == "" {
+			km.noKID = append(km.noKID, &k)
+			continue
+		}
+		if _, dup := km.byKID[k.KeyID]; dup {
+			skipped = append(skipped, fmt.Errorf("key %q: kid appears twice", k.KeyID))
+			continue
+		}
+		km.byKID[k.KeyID] = &k
+	}
+	return km, skipped
+}
+
+func usableKey(k *jose.JSONWebKey) error {
+	switch pk := k.Key.(type) {
+	case *rsa.PublicKey:
+		if pk.N.BitLen() < minRSABits {
+			return fmt.Errorf("RSA key of %d bits is under %d", pk.N.BitLen(), minRSABits)
+		}
+	case *ecdsa.PublicKey:
+	case ed25519.PublicKey:
+	default:
+		return fmt.Errorf("key type %T is not an asymmetric public key", k.Key)
+	}
+	return nil
+}
+
+// keyFitsAlg reports whether key can verify alg: the family matches and,
+// for ECDSA, the curve.
+func keyFitsAlg(k *jose.JSONWebKey, alg string) bool {
+	if k.Algorithm != "" && k.Algorithm != alg {
+		return false
+	}
+	switch pk := k.Key.(type) {
+	case *rsa.PublicKey:
+		switch jose.SignatureAlgorithm(alg) {
+		case jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512:
+			return true
+		}
+	case *ecdsa.PublicKey:
+		switch jose.SignatureAlgorithm(alg) {
+		case jose.ES256:
+			return pk.Curve == elliptic.P256()
+		case jose.ES384:
+			return pk.Curve == elliptic.P384()
+		case jose.ES512:
+			return pk.Curve == elliptic.P521()
+		}
+	case ed25519.PublicKey:
+		return jose.SignatureAlgorithm(alg) == jose.EdDSA
+	}
+	return false
+}

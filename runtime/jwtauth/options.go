@@ -1,0 +1,266 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package jwtauth
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// ErrInvalidConfig is wrapped by every error [New] returns.
+var ErrInvalidConfig = errors.New("jwtauth: invalid configuration")
+
+// Defaults of the options.
+const (
+	DefaultLeeway             = 30 * time.Second
+	MaxLeeway                 = 5 * time.Minute
+	DefaultRefreshInterval    = 5 * time.Minute
+	DefaultMinRefreshInterval = 5 * time.Second
+	DefaultMaxStaleness       = time.Hour
+	DefaultFetchTimeout       = 10 * time.Second
+	DefaultMaxTokenSize       = 8 << 10
+	DefaultMaxJWKSSize        = 1 << 20
+)
+
+// DefaultAlgorithms are accepted unless [Algorithms] says otherwise.
+var DefaultAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+
+// asymmetric are the algorithms [Algorithms] accepts: no HMAC, never none.
+var asymmetric = map[jose.SignatureAlgorithm]bool{
+	jose.RS256: true, jose.RS384: true, jose.RS512: true,
+	jose.PS256: true, jose.PS384: true, jose.PS512: true,
+	jose.ES256: true, jose.ES384: true, jose.ES512: true,
+	jose.EdDSA: true,
+}
+
+// Option configures an [Authenticator].
+type Option func(*config) error
+
+type config struct {
+	issuer             string
+	audiences          []string
+	jwksURL            *url.URL
+	staticKeys         *jose.JSONWebKeySet
+	algorithms         []jose.SignatureAlgorithm
+	leeway             time.Duration
+	maxLifetime        time.Duration
+	subject            *regexp.Regexp
+	httpClient         *http.Client
+	allowHTTP          bool
+	refreshInterval    time.Duration
+	minRefreshInterval time.Duration
+	maxStaleness       time.Duration
+	fetchTimeout       time.Duration
+	maxTokenSize       int
+	now                func() time.Time
+}
+
+func errorf(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+}
+
+// Issuer sets the only accepted iss, compared exactly. Required.
+func Issuer(iss string) Option {
+	return func(c *config) error {
+		if iss == "" {
+			return errorf("Issuer: empty")
+		}
+		c.issuer = iss
+		return nil
+	}
+}
+
+// Audience sets the accepted audiences; a token is accepted when any of its
+// aud values equals any of them exactly. Required.
+func Audience(aud ...string) Option {
+	return func(c *config) error {
+		for _, a := range aud {
+			if a == "" {
+				return errorf("Audience: empty audience")
+			}
+		}
+		if len(aud) == 0 {
+			return errorf("Audience: none given")
+		}
+		c.audiences = append(c.audiences, aud...)
+		return nil
+	}
+}
+
+// JWKSURL sets where the issuer's keys are fetched from. It must be https
+// unless [AllowHTTP] is given. Keys are cached, refreshed every
+// [RefreshInterval], fetched once at a time, and the last good keys are kept
+// for [MaxStaleness] when a refresh fails.
+func JWKSURL(u string) Option {
+	return func(c *config) error {
+		parsed, err := url.Parse(u)
+		if err != nil {
+			return errorf("JWKSURL: %w", err)
+		}
+		if parsed.Host == "" || (parsed.Scheme != "https" && parsed.Scheme != "http") {
+			return errorf("JWKSURL: %q is not an absolute http(s) URL", u)
+		}
+		c.jwksURL = parsed
+		return nil
+	}
+}
+
+// StaticKeys sets a fixed key set instead of a JWKS URL. Private keys in it
+// are reduced to their public halves; symmetric keys are refused.
+func StaticKeys(set jose.JSONWebKeySet) Option {
+	return func(c *config) error {
+		c.staticKeys = &set
+		return nil
+	}
+}
+
+// Algorithms sets the accepted signature algorithms (default RS256, ES256,
+// EdDSA). HMAC algorithms and "none" are refused: a public key is not a
+// shared secret.
+func Algorithms(algs ...jose.SignatureAlgorithm) Option {
+	return func(c *config) error {
+		if len(algs) == 0 {
+			return errorf("Algorithms: none given")
+		}
+		for _, a := range algs {
+			if !asymmetric[a] {
+				return errorf("Algorithms: %q is not an accepted asymmetric signature algorithm", string(a))
+			}
+		}
+		c.algorithms = append([]jose.SignatureAlgorithm(nil), algs...)
+		return nil
+	}
+}
+
+// Leeway sets the clock skew allowed on exp, nbf and iat (default 30s, at
+// most 5m).
+func Leeway(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 || d > MaxLeeway {
+			return errorf("Leeway: %s is outside [0, %s]", d, MaxLeeway)
+		}
+		c.leeway = d
+		return nil
+	}
+}
+
+// MaxLifetime refuses tokens whose exp is more than d after their iat (or
+// nbf when iat is absent); a token with neither is refused.
+func MaxLifetime(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return errorf("MaxLifetime: %s is not positive", d)
+		}
+		c.maxLifetime = d
+		return nil
+	}
+}
+
+// Subject refuses tokens whose sub does not match re (anchor it yourself).
+func Subject(re *regexp.Regexp) Option {
+	return func(c *config) error {
+		if re == nil {
+			return errorf("Subject: nil pattern")
+		}
+		c.subject = re
+		return nil
+	}
+}
+
+// HTTPClient sets the client JWKS fetches use. Its redirect policy is
+// replaced: redirects are followed only to the same scheme and host.
+func HTTPClient(hc *http.Client) Option {
+	return func(c *config) error {
+		if hc == nil {
+			return errorf("HTTPClient: nil client")
+		}
+		c.httpClient = hc
+		return nil
+	}
+}
+
+// AllowHTTP allows a plain-http JWKS URL. For tests and local use only.
+func AllowHTTP() Option {
+	return func(c *config) error {
+		c.allowHTTP = true
+		return nil
+	}
+}
+
+// RefreshInterval sets how long fetched keys are used before they are
+// fetched again (default 5m).
+func RefreshInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Second {
+			return errorf("RefreshInterval: %s is under 1s", d)
+		}
+		c.refreshInterval = d
+		return nil
+	}
+}
+
+// MinRefreshInterval sets the least time between two fetches not due to
+// expiry: for a kid not in the set, or after a failed fetch (default 5s).
+// It bounds the load a flood of tokens with made-up kids puts on the issuer.
+func MinRefreshInterval(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return errorf("MinRefreshInterval: %s is negative", d)
+		}
+		c.minRefreshInterval = d
+		return nil
+	}
+}
+
+// MaxStaleness sets how long past their refresh time the last good keys are
+// still used while fetches fail (default 1h). After that, calls fail with
+// UNAVAILABLE AUTH_BACKEND_UNAVAILABLE until a fetch succeeds.
+func MaxStaleness(d time.Duration) Option {
+	return func(c *config) error {
+		if d < 0 {
+			return errorf("MaxStaleness: %s is negative", d)
+		}
+		c.maxStaleness = d
+		return nil
+	}
+}
+
+// FetchTimeout bounds one JWKS fetch (default 10s).
+func FetchTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return errorf("FetchTimeout: %s is not positive", d)
+		}
+		c.fetchTimeout = d
+		return nil
+	}
+}
+
+// MaxTokenSize refuses longer tokens before any decoding (default 8 KiB).
+func MaxTokenSize(n int) Option {
+	return func(c *config) error {
+		if n < 64 {
+			return errorf("MaxTokenSize: %d is under 64", n)
+		}
+		c.maxTokenSize = n
+		return nil
+	}
+}
+
+// Clock sets the time source, for tests.
+func Clock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return errorf("Clock: nil")
+		}
+		c.now = now
+		return nil
+	}
+}

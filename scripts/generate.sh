@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Regenerates every checked-in generated file: buf generate for authoptions/
+# and gen/, and the generator's golden files and manual.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/tools.sh
+PATH="$PWD/.bin:$PATH" buf generate
+go test ./cmd/protoc-gen-go-grpcauth -run 'TestGolden|TestManualIsPackageDoc' -update >/dev/null

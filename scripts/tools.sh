@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the pinned code generators into .bin/ (only Go is needed).
+# They are kept out of the main module's requirements: users of runtime/ do
+# not inherit buf's dependency graph.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TOOLS=(
+  github.com/bufbuild/buf/cmd/buf@v1.75.0
+  google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
+  google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+)
+stamp=".bin/.versions"
+want="$(printf '%s\n' "${TOOLS[@]}")"
+if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+  exit 0
+fi
+mkdir -p .bin
+for t in "${TOOLS[@]}"; do
+  echo "installing $t" >&2
+  GOBIN="$PWD/.bin" go install "$t"
+done
+printf '%s\n' "$want" > "$stamp"
