@@ -1,0 +1,142 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+// Package library is the example LibraryService: its auth lives in
+// proto/library/v1/library.proto, the code that enforces it in
+// gen/library/v1/library_grpcauth.pb.go, and the handlers below only read
+// who the caller is.
+package library
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+)
+
+// Server is an in-memory LibraryService.
+type Server struct {
+	libraryv1.UnimplementedLibraryServiceServer
+
+	mu    sync.Mutex
+	books map[string]*libraryv1.Book // name → book
+}
+
+// NewServer returns a server with a few books on shelves "shelves/public"
+// and "shelves/tenants-acme".
+func NewServer() *Server {
+	s := &Server{books: map[string]*libraryv1.Book{}}
+	for _, b := range []*libraryv1.Book{
+		{Name: "shelves/public/books/1", Title: "The Go Programming Language", Author: "Donovan, Kernighan"},
+		{Name: "shelves/public/books/2", Title: "Designing Data-Intensive Applications", Author: "Kleppmann"},
+		{Name: "shelves/tenants-acme/books/1", Title: "Site Reliability Engineering", Author: "Beyer et al."},
+	} {
+		s.books[b.Name] = b
+	}
+	return s
+}
+
+// Caller describes the authenticated caller for responses and logs.
+func Caller(ctx context.Context) string {
+	p, ok := runtime.PrincipalFrom(ctx)
+	if !ok {
+		return "anonymous"
+	}
+	return fmt.Sprintf("%s (%s)", p.Subject, p.Kind)
+}
+
+// GetBook returns one book.
+func (s *Server) GetBook(ctx context.Context, req *libraryv1.GetBookRequest) (*libraryv1.Book, error) {
+	// Tell the caller who the handler saw; a real service would log it.
+	grpc.SetHeader(ctx, metadata.Pairs("x-served-for", Caller(ctx)))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, ok := s.books[req.GetName()]
+	if !ok {
+		return nil, status.Errorf(codes.NotFound, "book %q not found", req.GetName())
+	}
+	return b, nil
+}
+
+// DeleteBook removes a book.
+func (s *Server) DeleteBook(ctx context.Context, req *libraryv1.DeleteBookRequest) (*libraryv1.DeleteBookResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.books[req.GetName()]; !ok {
+		return nil, status.Errorf(codes.NotFound, "book %q not found", req.GetName())
+	}
+	delete(s.books, req.GetName())
+	return &libraryv1.DeleteBookResponse{}, nil
+}
+
+// ExportShelf streams the books of a shelf, one per chunk.
+func (s *Server) ExportShelf(req *libraryv1.ExportShelfRequest, stream grpc.ServerStreamingServer[libraryv1.ExportChunk]) error {
+	for _, b := range s.shelf(req.GetShelf()) {
+		if err := stream.Send(&libraryv1.ExportChunk{Books: []*libraryv1.Book{b}}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ImportBooks stores every book the client sends.
+func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[libraryv1.ImportBooksRequest, libraryv1.ImportBooksResponse]) error {
+	var n int32
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return stream.SendAndClose(&libraryv1.ImportBooksResponse{Imported: n})
+		}
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.books[req.GetBook().GetName()] = req.GetBook()
+		s.mu.Unlock()
+		n++
+	}
+}
+
+// SyncShelf echoes every change back, as another replica would.
+func (s *Server) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelfRequest, libraryv1.SyncShelfResponse]) error {
+	for {
+		req, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&libraryv1.SyncShelfResponse{Book: req.GetBook()}); err != nil {
+			return err
+		}
+	}
+}
+
+// ListPublicShelves lists the shelves anybody may browse.
+func (s *Server) ListPublicShelves(ctx context.Context, _ *libraryv1.ListPublicShelvesRequest) (*libraryv1.ListPublicShelvesResponse, error) {
+	return &libraryv1.ListPublicShelvesResponse{Shelves: []string{"shelves/public"}}, nil
+}
+
+func (s *Server) shelf(name string) []*libraryv1.Book {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*libraryv1.Book
+	for n, b := range s.books {
+		if strings.HasPrefix(n, name+"/") {
+			out = append(out, b)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
