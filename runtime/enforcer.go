@@ -27,6 +27,13 @@ type TokenAuthenticator interface {
 	Authenticate(ctx context.Context, token string) (*Principal, error)
 }
 
+// PeerAuthenticator authenticates the caller by the connection's verified
+// TLS client certificate (kind MTLS). Error conventions are those of
+// [TokenAuthenticator].
+type PeerAuthenticator interface {
+	AuthenticatePeer(ctx context.Context, info credentials.TLSInfo) (*Principal, error)
+}
+
 // Decision is what the audit hook sees of every decision. It never holds a
 // credential.
 type Decision struct {

@@ -41,6 +41,10 @@ const (
 	// ReasonClaimsInvalid: a required claim is missing or of the wrong type,
 	// the token lives longer than allowed, or its subject is not allowed.
 	ReasonClaimsInvalid Reason = "CLAIMS_INVALID"
+	// ReasonCredentialsInvalid: the credential is well formed but not one
+	// this server knows: an unknown API key, a client certificate outside
+	// the trust bundle or without a usable identity.
+	ReasonCredentialsInvalid Reason = "CREDENTIALS_INVALID"
 	// ReasonCredentialKindNotAccepted: the method does not accept this kind of credential.
 	ReasonCredentialKindNotAccepted Reason = "CREDENTIAL_KIND_NOT_ACCEPTED"
 	// ReasonTransportInsecure: the method requires TLS and the call came in plaintext.

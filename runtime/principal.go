@@ -4,6 +4,7 @@
 package runtime
 
 import (
+	"crypto/x509"
 	"context"
 	"time"
 )
@@ -24,6 +25,9 @@ type Principal struct {
 	Claims map[string]any
 	// ExpiresAt is when the credential stops being valid; zero if never.
 	ExpiresAt time.Time
+	// Certificate is the verified client certificate the principal was
+	// taken from (kind MTLS), or nil.
+	Certificate *x509.Certificate
 }
 
 // HasScope reports whether p holds scope.
