@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"google.golang.org/grpc/metadata"
 )
@@ -17,31 +18,58 @@ const DefaultMaxCredentialSize = 8 << 10
 // The metadata keys credentials are read from.
 const (
 	// AuthorizationKey carries "Bearer <token>".
-	AuthorizationKey    = "authorization"
+	AuthorizationKey = "authorization"
+	// APIKeyKey carries an API key.
+	APIKeyKey = "x-api-key"
+
 	authorizationBinKey = AuthorizationKey + "-bin"
+	apiKeyBinKey        = APIKeyKey + "-bin"
 )
 
-// credential is what the caller presented, before authentication.
+// credential is what the caller presented in metadata, before
+// authentication. The connection's client certificate is not in it: it is
+// used only when no metadata credential is sent.
 type credential struct {
-	kind  CredentialKind // NoCredential when none was sent
-	token string         // bearer token, never logged
+	scheme credScheme
+	secret string // bearer token or API key; never logged
 }
 
-// extract reads the caller's credential from the incoming metadata. It
-// reads only the entries it needs.
+type credScheme uint8
+
+const (
+	schemeNone credScheme = iota
+	schemeBearer
+	schemeAPIKey
+)
+
+// extract reads the caller's metadata credential. It reads only the
+// entries it needs. Two credentials at once, a -bin variant of a credential
+// entry, or a value of the wrong shape is malformed: never "first one wins",
+// never re-read as another kind.
 func (e *Enforcer) extract(ctx context.Context) (credential, *Error) {
-	if len(metadata.ValueFromIncomingContext(ctx, authorizationBinKey)) > 0 {
-		return credential{}, NewError(ReasonCredentialsMalformed, "authorization-bin is not a credential; send the token in authorization")
+	if len(metadata.ValueFromIncomingContext(ctx, authorizationBinKey)) > 0 ||
+		len(metadata.ValueFromIncomingContext(ctx, apiKeyBinKey)) > 0 {
+		return credential{}, NewError(ReasonCredentialsMalformed, "binary (-bin) credential entries are not credentials; send authorization or x-api-key")
 	}
-	vals := metadata.ValueFromIncomingContext(ctx, AuthorizationKey)
-	switch len(vals) {
-	case 0:
+	auth := metadata.ValueFromIncomingContext(ctx, AuthorizationKey)
+	keys := metadata.ValueFromIncomingContext(ctx, APIKeyKey)
+	switch n := len(auth) + len(keys); {
+	case n == 0:
 		return credential{}, nil
-	case 1:
-	default:
-		return credential{}, NewError(ReasonCredentialsMalformed, "more than one authorization entry; send exactly one")
+	case n > 1:
+		return credential{}, NewError(ReasonCredentialsMalformed, "more than one credential in metadata; send exactly one authorization or x-api-key entry")
 	}
-	v := vals[0]
+	if len(keys) == 1 {
+		k := keys[0]
+		if len(k) > e.maxCredentialSize {
+			return credential{}, NewError(ReasonCredentialsMalformed, "x-api-key is longer than "+strconv.Itoa(e.maxCredentialSize)+" bytes")
+		}
+		if !isAPIKey(k) {
+			return credential{}, NewError(ReasonCredentialsMalformed, "x-api-key must be a non-empty run of visible ASCII characters")
+		}
+		return credential{scheme: schemeAPIKey, secret: k}, nil
+	}
+	v := auth[0]
 	if len(v) > e.maxCredentialSize {
 		return credential{}, NewError(ReasonCredentialsMalformed, "authorization is longer than "+strconv.Itoa(e.maxCredentialSize)+" bytes")
 	}
@@ -49,7 +77,26 @@ func (e *Enforcer) extract(ctx context.Context) (credential, *Error) {
 	if !ok {
 		return credential{}, NewError(ReasonCredentialsMalformed, `authorization must be "Bearer " followed by a token`)
 	}
-	return credential{kind: BearerJWT, token: token}, nil
+	return credential{scheme: schemeBearer, secret: token}, nil
+}
+
+// isAPIKey reports whether k is a non-empty run of visible ASCII.
+func isAPIKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] <= ' ' || k[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// looksLikeJWT reports whether a bearer token has the shape of a compact
+// JWS (three dot-separated parts). It decides nothing about validity.
+func looksLikeJWT(token string) bool {
+	return strings.Count(token, ".") == 2
 }
 
 // parseBearer parses "Bearer <token68>" (RFC 6750 §2.1): the scheme in any

@@ -194,12 +194,12 @@ func TestTransport(t *testing.T) {
 	f := newFixture(t, fixtureOptions{mode: modeRegister})
 	token := f.iss.Mint(authtest.Scopes("library.write", "library.admin"))
 	req := &libraryv1.DeleteBookRequest{Name: "shelves/a/books/1"}
-	_, err := f.client.DeleteBook(withToken(token), req)
+	_, err := f.plainClient.DeleteBook(withToken(token), req)
 	wantDenied(t, err, codes.Unauthenticated, runtime.ReasonTransportInsecure)
-	if _, err := f.tlsClient.DeleteBook(withToken(token), req); err != nil {
+	if _, err := f.client.DeleteBook(withToken(token), req); err != nil {
 		t.Fatalf("DeleteBook over TLS: %v", err)
 	}
-	_, err = f.tlsClient.DeleteBook(withToken(f.iss.Mint(authtest.Scopes("library.write"))), req)
+	_, err = f.client.DeleteBook(withToken(f.iss.Mint(authtest.Scopes("library.write"))), req)
 	wantDenied(t, err, codes.PermissionDenied, runtime.ReasonScopeInsufficient)
 	if st := status.Convert(err); !strings.Contains(st.Message(), "library.admin") {
 		t.Errorf("message %q does not name the missing scope", st.Message())
@@ -245,7 +245,7 @@ func TestAudit(t *testing.T) {
 	if _, err := f.client.GetBook(withToken(token), &libraryv1.GetBookRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	f.client.DeleteBook(withToken(token), &libraryv1.DeleteBookRequest{})
+	f.plainClient.DeleteBook(withToken(token), &libraryv1.DeleteBookRequest{})
 	ds := f.decisions.all()
 	if len(ds) != 2 {
 		t.Fatalf("got %d decisions; want 2", len(ds))

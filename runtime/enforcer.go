@@ -70,6 +70,53 @@ func WithJWT(a TokenAuthenticator) Option {
 	}
 }
 
+// WithOAuth2 sets the authenticator of OAUTH2_TOKEN credentials (opaque
+// bearer tokens), such as an *introspection.Authenticator.
+func WithOAuth2(a TokenAuthenticator) Option {
+	return func(e *Enforcer) error {
+		if a == nil {
+			return fmt.Errorf("%w: WithOAuth2: nil authenticator", ErrInvalidOption)
+		}
+		e.oauth2 = a
+		return nil
+	}
+}
+
+// WithAPIKeys sets the authenticator of API_KEY credentials, read from the
+// x-api-key metadata entry, such as an *apikey.Store.
+func WithAPIKeys(a TokenAuthenticator) Option {
+	return func(e *Enforcer) error {
+		if a == nil {
+			return fmt.Errorf("%w: WithAPIKeys: nil authenticator", ErrInvalidOption)
+		}
+		e.apiKeys = a
+		return nil
+	}
+}
+
+// WithMTLS sets the authenticator of MTLS credentials (the connection's
+// verified client certificate), such as an *mtls.Authenticator.
+func WithMTLS(a PeerAuthenticator) Option {
+	return func(e *Enforcer) error {
+		if a == nil {
+			return fmt.Errorf("%w: WithMTLS: nil authenticator", ErrInvalidOption)
+		}
+		e.mtls = a
+		return nil
+	}
+}
+
+// WithPlaintextCredentials accepts bearer tokens and API keys that arrive
+// over a plaintext connection. Without it they are refused with
+// TRANSPORT_INSECURE: a secret that crossed the network in clear is no
+// longer one. For local development and in-memory tests only.
+func WithPlaintextCredentials() Option {
+	return func(e *Enforcer) error {
+		e.allowPlaintext = true
+		return nil
+	}
+}
+
 // WithRules adds generated rule tables, for services registered without
 // their generated RegisterXxxServerWithAuth and enforced by the interceptors.
 func WithRules(rules ...*ServiceRules) Option {
@@ -115,6 +162,10 @@ var ErrInvalidOption = fmt.Errorf("grpcauth: invalid option")
 // concurrent use. Build it once with [NewEnforcer] and share it.
 type Enforcer struct {
 	jwt               TokenAuthenticator
+	oauth2            TokenAuthenticator
+	apiKeys           TokenAuthenticator
+	mtls              PeerAuthenticator
+	allowPlaintext    bool
 	audit             func(context.Context, *Decision)
 	logger            *slog.Logger
 	maxCredentialSize int
@@ -203,7 +254,8 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, Credenti
 	if rule == nil || rule.Undeclared {
 		return nil, NoCredential, NewError(ReasonMethodNotDeclared, "no auth rule is declared for this method")
 	}
-	if rule.Transport == TLSRequired && !secureTransport(ctx) {
+	tlsInfo, secure := transportOf(ctx)
+	if rule.Transport == TLSRequired && !secure {
 		return nil, NoCredential, NewError(ReasonTransportInsecure, "this method requires TLS; the call arrived in plaintext")
 	}
 	if rule.Public {
@@ -213,36 +265,90 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, Credenti
 	if derr != nil {
 		return nil, NoCredential, derr
 	}
+	if cred.scheme != schemeNone && !secure && !e.allowPlaintext {
+		return nil, NoCredential, NewError(ReasonTransportInsecure, "credentials must not be sent over a plaintext connection; use TLS")
+	}
+	kind := e.kindOf(rule, cred, tlsInfo)
 	accepted := rule.acceptedKinds()
-	if cred.kind == NoCredential {
+	if kind == NoCredential {
 		return nil, NoCredential, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+kindList(accepted)).
 			WithMetadata("accepted_kinds", kindList(accepted))
 	}
-	if !rule.accepts(cred.kind) {
-		return nil, cred.kind, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+cred.kind.String()+"; it accepts "+kindList(accepted)).
+	if !rule.accepts(kind) {
+		return nil, kind, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+kindList(accepted)).
 			WithMetadata("accepted_kinds", kindList(accepted))
 	}
-	var auth TokenAuthenticator
-	switch cred.kind {
-	case BearerJWT:
-		auth = e.jwt
+	var p *Principal
+	var err error
+	switch kind {
+	case MTLS:
+		if e.mtls == nil {
+			return nil, kind, notConfigured(kind, accepted)
+		}
+		p, err = e.mtls.AuthenticatePeer(ctx, *tlsInfo)
+	default:
+		auth := e.tokenAuthenticator(kind)
+		if auth == nil {
+			return nil, kind, notConfigured(kind, accepted)
+		}
+		p, err = auth.Authenticate(ctx, cred.secret)
 	}
-	if auth == nil {
-		return nil, cred.kind, NewError(ReasonCredentialKindNotAccepted, "this server does not accept "+cred.kind.String()).
-			WithMetadata("accepted_kinds", kindList(accepted)).
-			WithDetail("no authenticator is configured for %s", cred.kind)
-	}
-	p, err := auth.Authenticate(ctx, cred.token)
 	if err != nil {
-		return nil, cred.kind, asDenial(err)
+		return nil, kind, asDenial(err)
 	}
-	if p == nil {
-		return nil, cred.kind, NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("authenticator returned no principal")
+	if p == nil || p.Kind != kind {
+		return nil, kind, NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("the %s authenticator returned no principal of its kind", kind)
 	}
 	if derr := authorize(rule, p); derr != nil {
-		return p, cred.kind, derr
+		return p, kind, derr
 	}
-	return p, cred.kind, nil
+	return p, kind, nil
+}
+
+func notConfigured(kind CredentialKind, accepted []CredentialKind) *Error {
+	return NewError(ReasonCredentialKindNotAccepted, "this server does not accept "+kind.String()).
+		WithMetadata("accepted_kinds", kindList(accepted)).
+		WithDetail("no authenticator is configured for %s", kind)
+}
+
+func (e *Enforcer) tokenAuthenticator(kind CredentialKind) TokenAuthenticator {
+	switch kind {
+	case BearerJWT:
+		return e.jwt
+	case OAuth2Token:
+		return e.oauth2
+	case APIKey:
+		return e.apiKeys
+	}
+	return nil
+}
+
+// kindOf decides which kind of credential the call presents. A metadata
+// credential is the credential; the connection's verified client
+// certificate is used only when none is sent. A bearer token is a JWT when
+// it has a JWS's shape and the method and server take JWTs; otherwise it is
+// an OAuth2 token when the method and server take those.
+func (e *Enforcer) kindOf(rule *Rule, cred credential, tlsInfo *credentials.TLSInfo) CredentialKind {
+	switch cred.scheme {
+	case schemeAPIKey:
+		return APIKey
+	case schemeBearer:
+		jwtOK := e.jwt != nil && rule.accepts(BearerJWT)
+		oauthOK := e.oauth2 != nil && rule.accepts(OAuth2Token)
+		switch {
+		case jwtOK && looksLikeJWT(cred.secret):
+			return BearerJWT
+		case oauthOK:
+			return OAuth2Token
+		case jwtOK || looksLikeJWT(cred.secret):
+			return BearerJWT
+		}
+		return OAuth2Token
+	}
+	if tlsInfo != nil && len(tlsInfo.State.PeerCertificates) > 0 && rule.accepts(MTLS) {
+		return MTLS
+	}
+	return NoCredential
 }
 
 // authorize checks that some requirement accepts p's kind and p holds all
@@ -274,17 +380,21 @@ func authorize(rule *Rule, p *Principal) *Error {
 		WithMetadata("missing_scopes", missing)
 }
 
-// secureTransport reports whether the call arrived over a connection with
-// privacy and integrity (TLS).
-func secureTransport(ctx context.Context) bool {
+// transportOf returns the call's TLS state, if any, and whether the
+// connection has privacy and integrity.
+func transportOf(ctx context.Context) (*credentials.TLSInfo, bool) {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p.AuthInfo == nil {
-		return false
+		return nil, false
+	}
+	var info *credentials.TLSInfo
+	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+		info = &ti
 	}
 	ci, ok := p.AuthInfo.(interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
 	})
-	return ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
+	return info, ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
 }
 
 // deny reports a denial to the audit hook and the log.

@@ -28,7 +28,9 @@ func ExampleEnforcer_Authorize() {
 	if err != nil {
 		panic(err)
 	}
-	enf, err := runtime.NewEnforcer(runtime.WithJWT(a), runtime.WithLogger(nil))
+	// This example decides without a connection, so it has no TLS: allow
+	// plaintext credentials here only.
+	enf, err := runtime.NewEnforcer(runtime.WithJWT(a), runtime.WithLogger(nil), runtime.WithPlaintextCredentials())
 	if err != nil {
 		panic(err)
 	}

@@ -125,9 +125,9 @@ type fixture struct {
 	attacker  *authtest.Issuer // another issuer, for forged signatures
 	impl      *recorder
 	enf       *runtime.Enforcer
-	client    libraryv1.LibraryServiceClient // plaintext
-	tlsClient libraryv1.LibraryServiceClient // TLS
-	conn      *grpc.ClientConn
+	client      libraryv1.LibraryServiceClient // over TLS
+	plainClient libraryv1.LibraryServiceClient // over plaintext
+	conn        *grpc.ClientConn               // the TLS connection
 	log       *syncBuffer
 	decisions *decisionLog
 }
@@ -235,9 +235,9 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	}
 	plain := serve(t, register, serverOpts...)
 	secure := serve(t, register, append(serverOpts, grpc.Creds(credentials.NewTLS(serverTLS)))...)
-	f.conn = dial(t, plain, insecure.NewCredentials())
+	f.conn = dial(t, secure, credentials.NewTLS(withServerName(ca.ClientTLS())))
 	f.client = libraryv1.NewLibraryServiceClient(f.conn)
-	f.tlsClient = libraryv1.NewLibraryServiceClient(dial(t, secure, credentials.NewTLS(withServerName(ca.ClientTLS()))))
+	f.plainClient = libraryv1.NewLibraryServiceClient(dial(t, plain, insecure.NewCredentials()))
 	return f
 }
 

@@ -4,8 +4,8 @@
 package runtime
 
 import (
-	"crypto/x509"
 	"context"
+	"crypto/x509"
 	"time"
 )
 
