@@ -5,6 +5,9 @@ package jwtauth
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"time"
@@ -85,12 +88,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	if strings.Count(token, ".") != 2 {
 		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a JWT (three dot-separated parts)")
 	}
+	if !canonical(token) {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not canonical base64url")
+	}
 	tok, err := jwt.ParseSigned(token, a.cfg.algorithms)
 	if err != nil {
 		if _, err2 := jwt.ParseSigned(token, allAlgorithms); err2 == nil {
 			return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature algorithm is not accepted")
 		}
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("parse: %v", err)
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the compact JWS did not parse (its content is not logged)")
 	}
 	if len(tok.Headers) != 1 {
 		return nil, deny(runtime.ReasonCredentialsMalformed, "the token must carry exactly one signature")
@@ -100,7 +106,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	var std jwt.Claims
 	var all map[string]any
 	if err := tok.UnsafeClaimsWithoutVerification(&std, &all); err != nil {
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("claims: %v", err)
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("the claims did not decode (their content is not logged)")
 	}
 	if err := a.checkClaims(&std); err != nil {
 		return nil, err
@@ -124,7 +130,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	if !keyFitsAlg(key, hdr.Algorithm) {
 		return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's algorithm does not match its key").WithDetail("alg %q, key %q", hdr.Algorithm, key.KeyID)
 	}
-	if err := tok.Claims(key.Key); err != nil {
+	if err := tok.Claims(key.Key); err != nil || !pssSaltOK(token, hdr.Algorithm, key) {
 		return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature is not valid")
 	}
 	return &runtime.Principal{
@@ -224,4 +230,46 @@ func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
 		return out, nil
 	}
 	return nil, bad("scp")
+}
+
+// canonical reports whether the three parts of token are canonical
+// base64url, each the encoding of its decoding: no padding bits set, no
+// line breaks. go-jose decodes them leniently and verifies the signature
+// over header and payload re-encoded, so without this check many strings
+// would pass as one signed token.
+func canonical(token string) bool {
+	for part := range strings.SplitSeq(token, ".") {
+		b, err := base64.RawURLEncoding.DecodeString(part)
+		if err != nil || base64.RawURLEncoding.EncodeToString(b) != part {
+			return false
+		}
+	}
+	return true
+}
+
+// pssSaltOK reports whether an RSA-PSS signature, the only kind it checks,
+// has a salt as long as the hash, as RFC 7518 section 3.5 requires: go-jose
+// accepts any salt length. token is canonical, so the signing input is the
+// text before its last dot.
+func pssSaltOK(token, alg string, key *jose.JSONWebKey) bool {
+	var h crypto.Hash
+	switch jose.SignatureAlgorithm(alg) {
+	case jose.PS256:
+		h = crypto.SHA256
+	case jose.PS384:
+		h = crypto.SHA384
+	case jose.PS512:
+		h = crypto.SHA512
+	default:
+		return true
+	}
+	pub, ok := key.Key.(*rsa.PublicKey)
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if !ok || err != nil {
+		return false
+	}
+	d := h.New()
+	d.Write([]byte(token[:dot]))
+	return rsa.VerifyPSS(pub, h, d.Sum(nil), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
 }

@@ -11,8 +11,9 @@
 //	)
 //	enf, err := runtime.NewEnforcer(runtime.WithJWT(a))
 //
-// What it accepts: a compact JWS of at most 8 KiB signed with an algorithm
-// of the allow-list (RS256, ES256 and EdDSA by default; never HMAC or none)
+// What it accepts: a compact JWS of at most 8 KiB, in canonical base64url,
+// signed with an algorithm of the allow-list (RS256, ES256 and EdDSA by
+// default; never HMAC or none; RSA-PSS only with a salt as long as the hash)
 // by the key its kid names, whose own alg and curve must match; iss equal to
 // the issuer; exp present and not past; nbf and iat not in the future (both
 // within the leeway); aud containing one of the audiences exactly; a sub.

@@ -94,17 +94,13 @@ func (ks *keySource) lookup(ctx context.Context, kid string) (*jose.JSONWebKey, 
 		return k, err
 	}
 	// Unknown kid: the issuer may have rotated. Refresh once, rate-limited.
-	if !ks.mayRefresh() {
-		return nil, errUnknownKID
+	// When no fetch may start, one may just have ended: read the keys again.
+	if done := ks.refresh(); done != nil {
+		if err := wait(ctx, done); err != nil {
+			return nil, err
+		}
 	}
-	if err := ks.waitRefresh(ctx); err != nil {
-		return nil, err
-	}
-	km = ks.current.Load()
-	if km == nil {
-		return nil, errNoKeys
-	}
-	return km.find(kid)
+	return ks.current.Load().find(kid)
 }
 
 func (km *keyMap) find(kid string) (*jose.JSONWebKey, error) {
@@ -133,18 +129,19 @@ func (ks *keySource) usable(ctx context.Context) (*keyMap, error) {
 		return km, nil
 	}
 	if km != nil && now.Before(km.staleAt) {
-		if ks.mayRefresh() {
-			ks.startRefresh()
-		}
+		ks.refresh() // in the background
 		return km, nil
 	}
 	// No usable keys: wait for a fetch, unless one just failed.
-	if !ks.mayRefresh() {
-		if ks.inflightChan() == nil {
-			return nil, ks.backendErr()
+	done := ks.refresh()
+	if done == nil {
+		// Rate-limited: a fetch failed, or one stored keys since km was read.
+		if km := ks.current.Load(); km != nil && ks.cfg.now().Before(km.staleAt) {
+			return km, nil
 		}
+		return nil, ks.backendErr()
 	}
-	if err := ks.waitRefresh(ctx); err != nil {
+	if err := wait(ctx, done); err != nil {
 		return nil, err
 	}
 	km = ks.current.Load()
@@ -169,26 +166,19 @@ type backendError struct{ err error }
 func (e *backendError) Error() string { return "jwks: " + e.err.Error() }
 func (e *backendError) Unwrap() error { return e.err }
 
-// mayRefresh reports whether a fetch not due to expiry may start now.
-func (ks *keySource) mayRefresh() bool {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	return ks.inflight != nil || ks.lastAttempt.IsZero() || ks.cfg.now().Sub(ks.lastAttempt) >= ks.cfg.minRefreshInterval
-}
-
-func (ks *keySource) inflightChan() chan struct{} {
-	ks.mu.Lock()
-	defer ks.mu.Unlock()
-	return ks.inflight
-}
-
-// startRefresh starts a fetch unless one is running, and returns a channel
-// closed when the fetch ends. At most one fetch runs at a time.
-func (ks *keySource) startRefresh() chan struct{} {
+// refresh joins the running fetch or, when the rate limit allows, starts
+// one, and returns a channel closed when that fetch ends; it returns nil when
+// no fetch runs and none may start. The check and the start happen under
+// one lock, so that at most one fetch runs at a time and none starts sooner
+// than MinRefreshInterval after the last (except the first).
+func (ks *keySource) refresh() chan struct{} {
 	ks.mu.Lock()
 	defer ks.mu.Unlock()
 	if ks.inflight != nil {
 		return ks.inflight
+	}
+	if !ks.lastAttempt.IsZero() && ks.cfg.now().Sub(ks.lastAttempt) < ks.cfg.minRefreshInterval {
+		return nil
 	}
 	done := make(chan struct{})
 	ks.inflight = done
@@ -209,9 +199,8 @@ func (ks *keySource) startRefresh() chan struct{} {
 	return done
 }
 
-// waitRefresh starts or joins a fetch and waits for it or for ctx.
-func (ks *keySource) waitRefresh(ctx context.Context) error {
-	done := ks.startRefresh()
+// wait waits for done or for ctx.
+func wait(ctx context.Context, done chan struct{}) error {
 	select {
 	case <-done:
 		return nil
