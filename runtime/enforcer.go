@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -155,6 +156,28 @@ func WithMaxCredentialSize(n int) Option {
 	}
 }
 
+// WithClock sets the time source of stream expiry checks, for tests.
+func WithClock(now func() time.Time) Option {
+	return func(e *Enforcer) error {
+		if now == nil {
+			return fmt.Errorf("%w: WithClock: nil", ErrInvalidOption)
+		}
+		e.now = now
+		return nil
+	}
+}
+
+// WithoutStreamExpiry stops ending streams whose credential expires while
+// they run. By default every message received or sent on a stream first
+// checks the credential's expiry, and a stream whose credential expired
+// ends with UNAUTHENTICATED TOKEN_EXPIRED.
+func WithoutStreamExpiry() Option {
+	return func(e *Enforcer) error {
+		e.noStreamExpiry = true
+		return nil
+	}
+}
+
 // ErrInvalidOption is wrapped by every error [NewEnforcer] returns.
 var ErrInvalidOption = fmt.Errorf("grpcauth: invalid option")
 
@@ -169,6 +192,8 @@ type Enforcer struct {
 	audit             func(context.Context, *Decision)
 	logger            *slog.Logger
 	maxCredentialSize int
+	now               func() time.Time
+	noStreamExpiry    bool
 
 	mu    sync.Mutex                       // serialises writers of table
 	table atomic.Pointer[map[string]*Rule] // full method → rule, copy on write
@@ -177,7 +202,7 @@ type Enforcer struct {
 // NewEnforcer returns an enforcer configured by opts. Its errors wrap
 // [ErrInvalidOption].
 func NewEnforcer(opts ...Option) (*Enforcer, error) {
-	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize}
+	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize, now: time.Now}
 	empty := map[string]*Rule{}
 	e.table.Store(&empty)
 	for _, o := range opts {
@@ -245,7 +270,7 @@ func (e *Enforcer) Authorize(ctx context.Context, rule *Rule) (context.Context, 
 		}
 		e.audit(ctx, d)
 	}
-	return context.WithValue(ctx, authStateKey{}, &authState{rule: rule, principal: p}), nil
+	return context.WithValue(ctx, authStateKey{}, &authState{rule: rule, principal: p, enf: e}), nil
 }
 
 // decide runs the decision of DESIGN §3. It returns the principal (nil on a

@@ -88,6 +88,9 @@ type Error struct {
 	Metadata map[string]string
 	// Detail is a safe explanation for the server's log, never sent.
 	Detail string
+	// Local is true for an error a generated client made before sending
+	// anything (a preflight refusal), false for a server's answer.
+	Local bool
 
 	cause error
 }

@@ -121,15 +121,15 @@ func (r *recorder) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelf
 // fixture is a real gRPC server and client over bufconn, with a real
 // issuer serving JWKS over HTTPS.
 type fixture struct {
-	iss       *authtest.Issuer
-	attacker  *authtest.Issuer // another issuer, for forged signatures
-	impl      *recorder
-	enf       *runtime.Enforcer
+	iss         *authtest.Issuer
+	attacker    *authtest.Issuer // another issuer, for forged signatures
+	impl        *recorder
+	enf         *runtime.Enforcer
 	client      libraryv1.LibraryServiceClient // over TLS
 	plainClient libraryv1.LibraryServiceClient // over plaintext
 	conn        *grpc.ClientConn               // the TLS connection
-	log       *syncBuffer
-	decisions *decisionLog
+	log         *syncBuffer
+	decisions   *decisionLog
 }
 
 type fixtureOptions struct {
@@ -185,15 +185,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		log:       &syncBuffer{},
 		decisions: &decisionLog{},
 	}
-	a, err := jwtauth.New(
-		jwtauth.Issuer(f.iss.URL()),
-		jwtauth.Audience("library"),
-		jwtauth.JWKSURL(f.iss.JWKSURL()),
-		jwtauth.HTTPClient(f.iss.HTTPClient()),
-	)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustJWT(t, f.iss)
 	opts := append([]runtime.Option{
 		runtime.WithJWT(a),
 		runtime.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))),
@@ -202,6 +194,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	if o.mode == modeInterceptor {
 		opts = append(opts, runtime.WithRules(libraryv1.LibraryServiceAuthRules))
 	}
+	var err error
 	f.enf, err = runtime.NewEnforcer(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -239,6 +232,21 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	f.client = libraryv1.NewLibraryServiceClient(f.conn)
 	f.plainClient = libraryv1.NewLibraryServiceClient(dial(t, plain, insecure.NewCredentials()))
 	return f
+}
+
+// mustJWT returns a JWT authenticator for iss with audience "library".
+func mustJWT(t testing.TB, iss *authtest.Issuer) *jwtauth.Authenticator {
+	t.Helper()
+	a, err := jwtauth.New(
+		jwtauth.Issuer(iss.URL()),
+		jwtauth.Audience("library"),
+		jwtauth.JWKSURL(iss.JWKSURL()),
+		jwtauth.HTTPClient(iss.HTTPClient()),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
 func withServerName(c *tls.Config) *tls.Config {

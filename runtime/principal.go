@@ -64,6 +64,7 @@ func (p *Principal) hasAll(scopes []string) bool {
 type authState struct {
 	rule      *Rule
 	principal *Principal
+	enf       *Enforcer
 }
 
 type authStateKey struct{}

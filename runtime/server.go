@@ -88,7 +88,23 @@ func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grp
 	return &out
 }
 
-// contextStream is a server stream whose context carries the decision.
+// streamCheck is run before every message a stream receives or sends: it
+// ends a stream whose credential expired after it opened.
+func streamCheck(ctx context.Context) error {
+	st := stateFrom(ctx)
+	if st == nil || st.principal == nil || st.enf == nil || st.enf.noStreamExpiry || st.principal.ExpiresAt.IsZero() {
+		return nil
+	}
+	if st.enf.now().Before(st.principal.ExpiresAt) {
+		return nil
+	}
+	err := NewError(ReasonTokenExpired, "the credential expired during the stream; reopen it with a fresh one")
+	st.enf.deny(ctx, st.rule, st.principal.Kind, st.principal, err)
+	return err
+}
+
+// contextStream is a server stream whose context carries the decision and
+// whose messages check the credential's expiry.
 type contextStream struct {
 	grpc.ServerStream
 	ctx context.Context
@@ -96,8 +112,22 @@ type contextStream struct {
 
 func (s *contextStream) Context() context.Context { return s.ctx }
 
-// ServerStreamingServer returns s with its Context replaced by ctx. The
-// generated typed server wrappers use it.
+func (s *contextStream) RecvMsg(m any) error {
+	if err := streamCheck(s.ctx); err != nil {
+		return err
+	}
+	return s.ServerStream.RecvMsg(m)
+}
+
+func (s *contextStream) SendMsg(m any) error {
+	if err := streamCheck(s.ctx); err != nil {
+		return err
+	}
+	return s.ServerStream.SendMsg(m)
+}
+
+// ServerStreamingServer returns s with its Context replaced by ctx and
+// expiry checks on every message. The generated typed server wrappers use it.
 func ServerStreamingServer[Res any](s grpc.ServerStreamingServer[Res], ctx context.Context) grpc.ServerStreamingServer[Res] {
 	return &serverStreaming[Res]{ServerStreamingServer: s, ctx: ctx}
 }
@@ -109,8 +139,22 @@ type serverStreaming[Res any] struct {
 
 func (s *serverStreaming[Res]) Context() context.Context { return s.ctx }
 
-// ClientStreamingServer returns s with its Context replaced by ctx. The
-// generated typed server wrappers use it.
+func (s *serverStreaming[Res]) Send(m *Res) error {
+	if err := streamCheck(s.ctx); err != nil {
+		return err
+	}
+	return s.ServerStreamingServer.Send(m)
+}
+
+func (s *serverStreaming[Res]) SendMsg(m any) error {
+	if err := streamCheck(s.ctx); err != nil {
+		return err
+	}
+	return s.ServerStreamingServer.SendMsg(m)
+}
+
+// ClientStreamingServer returns s with its Context replaced by ctx and
+// expiry checks on every message. The generated typed server wrappers use it.
 func ClientStreamingServer[Req, Res any](s grpc.ClientStreamingServer[Req, Res], ctx context.Context) grpc.ClientStreamingServer[Req, Res] {
 	return &clientStreaming[Req, Res]{ClientStreamingServer: s, ctx: ctx}
 }
@@ -122,8 +166,22 @@ type clientStreaming[Req, Res any] struct {
 
 func (s *clientStreaming[Req, Res]) Context() context.Context { return s.ctx }
 
-// BidiStreamingServer returns s with its Context replaced by ctx. The
-// generated typed server wrappers use it.
+func (s *clientStreaming[Req, Res]) Recv() (*Req, error) {
+	if err := streamCheck(s.ctx); err != nil {
+		return nil, err
+	}
+	return s.ClientStreamingServer.Recv()
+}
+
+func (s *clientStreaming[Req, Res]) RecvMsg(m any) error {
+	if err := streamCheck(s.ctx); err != nil {
+		return err
+	}
+	return s.ClientStreamingServer.RecvMsg(m)
+}
+
+// BidiStreamingServer returns s with its Context replaced by ctx and
+// expiry checks on every message. The generated typed server wrappers use it.
 func BidiStreamingServer[Req, Res any](s grpc.BidiStreamingServer[Req, Res], ctx context.Context) grpc.BidiStreamingServer[Req, Res] {
 	return &bidiStreaming[Req, Res]{BidiStreamingServer: s, ctx: ctx}
 }
@@ -134,3 +192,31 @@ type bidiStreaming[Req, Res any] struct {
 }
 
 func (s *bidiStreaming[Req, Res]) Context() context.Context { return s.ctx }
+
+func (s *bidiStreaming[Req, Res]) Recv() (*Req, error) {
+	if err := streamCheck(s.ctx); err != nil {
+		return nil, err
+	}
+	return s.BidiStreamingServer.Recv()
+}
+
+func (s *bidiStreaming[Req, Res]) RecvMsg(m any) error {
+	if err := streamCheck(s.ctx); err != nil {
+		return err
+	}
+	return s.BidiStreamingServer.RecvMsg(m)
+}
+
+func (s *bidiStreaming[Req, Res]) Send(m *Res) error {
+	if err := streamCheck(s.ctx); err != nil {
+		return err
+	}
+	return s.BidiStreamingServer.Send(m)
+}
+
+func (s *bidiStreaming[Req, Res]) SendMsg(m any) error {
+	if err := streamCheck(s.ctx); err != nil {
+		return err
+	}
+	return s.BidiStreamingServer.SendMsg(m)
+}

@@ -107,6 +107,10 @@ type names struct {
 	server      string // LibraryServiceServer (protoc-gen-go-grpc)
 	unimpl      string // UnimplementedLibraryServiceServer (protoc-gen-go-grpc)
 	serviceDesc string // LibraryService_ServiceDesc (protoc-gen-go-grpc)
+	newClient   string // NewLibraryServiceAuthClient
+	clientImpl  string // libraryServiceAuthClient
+	client      string // LibraryServiceClient (protoc-gen-go-grpc)
+	grpcClient  string // NewLibraryServiceClient (protoc-gen-go-grpc)
 }
 
 func newNames(s *protogen.Service) names {
@@ -119,6 +123,10 @@ func newNames(s *protogen.Service) names {
 		server:      n + "Server",
 		unimpl:      "Unimplemented" + n + "Server",
 		serviceDesc: n + "_ServiceDesc",
+		newClient:   "New" + n + "AuthClient",
+		clientImpl:  strings.ToLower(n[:1]) + n[1:] + "AuthClient",
+		client:      n + "Client",
+		grpcClient:  "New" + n + "Client",
 	}
 }
 
@@ -233,6 +241,73 @@ func genService(g *protogen.GeneratedFile, s *protogen.Service, rules map[*proto
 	g.P()
 	for _, m := range s.Methods {
 		genWrapperMethod(g, s, m, n)
+	}
+	genClient(g, s, n, deprecated)
+}
+
+// credField is the client struct's field holding one method's credentials.
+func credField(m *protogen.Method) string { return "cred" + m.GoName }
+
+func genClient(g *protogen.GeneratedFile, s *protogen.Service, n names, deprecated bool) {
+	g.P("// ", n.newClient, " returns a ", n.client, " that attaches to every call a")
+	g.P("// credential from creds that the method accepts (the first kind, in the")
+	g.P("// order of the method's rule, that creds holds) and none to public methods.")
+	g.P("// A call to a method whose kinds creds holds none of fails before anything")
+	g.P("// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the")
+	g.P("// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the")
+	g.P("// server refuses with TOKEN_EXPIRED is retried once with a fresh token.")
+	if deprecated {
+		g.P("//")
+		g.P(deprecationComment)
+	}
+	g.P("func ", n.newClient, "(cc ", grpcPackage.Ident("ClientConnInterface"), ", creds *", runtimePackage.Ident("ClientCredentials"), ") ", n.client, " {")
+	g.P("return &", n.clientImpl, "{")
+	g.P("inner: ", n.grpcClient, "(cc),")
+	for _, m := range s.Methods {
+		g.P(credField(m), ": creds.ForMethod(", ruleVar(s, m), "),")
+	}
+	g.P("}")
+	g.P("}")
+	g.P()
+	g.P("type ", n.clientImpl, " struct {")
+	g.P("inner ", n.client)
+	for _, m := range s.Methods {
+		g.P(credField(m), " *", runtimePackage.Ident("MethodCredentials"))
+	}
+	g.P("}")
+	g.P()
+	for _, m := range s.Methods {
+		recv := "func (c *" + n.clientImpl + ") " + m.GoName
+		in, out := m.Input.GoIdent, m.Output.GoIdent
+		ctxT, opt := contextPackage.Ident("Context"), grpcPackage.Ident("CallOption")
+		cs, ss := m.Desc.IsStreamingClient(), m.Desc.IsStreamingServer()
+		var ret []any
+		switch {
+		case !cs && !ss:
+			g.P(recv, "(ctx ", ctxT, ", in *", in, ", opts ...", opt, ") (*", out, ", error) {")
+			g.P("return ", runtimePackage.Ident("Unary"), "(ctx, c.", credField(m), ", opts, func(ctx ", ctxT, ", opts ...", opt, ") (*", out, ", error) {")
+			g.P("return c.inner.", m.GoName, "(ctx, in, opts...)")
+			g.P("})")
+			g.P("}")
+			g.P()
+			continue
+		case !cs && ss:
+			ret = []any{grpcPackage.Ident("ServerStreamingClient"), "[", out, "]"}
+		case cs && !ss:
+			ret = []any{grpcPackage.Ident("ClientStreamingClient"), "[", in, ", ", out, "]"}
+		default:
+			ret = []any{grpcPackage.Ident("BidiStreamingClient"), "[", in, ", ", out, "]"}
+		}
+		params, args := []any{"(ctx ", ctxT, ", in *", in, ", opts ...", opt, ") ("}, "(ctx, in, opts...)"
+		if cs {
+			params, args = []any{"(ctx ", ctxT, ", opts ...", opt, ") ("}, "(ctx, opts...)"
+		}
+		g.P(append(append(append([]any{recv}, params...), ret...), ", error) {")...)
+		g.P(append(append([]any{"return ", runtimePackage.Ident("Stream"), "(ctx, c.", credField(m), ", opts, func(ctx ", ctxT, ", opts ...", opt, ") ("}, ret...), ", error) {")...)
+		g.P("return c.inner.", m.GoName, args)
+		g.P("})")
+		g.P("}")
+		g.P()
 	}
 }
 

@@ -175,3 +175,68 @@ func (s *libraryServiceAuthServer) ListPublicShelves(ctx context.Context, req *L
 	}
 	return s.srv.ListPublicShelves(ctx, req)
 }
+
+// NewLibraryServiceAuthClient returns a LibraryServiceClient that attaches to every call a
+// credential from creds that the method accepts (the first kind, in the
+// order of the method's rule, that creds holds) and none to public methods.
+// A call to a method whose kinds creds holds none of fails before anything
+// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
+// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
+// server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+func NewLibraryServiceAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) LibraryServiceClient {
+	return &libraryServiceAuthClient{
+		inner:                 NewLibraryServiceClient(cc),
+		credGetBook:           creds.ForMethod(_LibraryService_GetBook_AuthRule),
+		credDeleteBook:        creds.ForMethod(_LibraryService_DeleteBook_AuthRule),
+		credExportShelf:       creds.ForMethod(_LibraryService_ExportShelf_AuthRule),
+		credImportBooks:       creds.ForMethod(_LibraryService_ImportBooks_AuthRule),
+		credSyncShelf:         creds.ForMethod(_LibraryService_SyncShelf_AuthRule),
+		credListPublicShelves: creds.ForMethod(_LibraryService_ListPublicShelves_AuthRule),
+	}
+}
+
+type libraryServiceAuthClient struct {
+	inner                 LibraryServiceClient
+	credGetBook           *runtime.MethodCredentials
+	credDeleteBook        *runtime.MethodCredentials
+	credExportShelf       *runtime.MethodCredentials
+	credImportBooks       *runtime.MethodCredentials
+	credSyncShelf         *runtime.MethodCredentials
+	credListPublicShelves *runtime.MethodCredentials
+}
+
+func (c *libraryServiceAuthClient) GetBook(ctx context.Context, in *GetBookRequest, opts ...grpc.CallOption) (*Book, error) {
+	return runtime.Unary(ctx, c.credGetBook, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Book, error) {
+		return c.inner.GetBook(ctx, in, opts...)
+	})
+}
+
+func (c *libraryServiceAuthClient) DeleteBook(ctx context.Context, in *DeleteBookRequest, opts ...grpc.CallOption) (*DeleteBookResponse, error) {
+	return runtime.Unary(ctx, c.credDeleteBook, opts, func(ctx context.Context, opts ...grpc.CallOption) (*DeleteBookResponse, error) {
+		return c.inner.DeleteBook(ctx, in, opts...)
+	})
+}
+
+func (c *libraryServiceAuthClient) ExportShelf(ctx context.Context, in *ExportShelfRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportChunk], error) {
+	return runtime.Stream(ctx, c.credExportShelf, opts, func(ctx context.Context, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ExportChunk], error) {
+		return c.inner.ExportShelf(ctx, in, opts...)
+	})
+}
+
+func (c *libraryServiceAuthClient) ImportBooks(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportBooksRequest, ImportBooksResponse], error) {
+	return runtime.Stream(ctx, c.credImportBooks, opts, func(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[ImportBooksRequest, ImportBooksResponse], error) {
+		return c.inner.ImportBooks(ctx, opts...)
+	})
+}
+
+func (c *libraryServiceAuthClient) SyncShelf(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncShelfRequest, SyncShelfResponse], error) {
+	return runtime.Stream(ctx, c.credSyncShelf, opts, func(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncShelfRequest, SyncShelfResponse], error) {
+		return c.inner.SyncShelf(ctx, opts...)
+	})
+}
+
+func (c *libraryServiceAuthClient) ListPublicShelves(ctx context.Context, in *ListPublicShelvesRequest, opts ...grpc.CallOption) (*ListPublicShelvesResponse, error) {
+	return runtime.Unary(ctx, c.credListPublicShelves, opts, func(ctx context.Context, opts ...grpc.CallOption) (*ListPublicShelvesResponse, error) {
+		return c.inner.ListPublicShelves(ctx, in, opts...)
+	})
+}

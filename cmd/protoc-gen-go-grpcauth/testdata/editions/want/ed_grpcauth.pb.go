@@ -79,3 +79,28 @@ func (s *edAuthServer) Get(ctx context.Context, req *Req) (*Res, error) {
 	}
 	return s.srv.Get(ctx, req)
 }
+
+// NewEdAuthClient returns a EdClient that attaches to every call a
+// credential from creds that the method accepts (the first kind, in the
+// order of the method's rule, that creds holds) and none to public methods.
+// A call to a method whose kinds creds holds none of fails before anything
+// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
+// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
+// server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+func NewEdAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) EdClient {
+	return &edAuthClient{
+		inner:   NewEdClient(cc),
+		credGet: creds.ForMethod(_Ed_Get_AuthRule),
+	}
+}
+
+type edAuthClient struct {
+	inner   EdClient
+	credGet *runtime.MethodCredentials
+}
+
+func (c *edAuthClient) Get(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credGet, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.Get(ctx, in, opts...)
+	})
+}

@@ -120,6 +120,47 @@ func (s *fromFileAuthServer) C(ctx context.Context, req *Req) (*Res, error) {
 	return s.srv.C(ctx, req)
 }
 
+// NewFromFileAuthClient returns a FromFileClient that attaches to every call a
+// credential from creds that the method accepts (the first kind, in the
+// order of the method's rule, that creds holds) and none to public methods.
+// A call to a method whose kinds creds holds none of fails before anything
+// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
+// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
+// server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+func NewFromFileAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) FromFileClient {
+	return &fromFileAuthClient{
+		inner: NewFromFileClient(cc),
+		credA: creds.ForMethod(_FromFile_A_AuthRule),
+		credB: creds.ForMethod(_FromFile_B_AuthRule),
+		credC: creds.ForMethod(_FromFile_C_AuthRule),
+	}
+}
+
+type fromFileAuthClient struct {
+	inner FromFileClient
+	credA *runtime.MethodCredentials
+	credB *runtime.MethodCredentials
+	credC *runtime.MethodCredentials
+}
+
+func (c *fromFileAuthClient) A(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credA, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.A(ctx, in, opts...)
+	})
+}
+
+func (c *fromFileAuthClient) B(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credB, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.B(ctx, in, opts...)
+	})
+}
+
+func (c *fromFileAuthClient) C(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credC, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.C(ctx, in, opts...)
+	})
+}
+
 // _FromService_D_AuthRule is the effective rule of inheritance.v1.FromService.D:
 // OAUTH2_TOKEN with scopes svc.read; or MTLS, declared on inheritance.v1.FromService.
 var _FromService_D_AuthRule = &runtime.Rule{
@@ -239,4 +280,53 @@ func (s *fromServiceAuthServer) G(ctx context.Context, req *Req) (*Res, error) {
 		return nil, err
 	}
 	return s.srv.G(ctx, req)
+}
+
+// NewFromServiceAuthClient returns a FromServiceClient that attaches to every call a
+// credential from creds that the method accepts (the first kind, in the
+// order of the method's rule, that creds holds) and none to public methods.
+// A call to a method whose kinds creds holds none of fails before anything
+// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
+// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
+// server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+func NewFromServiceAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) FromServiceClient {
+	return &fromServiceAuthClient{
+		inner: NewFromServiceClient(cc),
+		credD: creds.ForMethod(_FromService_D_AuthRule),
+		credE: creds.ForMethod(_FromService_E_AuthRule),
+		credF: creds.ForMethod(_FromService_F_AuthRule),
+		credG: creds.ForMethod(_FromService_G_AuthRule),
+	}
+}
+
+type fromServiceAuthClient struct {
+	inner FromServiceClient
+	credD *runtime.MethodCredentials
+	credE *runtime.MethodCredentials
+	credF *runtime.MethodCredentials
+	credG *runtime.MethodCredentials
+}
+
+func (c *fromServiceAuthClient) D(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credD, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.D(ctx, in, opts...)
+	})
+}
+
+func (c *fromServiceAuthClient) E(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credE, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.E(ctx, in, opts...)
+	})
+}
+
+func (c *fromServiceAuthClient) F(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credF, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.F(ctx, in, opts...)
+	})
+}
+
+func (c *fromServiceAuthClient) G(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credG, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.G(ctx, in, opts...)
+	})
 }

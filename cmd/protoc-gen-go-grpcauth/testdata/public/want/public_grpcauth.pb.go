@@ -97,6 +97,39 @@ func (s *statusAuthServer) OldPing(ctx context.Context, req *Req) (*Res, error) 
 	return s.srv.OldPing(ctx, req)
 }
 
+// NewStatusAuthClient returns a StatusClient that attaches to every call a
+// credential from creds that the method accepts (the first kind, in the
+// order of the method's rule, that creds holds) and none to public methods.
+// A call to a method whose kinds creds holds none of fails before anything
+// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
+// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
+// server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+func NewStatusAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) StatusClient {
+	return &statusAuthClient{
+		inner:       NewStatusClient(cc),
+		credPing:    creds.ForMethod(_Status_Ping_AuthRule),
+		credOldPing: creds.ForMethod(_Status_OldPing_AuthRule),
+	}
+}
+
+type statusAuthClient struct {
+	inner       StatusClient
+	credPing    *runtime.MethodCredentials
+	credOldPing *runtime.MethodCredentials
+}
+
+func (c *statusAuthClient) Ping(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credPing, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.Ping(ctx, in, opts...)
+	})
+}
+
+func (c *statusAuthClient) OldPing(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credOldPing, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.OldPing(ctx, in, opts...)
+	})
+}
+
 // _Admin_Reset_AuthRule is the effective rule of public.v1.Admin.Reset:
 // MTLS with scopes admin, declared on public.v1.Admin.
 var _Admin_Reset_AuthRule = &runtime.Rule{
@@ -161,4 +194,31 @@ func (s *adminAuthServer) Reset(ctx context.Context, req *Req) (*Res, error) {
 		return nil, err
 	}
 	return s.srv.Reset(ctx, req)
+}
+
+// NewAdminAuthClient returns a AdminClient that attaches to every call a
+// credential from creds that the method accepts (the first kind, in the
+// order of the method's rule, that creds holds) and none to public methods.
+// A call to a method whose kinds creds holds none of fails before anything
+// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
+// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
+// server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+//
+// Deprecated: Do not use.
+func NewAdminAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) AdminClient {
+	return &adminAuthClient{
+		inner:     NewAdminClient(cc),
+		credReset: creds.ForMethod(_Admin_Reset_AuthRule),
+	}
+}
+
+type adminAuthClient struct {
+	inner     AdminClient
+	credReset *runtime.MethodCredentials
+}
+
+func (c *adminAuthClient) Reset(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credReset, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.Reset(ctx, in, opts...)
+	})
 }

@@ -137,3 +137,52 @@ func (s *streamerAuthServer) Bidi(stream grpc.BidiStreamingServer[Chunk, Chunk])
 	}
 	return s.srv.Bidi(runtime.BidiStreamingServer(stream, ctx))
 }
+
+// NewStreamerAuthClient returns a StreamerClient that attaches to every call a
+// credential from creds that the method accepts (the first kind, in the
+// order of the method's rule, that creds holds) and none to public methods.
+// A call to a method whose kinds creds holds none of fails before anything
+// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
+// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
+// server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+func NewStreamerAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) StreamerClient {
+	return &streamerAuthClient{
+		inner:            NewStreamerClient(cc),
+		credUnary:        creds.ForMethod(_Streamer_Unary_AuthRule),
+		credServerStream: creds.ForMethod(_Streamer_ServerStream_AuthRule),
+		credClientStream: creds.ForMethod(_Streamer_ClientStream_AuthRule),
+		credBidi:         creds.ForMethod(_Streamer_Bidi_AuthRule),
+	}
+}
+
+type streamerAuthClient struct {
+	inner            StreamerClient
+	credUnary        *runtime.MethodCredentials
+	credServerStream *runtime.MethodCredentials
+	credClientStream *runtime.MethodCredentials
+	credBidi         *runtime.MethodCredentials
+}
+
+func (c *streamerAuthClient) Unary(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (*Chunk, error) {
+	return runtime.Unary(ctx, c.credUnary, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Chunk, error) {
+		return c.inner.Unary(ctx, in, opts...)
+	})
+}
+
+func (c *streamerAuthClient) ServerStream(ctx context.Context, in *emptypb.Empty, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Chunk], error) {
+	return runtime.Stream(ctx, c.credServerStream, opts, func(ctx context.Context, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Chunk], error) {
+		return c.inner.ServerStream(ctx, in, opts...)
+	})
+}
+
+func (c *streamerAuthClient) ClientStream(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[Chunk, emptypb.Empty], error) {
+	return runtime.Stream(ctx, c.credClientStream, opts, func(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[Chunk, emptypb.Empty], error) {
+		return c.inner.ClientStream(ctx, opts...)
+	})
+}
+
+func (c *streamerAuthClient) Bidi(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Chunk, Chunk], error) {
+	return runtime.Stream(ctx, c.credBidi, opts, func(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Chunk, Chunk], error) {
+		return c.inner.Bidi(ctx, opts...)
+	})
+}

@@ -95,3 +95,36 @@ func (s *legacyAuthServer) Forgotten(ctx context.Context, req *Req) (*Res, error
 	}
 	return s.srv.Forgotten(ctx, req)
 }
+
+// NewLegacyAuthClient returns a LegacyClient that attaches to every call a
+// credential from creds that the method accepts (the first kind, in the
+// order of the method's rule, that creds holds) and none to public methods.
+// A call to a method whose kinds creds holds none of fails before anything
+// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
+// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
+// server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+func NewLegacyAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) LegacyClient {
+	return &legacyAuthClient{
+		inner:         NewLegacyClient(cc),
+		credDeclared:  creds.ForMethod(_Legacy_Declared_AuthRule),
+		credForgotten: creds.ForMethod(_Legacy_Forgotten_AuthRule),
+	}
+}
+
+type legacyAuthClient struct {
+	inner         LegacyClient
+	credDeclared  *runtime.MethodCredentials
+	credForgotten *runtime.MethodCredentials
+}
+
+func (c *legacyAuthClient) Declared(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credDeclared, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.Declared(ctx, in, opts...)
+	})
+}
+
+func (c *legacyAuthClient) Forgotten(ctx context.Context, in *Req, opts ...grpc.CallOption) (*Res, error) {
+	return runtime.Unary(ctx, c.credForgotten, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Res, error) {
+		return c.inner.Forgotten(ctx, in, opts...)
+	})
+}

@@ -79,3 +79,28 @@ func (s *echoerAuthServer) Echo(ctx context.Context, req *EchoRequest) (*EchoRes
 	}
 	return s.srv.Echo(ctx, req)
 }
+
+// NewEchoerAuthClient returns a EchoerClient that attaches to every call a
+// credential from creds that the method accepts (the first kind, in the
+// order of the method's rule, that creds holds) and none to public methods.
+// A call to a method whose kinds creds holds none of fails before anything
+// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
+// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
+// server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+func NewEchoerAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) EchoerClient {
+	return &echoerAuthClient{
+		inner:    NewEchoerClient(cc),
+		credEcho: creds.ForMethod(_Echoer_Echo_AuthRule),
+	}
+}
+
+type echoerAuthClient struct {
+	inner    EchoerClient
+	credEcho *runtime.MethodCredentials
+}
+
+func (c *echoerAuthClient) Echo(ctx context.Context, in *EchoRequest, opts ...grpc.CallOption) (*EchoResponse, error) {
+	return runtime.Unary(ctx, c.credEcho, opts, func(ctx context.Context, opts ...grpc.CallOption) (*EchoResponse, error) {
+		return c.inner.Echo(ctx, in, opts...)
+	})
+}

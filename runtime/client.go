@@ -1,0 +1,291 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/oauth2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+)
+
+// DefaultRefreshMargin is how long before its expiry a cached token is
+// replaced, unless [ClientCredentials].RefreshMargin says otherwise.
+const DefaultRefreshMargin = 30 * time.Second
+
+// ClientCredentials are what a generated client (NewXxxAuthClient) may
+// present. Per method it attaches the first credential kind, in the order
+// of the method's rule, that it holds; a public method gets none.
+//
+// Build it once and share it: the token cache inside is what makes many
+// goroutines cause one refresh.
+type ClientCredentials struct {
+	// TokenSource yields bearer tokens for BEARER_JWT and OAUTH2_TOKEN
+	// methods, such as an oauth2.Config's or clientcredentials.Config's.
+	// Tokens are cached and refreshed RefreshMargin before they expire;
+	// concurrent callers share one refresh.
+	TokenSource oauth2.TokenSource
+	// APIKey is sent in x-api-key to API_KEY methods.
+	APIKey string
+	// ClientCertificate says the connection presents a TLS client
+	// certificate (configured on its transport credentials), so MTLS
+	// methods are callable.
+	ClientCertificate bool
+	// AllowPlaintext lets bearer tokens and API keys be sent over a
+	// plaintext connection. Without it such a call fails before anything
+	// is sent, with TRANSPORT_INSECURE. For local development only.
+	AllowPlaintext bool
+	// RefreshMargin is how long before expiry a token is refreshed
+	// (default DefaultRefreshMargin).
+	RefreshMargin time.Duration
+	// Clock is the time source, for tests (default time.Now).
+	Clock func() time.Time
+
+	once  sync.Once
+	cache *tokenCache
+}
+
+func (c *ClientCredentials) tokens() *tokenCache {
+	c.once.Do(func() {
+		if c.TokenSource == nil {
+			return
+		}
+		margin, now := c.RefreshMargin, c.Clock
+		if margin <= 0 {
+			margin = DefaultRefreshMargin
+		}
+		if now == nil {
+			now = time.Now
+		}
+		c.cache = &tokenCache{src: c.TokenSource, margin: margin, now: now}
+	})
+	return c.cache
+}
+
+// Fetches reports how many tokens were fetched from TokenSource.
+func (c *ClientCredentials) Fetches() int64 {
+	if t := c.tokens(); t != nil {
+		return t.fetches.Load()
+	}
+	return 0
+}
+
+// ExpireToken drops the cached token: the next call fetches a new one.
+func (c *ClientCredentials) ExpireToken() {
+	if t := c.tokens(); t != nil {
+		t.mu.Lock()
+		t.tok = nil
+		t.mu.Unlock()
+	}
+}
+
+func (c *ClientCredentials) holds(k CredentialKind) bool {
+	switch k {
+	case BearerJWT, OAuth2Token:
+		return c.TokenSource != nil
+	case APIKey:
+		return c.APIKey != ""
+	case MTLS:
+		return c.ClientCertificate
+	}
+	return false
+}
+
+// MethodCredentials is what a generated client attaches to the calls of
+// one method: a credential of a kind the method accepts, or the preflight
+// error. Generated clients build one per method with
+// [ClientCredentials.ForMethod] when they are created.
+type MethodCredentials struct {
+	creds     *ClientCredentials
+	rule      *Rule
+	kind      CredentialKind // NoCredential: public, or preflight fails
+	preflight *Error
+	callOpt   grpc.CallOption // attaches the credential; nil when none
+}
+
+// ForMethod decides, once, what calls to rule's method attach.
+func (c *ClientCredentials) ForMethod(rule *Rule) *MethodCredentials {
+	m := &MethodCredentials{creds: c, rule: rule}
+	switch {
+	case rule.Undeclared:
+		m.preflight = localError(ReasonMethodNotDeclared, "no auth rule is declared for this method; the server denies every call")
+		return m
+	case rule.Public:
+		return m
+	}
+	for i := range rule.Requirements {
+		for _, k := range rule.Requirements[i].Credentials {
+			if c != nil && c.holds(k) {
+				m.kind = k
+				break
+			}
+		}
+		if m.kind != NoCredential {
+			break
+		}
+	}
+	if m.kind == NoCredential {
+		accepted := kindList(rule.acceptedKinds())
+		m.preflight = localError(ReasonCredentialsMissing, "the client holds none of the credential kinds this method accepts: "+accepted).
+			WithMetadata("accepted_kinds", accepted)
+		return m
+	}
+	if m.kind != MTLS {
+		m.callOpt = grpc.PerRPCCredentials(perRPC{m: m})
+	}
+	return m
+}
+
+// Kind is the credential kind calls attach, NoCredential for a public
+// method or when the preflight fails.
+func (m *MethodCredentials) Kind() CredentialKind { return m.kind }
+
+// localError is a denial made by the client before any network.
+func localError(r Reason, msg string) *Error {
+	e := NewError(r, msg)
+	e.Local = true
+	return e
+}
+
+// perRPC attaches the credential when gRPC sends the call's headers. It
+// does its own transport check, so that a plaintext refusal is a typed
+// TRANSPORT_INSECURE error rather than grpc-go's untyped one.
+// used, when set, records the token a unary call sent, so that a retry
+// expires that token and no newer one.
+type perRPC struct {
+	m    *MethodCredentials
+	used **oauth2.Token
+}
+
+func (p perRPC) RequireTransportSecurity() bool { return false }
+
+func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	c := p.m.creds
+	if !c.AllowPlaintext {
+		ri, _ := credentials.RequestInfoFromContext(ctx)
+		if ri.AuthInfo == nil || credentials.CheckSecurityLevel(ri.AuthInfo, credentials.PrivacyAndIntegrity) != nil {
+			return nil, localError(ReasonTransportInsecure, "refusing to send "+p.m.kind.String()+" over a plaintext connection; use TLS or set AllowPlaintext")
+		}
+	}
+	if p.m.kind == APIKey {
+		return map[string]string{APIKeyKey: c.APIKey}, nil
+	}
+	tok, err := c.tokens().token()
+	if err != nil {
+		return nil, err
+	}
+	if p.used != nil {
+		*p.used = tok
+	}
+	return map[string]string{AuthorizationKey: "Bearer " + tok.AccessToken}, nil
+}
+
+// Unary runs a unary call with the method's credential: the preflight
+// error without any network when the client holds no accepted kind; and,
+// when the server answers TOKEN_EXPIRED, exactly one retry after a forced
+// token refresh. Generated clients call it.
+func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOption, call func(context.Context, ...grpc.CallOption) (*Res, error)) (*Res, error) {
+	if m.preflight != nil {
+		return nil, m.preflight
+	}
+	if m.callOpt == nil {
+		return call(ctx, opts...)
+	}
+	if m.kind == APIKey {
+		return call(ctx, append(opts[:len(opts):len(opts)], m.callOpt)...)
+	}
+	var used *oauth2.Token
+	opts = append(opts[:len(opts):len(opts)], grpc.PerRPCCredentials(perRPC{m: m, used: &used}))
+	res, err := call(ctx, opts...)
+	if err == nil || used == nil || !isTokenExpired(err) {
+		return res, err
+	}
+	// The server says the token expired: drop it (unless another call has
+	// already replaced it) and retry once. Never a loop.
+	m.creds.tokens().expire(used)
+	return call(ctx, opts...)
+}
+
+// Stream opens a stream with the method's credential, or returns the
+// preflight error without any network. Streams are never retried: messages
+// may already have been exchanged. A stream refused or ended with
+// TOKEN_EXPIRED (the server ends long-lived streams when the token they
+// opened with expires) is reported to the caller, who reopens it; tokens
+// are refreshed ahead of expiry, so a reopened stream gets a fresh token,
+// and [ClientCredentials.ExpireToken] forces one when clocks disagree.
+// Generated clients call it.
+func Stream[S any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOption, open func(context.Context, ...grpc.CallOption) (S, error)) (S, error) {
+	if m.preflight != nil {
+		var zero S
+		return zero, m.preflight
+	}
+	if m.callOpt != nil {
+		opts = append(opts[:len(opts):len(opts)], m.callOpt)
+	}
+	return open(ctx, opts...)
+}
+
+func isTokenExpired(err error) bool {
+	e, ok := FromError(err)
+	return ok && e.Code == codes.Unauthenticated && e.Reason == ReasonTokenExpired
+}
+
+// tokenCache holds the current token and refreshes it ahead of expiry;
+// the mutex makes concurrent callers share one fetch.
+type tokenCache struct {
+	src    oauth2.TokenSource
+	margin time.Duration
+	now    func() time.Time
+
+	mu      sync.Mutex
+	tok     *oauth2.Token
+	fetches atomic.Int64
+}
+
+func (t *tokenCache) fresh(tok *oauth2.Token) bool {
+	if tok == nil || tok.AccessToken == "" {
+		return false
+	}
+	return tok.Expiry.IsZero() || t.now().Add(t.margin).Before(tok.Expiry)
+}
+
+func (t *tokenCache) token() (*oauth2.Token, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.fresh(t.tok) {
+		return t.tok, nil
+	}
+	t.fetches.Add(1)
+	tok, err := t.src.Token()
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, localError(ReasonCredentialsMissing, "the token source failed").WithCause(err).WithDetail("token source: %v", err)
+	}
+	if !t.fresh(tok) {
+		return nil, localError(ReasonTokenExpired, fmt.Sprintf("the token source returned a token that expires within the refresh margin of %s", t.margin))
+	}
+	t.tok = tok
+	return tok, nil
+}
+
+// expire drops the cached token if it is still used, so that the next
+// call fetches a new one; many callers expiring the same token cause one
+// fetch.
+func (t *tokenCache) expire(used *oauth2.Token) {
+	t.mu.Lock()
+	if t.tok == used {
+		t.tok = nil
+	}
+	t.mu.Unlock()
+}
