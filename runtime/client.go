@@ -81,9 +81,9 @@ func (c *ClientCredentials) Fetches() int64 {
 // ExpireToken drops the cached token: the next call fetches a new one.
 func (c *ClientCredentials) ExpireToken() {
 	if t := c.tokens(); t != nil {
-		t.mu.Lock()
-		t.tok = nil
-		t.mu.Unlock()
+		if st := t.cur.Load(); st != nil {
+			t.expire(st.gen)
+		}
 	}
 }
 
@@ -108,7 +108,8 @@ type MethodCredentials struct {
 	rule      *Rule
 	kind      CredentialKind // NoCredential: public, or preflight fails
 	preflight *Error
-	callOpt   grpc.CallOption // attaches the credential; nil when none
+	callOpt   grpc.CallOption   // attaches the credential; nil when none
+	onlyOpt   []grpc.CallOption // {callOpt}, for calls without options of their own
 }
 
 // ForMethod decides, once, what calls to rule's method attach.
@@ -140,6 +141,7 @@ func (c *ClientCredentials) ForMethod(rule *Rule) *MethodCredentials {
 	}
 	if m.kind != MTLS {
 		m.callOpt = grpc.PerRPCCredentials(perRPC{m: m})
+		m.onlyOpt = []grpc.CallOption{m.callOpt}
 	}
 	return m
 }
@@ -158,12 +160,7 @@ func localError(r Reason, msg string) *Error {
 // perRPC attaches the credential when gRPC sends the call's headers. It
 // does its own transport check, so that a plaintext refusal is a typed
 // TRANSPORT_INSECURE error rather than grpc-go's untyped one.
-// used, when set, records the token a unary call sent, so that a retry
-// expires that token and no newer one.
-type perRPC struct {
-	m    *MethodCredentials
-	used **oauth2.Token
-}
+type perRPC struct{ m *MethodCredentials }
 
 func (p perRPC) RequireTransportSecurity() bool { return false }
 
@@ -178,14 +175,11 @@ func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 	if p.m.kind == APIKey {
 		return map[string]string{APIKeyKey: c.APIKey}, nil
 	}
-	tok, err := c.tokens().token()
+	header, err := c.tokens().header()
 	if err != nil {
 		return nil, err
 	}
-	if p.used != nil {
-		*p.used = tok
-	}
-	return map[string]string{AuthorizationKey: "Bearer " + tok.AccessToken}, nil
+	return map[string]string{AuthorizationKey: header}, nil
 }
 
 // Unary runs a unary call with the method's credential: the preflight
@@ -199,18 +193,23 @@ func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallO
 	if m.callOpt == nil {
 		return call(ctx, opts...)
 	}
-	if m.kind == APIKey {
-		return call(ctx, append(opts[:len(opts):len(opts)], m.callOpt)...)
+	if len(opts) == 0 {
+		opts = m.onlyOpt
+	} else {
+		opts = append(opts[:len(opts):len(opts)], m.callOpt)
 	}
-	var used *oauth2.Token
-	opts = append(opts[:len(opts):len(opts)], grpc.PerRPCCredentials(perRPC{m: m, used: &used}))
+	if m.kind == APIKey {
+		return call(ctx, opts...)
+	}
+	gen := m.creds.tokens().generation()
 	res, err := call(ctx, opts...)
-	if err == nil || used == nil || !isTokenExpired(err) {
+	if err == nil || !isTokenExpired(err) {
 		return res, err
 	}
-	// The server says the token expired: drop it (unless another call has
-	// already replaced it) and retry once. Never a loop.
-	m.creds.tokens().expire(used)
+	// The server says the token expired: drop it, unless a newer one has
+	// been fetched since this call began (so many callers refused at once
+	// cause one fetch), and retry once. Never a loop.
+	m.creds.tokens().expire(gen)
 	return call(ctx, opts...)
 }
 
@@ -227,7 +226,11 @@ func Stream[S any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOp
 		var zero S
 		return zero, m.preflight
 	}
-	if m.callOpt != nil {
+	switch {
+	case m.callOpt == nil:
+	case len(opts) == 0:
+		opts = m.onlyOpt
+	default:
 		opts = append(opts[:len(opts):len(opts)], m.callOpt)
 	}
 	return open(ctx, opts...)
@@ -238,16 +241,24 @@ func isTokenExpired(err error) bool {
 	return ok && e.Code == codes.Unauthenticated && e.Reason == ReasonTokenExpired
 }
 
-// tokenCache holds the current token and refreshes it ahead of expiry;
-// the mutex makes concurrent callers share one fetch.
+// tokenCache holds the current token and refreshes it ahead of expiry.
+// Reads are lock-free; a fetch holds the mutex, so concurrent callers that
+// need a new token share one fetch.
 type tokenCache struct {
 	src    oauth2.TokenSource
 	margin time.Duration
 	now    func() time.Time
 
-	mu      sync.Mutex
-	tok     *oauth2.Token
+	cur     atomic.Pointer[tokenState]
+	mu      sync.Mutex // held while fetching
 	fetches atomic.Int64
+}
+
+// tokenState is one fetched token, never modified.
+type tokenState struct {
+	tok *oauth2.Token
+	hdr string // "Bearer " + tok.AccessToken
+	gen uint64 // 1 for the first token fetched, then 2, …
 }
 
 func (t *tokenCache) fresh(tok *oauth2.Token) bool {
@@ -257,35 +268,60 @@ func (t *tokenCache) fresh(tok *oauth2.Token) bool {
 	return tok.Expiry.IsZero() || t.now().Add(t.margin).Before(tok.Expiry)
 }
 
-func (t *tokenCache) token() (*oauth2.Token, error) {
+func (t *tokenCache) usable(st *tokenState) bool {
+	return st != nil && st.tok != nil && t.fresh(st.tok)
+}
+
+// generation identifies the token a call starting now will send: the
+// cached one, or the next one fetched.
+func (t *tokenCache) generation() uint64 {
+	st := t.cur.Load()
+	switch {
+	case st == nil:
+		return 1
+	case t.usable(st):
+		return st.gen
+	}
+	return st.gen + 1
+}
+
+// header returns the authorization value of a fresh token.
+func (t *tokenCache) header() (string, error) {
+	if st := t.cur.Load(); t.usable(st) {
+		return st.hdr, nil
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.fresh(t.tok) {
-		return t.tok, nil
+	st := t.cur.Load()
+	if t.usable(st) {
+		return st.hdr, nil
 	}
 	t.fetches.Add(1)
 	tok, err := t.src.Token()
 	if err != nil {
 		var e *Error
 		if errors.As(err, &e) {
-			return nil, e
+			return "", e
 		}
-		return nil, localError(ReasonCredentialsMissing, "the token source failed").WithCause(err).WithDetail("token source: %v", err)
+		return "", localError(ReasonCredentialsMissing, "the token source failed").WithCause(err).WithDetail("token source: %v", err)
 	}
 	if !t.fresh(tok) {
-		return nil, localError(ReasonTokenExpired, fmt.Sprintf("the token source returned a token that expires within the refresh margin of %s", t.margin))
+		return "", localError(ReasonTokenExpired, fmt.Sprintf("the token source returned a token that expires within the refresh margin of %s", t.margin))
 	}
-	t.tok = tok
-	return tok, nil
+	var gen uint64 = 1
+	if st != nil {
+		gen = st.gen + 1
+	}
+	t.cur.Store(&tokenState{tok: tok, hdr: "Bearer " + tok.AccessToken, gen: gen})
+	return "Bearer " + tok.AccessToken, nil
 }
 
-// expire drops the cached token if it is still used, so that the next
-// call fetches a new one; many callers expiring the same token cause one
-// fetch.
-func (t *tokenCache) expire(used *oauth2.Token) {
+// expire drops the cached token unless it was fetched after generation
+// gen, so that many callers refused with the same token cause one fetch.
+func (t *tokenCache) expire(gen uint64) {
 	t.mu.Lock()
-	if t.tok == used {
-		t.tok = nil
+	defer t.mu.Unlock()
+	if st := t.cur.Load(); st != nil && st.gen <= gen && st.tok != nil {
+		t.cur.Store(&tokenState{gen: st.gen}) // keeps the count, drops the token
 	}
-	t.mu.Unlock()
 }
