@@ -21,6 +21,8 @@ func TestReadmeSnippets(t *testing.T) {
 	}
 	sources := map[string]string{"proto": read(t, filepath.Join("proto", "library", "v1", "library.proto"))}
 	goFiles, _ := filepath.Glob("*.go")
+	demoFiles, _ := filepath.Glob(filepath.Join("demo", "*.go"))
+	goFiles = append(goFiles, demoFiles...)
 	var goSrc strings.Builder
 	for _, f := range goFiles {
 		goSrc.WriteString(read(t, f))

@@ -19,9 +19,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"golang.org/x/oauth2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -48,8 +50,20 @@ type call struct {
 	cred     string // what the caller presents, for the table
 	token    string // "" sends no authorization
 	tls      bool
-	wantCode string // what the demo expects; a mismatch fails the demo
+	auth     *runtime.ClientCredentials // non-nil: use the generated auth client
+	wantCode string                     // what the demo expects; a mismatch fails the demo
 	do       func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error)
+}
+
+// countingSource is an oauth2.TokenSource that counts its fetches.
+type countingSource struct {
+	mint  func() *oauth2.Token
+	calls atomic.Int32
+}
+
+func (s *countingSource) Token() (*oauth2.Token, error) {
+	s.calls.Add(1)
+	return s.mint(), nil
 }
 
 // syncBuffer collects the server's log lines.
@@ -166,18 +180,41 @@ func run(stdout io.Writer) error {
 		return strings.Join(r.GetShelves(), ","), err
 	}
 
+	// A token source whose tokens live 3s, refreshed 2s before expiry.
+	shortLived := &countingSource{mint: func() *oauth2.Token {
+		return &oauth2.Token{
+			AccessToken: iss.Mint(authtest.Subject("erin"), authtest.Scopes("library.read"), authtest.ExpiresIn(3*time.Second)),
+			Expiry:      time.Now().Add(3 * time.Second),
+		}
+	}}
+	refreshing := &runtime.ClientCredentials{TokenSource: shortLived, RefreshMargin: 2 * time.Second}
+	refresh := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		for i := 0; i < 3; i++ {
+			if i == 2 {
+				time.Sleep(1200 * time.Millisecond) // now inside the refresh margin
+			}
+			if _, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/public/books/1"}); err != nil {
+				return "", err
+			}
+		}
+		return fmt.Sprintf("3 calls, %d token fetches: refreshed ahead of expiry", shortLived.calls.Load()), nil
+	}
+	apiKeyOnly := &runtime.ClientCredentials{APIKey: "not-used"}
+
 	calls := []call{
-		{"GetBook", "JWT alice [library.read]", reader, true, "OK", getBook},
-		{"GetBook", "none", "", true, "Unauthenticated", getBook},
-		{"GetBook", "expired JWT", expired, true, "Unauthenticated", getBook},
-		{"GetBook", "JWT for audience billing", otherAud, true, "Unauthenticated", getBook},
-		{"GetBook", "JWT signed by another key", forged, true, "Unauthenticated", getBook},
-		{"DeleteBook", "JWT bob [library.read library.write]", writer, true, "PermissionDenied", deleteBook},
-		{"DeleteBook", "JWT carol [... library.admin], plaintext", admin, false, "Unauthenticated", deleteBook},
-		{"DeleteBook", "JWT carol [... library.admin]", admin, true, "OK", deleteBook},
-		{"ExportShelf (stream)", "JWT dave [library.export] ES256", exporter, true, "OK", export},
-		{"ExportShelf (stream)", "JWT alice [library.read]", reader, true, "PermissionDenied", export},
-		{"ListPublicShelves", "none", "", false, "OK", listPublic},
+		{"GetBook", "JWT alice [library.read]", reader, true, nil, "OK", getBook},
+		{"GetBook", "none", "", true, nil, "Unauthenticated", getBook},
+		{"GetBook", "expired JWT", expired, true, nil, "Unauthenticated", getBook},
+		{"GetBook", "JWT for audience billing", otherAud, true, nil, "Unauthenticated", getBook},
+		{"GetBook", "JWT signed by another key", forged, true, nil, "Unauthenticated", getBook},
+		{"DeleteBook", "JWT bob [library.read library.write]", writer, true, nil, "PermissionDenied", deleteBook},
+		{"DeleteBook", "JWT carol [... library.admin], plaintext", admin, false, nil, "Unauthenticated", deleteBook},
+		{"DeleteBook", "JWT carol [... library.admin]", admin, true, nil, "OK", deleteBook},
+		{"ExportShelf (stream)", "JWT dave [library.export] ES256", exporter, true, nil, "OK", export},
+		{"ExportShelf (stream)", "JWT alice [library.read]", reader, true, nil, "PermissionDenied", export},
+		{"ListPublicShelves", "none", "", false, nil, "OK", listPublic},
+		{"GetBook (generated client)", "API key only: preflight", "", true, apiKeyOnly, "Unauthenticated", getBook},
+		{"GetBook (generated client)", "token source, 3s tokens", "", true, refreshing, "OK", refresh},
 	}
 
 	fmt.Fprintln(stdout, "LibraryService on", srv.TLSAddr, "(TLS) and", srv.PlainAddr, "(plaintext); issuer", iss.URL())
@@ -194,7 +231,11 @@ func run(stdout io.Writer) error {
 		if c.token != "" {
 			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
 		}
-		detail, err := c.do(ctx, libraryv1.NewLibraryServiceClient(conn))
+		client := libraryv1.NewLibraryServiceClient(conn)
+		if c.auth != nil {
+			client = libraryv1.NewLibraryServiceAuthClient(conn, c.auth)
+		}
+		detail, err := c.do(ctx, client)
 		cancel()
 		outcome, code, reason := "allowed", "OK", "-"
 		if err != nil {
@@ -202,6 +243,9 @@ func run(stdout io.Writer) error {
 			outcome, code, detail = "denied", st.Code().String(), st.Message()
 			if e, ok := runtime.FromError(err); ok {
 				reason = string(e.Reason)
+				if e.Local {
+					detail = "refused by the client before sending: " + detail
+				}
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.method, c.cred, outcome, code, reason, detail)
