@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/metadata"
 )
 
 // DefaultRefreshMargin is how long before its expiry a cached token is
@@ -324,4 +325,22 @@ func (t *tokenCache) expire(gen uint64) {
 	if st := t.cur.Load(); st != nil && st.gen <= gen && st.tok != nil {
 		t.cur.Store(&tokenState{gen: st.gen}) // keeps the count, drops the token
 	}
+}
+
+// CallerTokenSource returns the bearer token the current call arrived with
+// as a token source, for a server that must call another service as its
+// caller. Nothing is ever forwarded without it: generated clients send only
+// their own ClientCredentials. Forward a token only to a service that is
+// meant to receive it (one of the token's audiences); prefer a token
+// exchange (RFC 8693) where the issuer offers one.
+func CallerTokenSource(ctx context.Context) (oauth2.TokenSource, bool) {
+	vals := metadata.ValueFromIncomingContext(ctx, AuthorizationKey)
+	if len(vals) != 1 {
+		return nil, false
+	}
+	token, ok := parseBearer(vals[0])
+	if !ok {
+		return nil, false
+	}
+	return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}), true
 }

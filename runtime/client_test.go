@@ -337,9 +337,19 @@ func TestStreamEndsWhenTokenExpires(t *testing.T) {
 type frontend struct {
 	libraryv1.UnimplementedLibraryServiceServer
 	backend libraryv1.LibraryServiceClient
+	// forwardTo, when set, is used instead of backend with the caller's
+	// own token, asked for explicitly.
+	forwardTo grpc.ClientConnInterface
 }
 
 func (f *frontend) GetBook(ctx context.Context, req *libraryv1.GetBookRequest) (*libraryv1.Book, error) {
+	if f.forwardTo != nil {
+		src, ok := runtime.CallerTokenSource(ctx)
+		if !ok {
+			return nil, errors.New("no caller token")
+		}
+		return libraryv1.NewLibraryServiceAuthClient(f.forwardTo, &runtime.ClientCredentials{TokenSource: src}).GetBook(ctx, req)
+	}
 	return f.backend.GetBook(ctx, req)
 }
 
@@ -355,14 +365,19 @@ func TestNoForwarding(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		creds   *runtime.ClientCredentials
+		forward bool
 		wantSub string
 		wantErr runtime.Reason
 	}{
-		{"own_credentials", &runtime.ClientCredentials{TokenSource: serviceToken, Clock: clock.Now}, "frontend-service", ""},
-		{"no_credentials", nil, "", runtime.ReasonCredentialsMissing},
+		{"own_credentials", &runtime.ClientCredentials{TokenSource: serviceToken, Clock: clock.Now}, false, "frontend-service", ""},
+		{"no_credentials", nil, false, "", runtime.ReasonCredentialsMissing},
+		{"explicit_forwarding", nil, true, "alice", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			front := &frontend{backend: libraryv1.NewLibraryServiceAuthClient(back.conn, c.creds)}
+			if c.forward {
+				front.forwardTo = back.conn
+			}
 			frontEnf, err := runtime.NewEnforcer(runtime.WithJWT(mustJWT(t, back.iss)), runtime.WithLogger(nil))
 			if err != nil {
 				t.Fatal(err)
