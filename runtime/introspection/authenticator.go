@@ -1,0 +1,231 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package introspection
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+)
+
+// Authenticator checks opaque OAuth2 access tokens (credential kind
+// OAUTH2_TOKEN) at an RFC 7662 introspection endpoint. It implements
+// runtime.TokenAuthenticator. It is safe for concurrent use; build it once
+// with [New] and share it, so that its cache and request sharing work.
+type Authenticator struct {
+	cfg      config
+	endpoint string // the endpoint URL as sent, and the assertions' aud
+	client   *http.Client
+	signer   jose.Signer // private_key_jwt only
+	cache    *cache      // nil when CacheTTL is 0
+	flights  flights
+	requests atomic.Int64
+}
+
+var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
+
+// New returns an authenticator configured by opts. [Endpoint] and exactly
+// one of [ClientSecret] and [PrivateKeyJWT] are required. Errors wrap
+// [ErrInvalidConfig].
+func New(opts ...Option) (*Authenticator, error) {
+	cfg := config{
+		timeout:      DefaultTimeout,
+		cacheTTL:     DefaultCacheTTL,
+		cacheSize:    DefaultCacheSize,
+		maxTokenSize: DefaultMaxTokenSize,
+		now:          time.Now,
+	}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errorf("nil option")
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case cfg.endpoint == nil:
+		return nil, errorf("Endpoint is required")
+	case cfg.endpoint.Scheme != "https" && !cfg.allowHTTP:
+		return nil, errorf("Endpoint: %q is not https; use AllowHTTP for local tests", cfg.endpoint.String())
+	case cfg.authCount != 1:
+		return nil, errorf("exactly one of ClientSecret and PrivateKeyJWT is required, %d given", cfg.authCount)
+	}
+	a := &Authenticator{
+		cfg:      cfg,
+		endpoint: cfg.endpoint.String(),
+		client:   newHTTPClient(cfg.httpClient),
+	}
+	if cfg.authKind == authPrivateKeyJWT {
+		s, err := newSigner(&cfg)
+		if err != nil {
+			return nil, err
+		}
+		a.signer = s
+	}
+	if cfg.cacheTTL > 0 {
+		a.cache = newCache(cfg.cacheSize)
+	}
+	return a, nil
+}
+
+// Requests returns how many introspection requests have started, for tests
+// and metrics.
+func (a *Authenticator) Requests() int64 { return a.requests.Load() }
+
+func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError(r, msg) }
+
+// Authenticate checks token at the introspection endpoint, or in the cache
+// of recent successes, and returns its principal (kind OAUTH2_TOKEN).
+//
+// Caller faults are *runtime.Error with their reason: TOKEN_REVOKED for an
+// inactive token, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, ISSUER_UNTRUSTED,
+// AUDIENCE_MISMATCH, CREDENTIAL_KIND_NOT_ACCEPTED for a refresh token,
+// CLAIMS_INVALID for an active token that names nobody, and
+// CREDENTIALS_MALFORMED for an empty or oversized token. Any failure of the
+// endpoint fails closed with AUTH_BACKEND_UNAVAILABLE (UNAVAILABLE). When
+// ctx ends while the request runs, Authenticate returns ctx.Err() at once;
+// the request goes on for the callers that share it.
+func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtime.Principal, error) {
+	if token == "" {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is empty")
+	}
+	if len(token) > a.cfg.maxTokenSize {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is too large").WithDetail("token of %d bytes", len(token))
+	}
+	key := newCacheKey(a.endpoint, token)
+
+	if a.cache != nil {
+		if e := a.cache.get(key); e != nil {
+			now := a.cfg.now()
+			if exp := e.resp.Exp.time(); !exp.IsZero() && !now.Before(exp) {
+				a.cache.remove(key, e)
+				return nil, deny(runtime.ReasonTokenExpired, "the token has expired").WithDetail("cached introspection: exp passed")
+			}
+			if now.Before(e.until) {
+				// Checked again on every hit: the clock has moved since.
+				if err := a.check(e.resp, now); err != nil {
+					a.cache.remove(key, e)
+					return nil, err
+				}
+				return principalOf(e.resp), nil
+			}
+			a.cache.remove(key, e)
+		}
+	}
+
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f := a.flights.join(key, func() (*response, error) { return a.introspect(token) }, func(r *response, err error) {
+		a.store(key, r, err)
+	})
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if f.err != nil {
+		var be *backendError
+		if errors.As(f.err, &be) {
+			return nil, deny(runtime.ReasonAuthBackendUnavailable, "the token could not be checked; try again later").
+				WithDetail("introspection: %s", be.detail).WithCause(be.cause)
+		}
+		return nil, deny(runtime.ReasonAuthBackendUnavailable, "the token could not be checked; try again later").
+			WithDetail("introspection failed")
+	}
+	if err := a.check(f.resp, a.cfg.now()); err != nil {
+		return nil, err
+	}
+	return principalOf(f.resp), nil
+}
+
+// store caches a successful introspection until min(now+CacheTTL, exp).
+// Failures, inactive and refresh tokens, and responses that fail a check
+// are never stored.
+func (a *Authenticator) store(key cacheKey, r *response, err error) {
+	if a.cache == nil || err != nil {
+		return
+	}
+	now := a.cfg.now()
+	if a.check(r, now) != nil {
+		return
+	}
+	until := now.Add(a.cfg.cacheTTL)
+	if exp := r.Exp.time(); !exp.IsZero() && exp.Before(until) {
+		until = exp
+	}
+	a.cache.put(key, &entry{resp: r, until: until}, now)
+}
+
+// check decides an introspection response at now. It returns a new
+// *runtime.Error on every call, so callers that share a response never
+// share a denial.
+func (a *Authenticator) check(r *response, now time.Time) *runtime.Error {
+	if !r.Active {
+		return deny(runtime.ReasonTokenRevoked, "the token is not active")
+	}
+	if strings.EqualFold(r.TokenType, "refresh_token") {
+		return deny(runtime.ReasonCredentialKindNotAccepted, "refresh tokens are not accepted")
+	}
+	if exp := r.Exp.time(); r.Exp != nil && !now.Before(exp) {
+		return deny(runtime.ReasonTokenExpired, "the token has expired")
+	}
+	if r.Nbf != nil && now.Before(r.Nbf.time()) {
+		return deny(runtime.ReasonTokenNotYetValid, "the token is not valid yet (nbf)")
+	}
+	if a.cfg.issuer != "" && r.Iss != a.cfg.issuer {
+		if r.Iss == "" {
+			return deny(runtime.ReasonIssuerUntrusted, "the token's issuer is not trusted").WithDetail("the introspection response has no iss")
+		}
+		return deny(runtime.ReasonIssuerUntrusted, "the token's issuer is not trusted")
+	}
+	if len(a.cfg.audiences) > 0 && !r.Aud.containsAny(a.cfg.audiences) {
+		return deny(runtime.ReasonAudienceMismatch, "the token is not meant for this service (aud)")
+	}
+	if subjectOf(r) == "" {
+		return deny(runtime.ReasonClaimsInvalid, "the token names no subject (sub, username or client_id)")
+	}
+	return nil
+}
+
+func subjectOf(r *response) string {
+	switch {
+	case r.Sub != "":
+		return r.Sub
+	case r.Username != "":
+		return r.Username
+	}
+	return r.ClientID
+}
+
+// principalOf builds a new principal from a checked response. Its Claims
+// are a copy of the response's top-level object; nested values are shared
+// and must not be modified.
+func principalOf(r *response) *runtime.Principal {
+	return &runtime.Principal{
+		Kind:      runtime.OAuth2Token,
+		Subject:   subjectOf(r),
+		Issuer:    r.Iss,
+		Scopes:    strings.Fields(r.Scope),
+		Claims:    maps.Clone(r.claims),
+		ExpiresAt: r.Exp.time(),
+	}
+}
+
+// len returns the number of cached entries, for tests.
+func (a *Authenticator) len() int {
+	if a.cache == nil {
+		return 0
+	}
+	return a.cache.len()
+}

@@ -1,0 +1,46 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+// Package introspection checks OAUTH2_TOKEN credentials: opaque OAuth2
+// access tokens, sent as `authorization: Bearer <token>`, that the
+// authorization server vouches for at its RFC 7662 introspection endpoint.
+//
+//	a, err := introspection.New(
+//		introspection.Endpoint("https://as.example/oauth2/introspect"),
+//		introspection.ClientSecret("library-api", secret),
+//		introspection.Issuer("https://as.example"),
+//		introspection.Audience("library"),
+//	)
+//	// a is a runtime.TokenAuthenticator: hand it to the enforcer as the
+//	// authenticator of OAUTH2_TOKEN credentials.
+//
+// The authenticator POSTs token=<token>&token_type_hint=access_token to the
+// endpoint over HTTPS, authenticating itself with client_secret_basic
+// ([ClientSecret]) or a private_key_jwt assertion ([PrivateKeyJWT], RFC
+// 7523). It follows no redirect and reads at most 64 KiB of answer.
+//
+// What it accepts: a 200 answer holding a JSON object with "active": true;
+// a token_type other than refresh_token; exp, when present, not past; nbf,
+// when present, not in the future; iss equal to [Issuer] when one is set
+// (a response without iss is then refused); aud containing one of
+// [Audience] exactly when set; and a subject, taken from sub, else username,
+// else client_id. The principal's scopes are the space-separated "scope";
+// its Claims are the whole response.
+//
+// It fails closed: a non-200 status, a network error, a timeout, a body too
+// large or not a well-formed response all deny with UNAVAILABLE
+// AUTH_BACKEND_UNAVAILABLE, never OK. Denials and their details never hold
+// the token.
+//
+// Successful results are cached for [CacheTTL] (60s by default), never past
+// the token's exp, which is checked again on every hit. The cache is keyed
+// by SHA-256 over the endpoint and the token, so it holds no token; it is
+// bounded by [CacheSize] and holds successes only, so a flood of bad tokens
+// cannot push good ones out. Concurrent calls for the same uncached token
+// share one request; a caller whose context ends stops waiting without
+// cancelling the request for the others.
+//
+// Caching trades revocation latency for load: a token revoked at the
+// authorization server is still accepted for up to CacheTTL. Set
+// CacheTTL(0) where that is not acceptable.
+package introspection

@@ -1,0 +1,17 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package introspection
+
+// CacheLen returns how many introspections a caches.
+func CacheLen(a *Authenticator) int { return a.len() }
+
+// Waiters returns how many callers wait on the request in flight for token.
+func Waiters(a *Authenticator, token string) int {
+	return a.flights.waiters(newCacheKey(a.endpoint, token))
+}
+
+// CacheKey returns the cache key of token at a's endpoint.
+func CacheKey(a *Authenticator, token string) [32]byte {
+	return newCacheKey(a.endpoint, token)
+}
