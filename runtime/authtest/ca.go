@@ -56,6 +56,9 @@ func NewCA(name string) (*CA, error) {
 // Pool returns a pool holding the CA certificate.
 func (ca *CA) Pool() *x509.CertPool { return ca.pool }
 
+// Certificate returns the CA certificate, for writing a trust bundle.
+func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
+
 // LeafOptions shape a leaf certificate.
 type LeafOptions struct {
 	// CommonName of the subject.
@@ -65,11 +68,16 @@ type LeafOptions struct {
 	IPs      []net.IP
 	// URIs are URI SANs, such as a SPIFFE ID.
 	URIs []string
+	// Emails are email address SANs.
+	Emails []string
 	// NotBefore and NotAfter default to an hour ago and a day from now.
 	NotBefore, NotAfter time.Time
 	// Client makes a client certificate (ExtKeyUsageClientAuth) instead of a
 	// server one.
 	Client bool
+	// IsCA marks the leaf as a CA (basic constraints CA=true), to test that
+	// a CA certificate is refused where a workload certificate is expected.
+	IsCA bool
 }
 
 // Leaf mints a certificate signed by the CA.
@@ -89,14 +97,19 @@ func (ca *CA) Leaf(o LeafOptions) (tls.Certificate, error) {
 		usage = x509.ExtKeyUsageClientAuth
 	}
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: o.CommonName},
-		NotBefore:    o.NotBefore,
-		NotAfter:     o.NotAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		DNSNames:     o.DNSNames,
-		IPAddresses:  o.IPs,
+		SerialNumber:   serial(),
+		Subject:        pkix.Name{CommonName: o.CommonName},
+		NotBefore:      o.NotBefore,
+		NotAfter:       o.NotAfter,
+		KeyUsage:       x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:    []x509.ExtKeyUsage{usage},
+		DNSNames:       o.DNSNames,
+		IPAddresses:    o.IPs,
+		EmailAddresses: o.Emails,
+	}
+	if o.IsCA {
+		tmpl.BasicConstraintsValid = true
+		tmpl.IsCA = true
 	}
 	for _, u := range o.URIs {
 		parsed, err := url.Parse(u)

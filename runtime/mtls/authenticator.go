@@ -1,0 +1,336 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package mtls
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spiffe/go-spiffe/v2/spiffeid"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+)
+
+// Authenticator authenticates callers by their verified TLS client
+// certificate (credential kind MTLS). It implements
+// runtime.PeerAuthenticator. It is safe for concurrent use.
+type Authenticator struct {
+	cfg      config
+	bundle   atomic.Pointer[bundle] // current trust bundle, never nil
+	reloadMu sync.Mutex             // serialises reloads
+}
+
+var _ runtime.PeerAuthenticator = (*Authenticator)(nil)
+
+// New returns an authenticator configured by opts. Exactly one identity
+// mode ([SPIFFE] or [SAN]) and exactly one trust bundle ([Bundle] or
+// [BundleFile]) are required. Errors wrap [ErrInvalidConfig].
+func New(opts ...Option) (*Authenticator, error) {
+	cfg := config{now: time.Now}
+	for _, o := range opts {
+		if o == nil {
+			return nil, errorf("nil option")
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case cfg.modeCount == 0:
+		return nil, errorf("an identity mode is required: SPIFFE or SAN")
+	case cfg.modeCount > 1:
+		return nil, errorf("exactly one identity mode is allowed: SPIFFE or SAN")
+	case cfg.pool == nil && cfg.bundleFile == "":
+		return nil, errorf("a trust bundle is required: Bundle or BundleFile")
+	}
+	a := &Authenticator{cfg: cfg}
+	if cfg.bundleFile != "" {
+		b, err := readBundle(cfg.bundleFile)
+		if err != nil {
+			return nil, err
+		}
+		a.bundle.Store(b)
+	} else {
+		a.bundle.Store(&bundle{pool: cfg.pool})
+	}
+	return a, nil
+}
+
+func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError(r, msg) }
+
+// AuthenticatePeer authenticates the caller by the client certificate of
+// info, which must have been verified by the TLS layer (as the config of
+// [Authenticator.ServerTLSConfig] does). It checks, in order:
+//
+//   - a certificate was sent and verified (else CREDENTIALS_MISSING);
+//   - the leaf is within its validity period by the [Clock] (else
+//     TOKEN_EXPIRED or TOKEN_NOT_YET_VALID);
+//   - the leaf still chains to the current trust bundle for client
+//     authentication, so a CA removed by a reload is refused on connections
+//     opened before (else CREDENTIALS_INVALID);
+//   - the leaf is not a CA (else CREDENTIALS_INVALID);
+//   - the leaf has exactly one usable identity of the configured mode (else
+//     CREDENTIALS_INVALID).
+//
+// The principal has kind MTLS, the identity as subject, the identity's
+// scopes, the leaf as Certificate and the leaf's NotAfter as ExpiresAt.
+func (a *Authenticator) AuthenticatePeer(ctx context.Context, info credentials.TLSInfo) (*runtime.Principal, error) {
+	st := &info.State
+	if len(st.PeerCertificates) == 0 || st.PeerCertificates[0] == nil {
+		return nil, deny(runtime.ReasonCredentialsMissing, "this method needs a verified client certificate").
+			WithDetail("no client certificate was sent")
+	}
+	if len(st.VerifiedChains) == 0 {
+		return nil, deny(runtime.ReasonCredentialsMissing, "this method needs a verified client certificate").
+			WithDetail("the TLS layer did not verify the client certificate; use ServerTLSConfig")
+	}
+	leaf := st.PeerCertificates[0]
+	if c := st.VerifiedChains[0]; len(c) == 0 || c[0] == nil || !c[0].Equal(leaf) {
+		return nil, deny(runtime.ReasonCredentialsInvalid, "the client certificate is not trusted").
+			WithDetail("the verified chain does not start with the peer's leaf certificate")
+	}
+
+	now := a.cfg.now()
+	if now.After(leaf.NotAfter) {
+		return nil, deny(runtime.ReasonTokenExpired, "the client certificate has expired").
+			WithDetail("certificate expired at %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	if now.Before(leaf.NotBefore) {
+		return nil, deny(runtime.ReasonTokenNotYetValid, "the client certificate is not valid yet").
+			WithDetail("certificate is valid from %s", leaf.NotBefore.UTC().Format(time.RFC3339))
+	}
+
+	// Defence in depth: the handshake verified the chain against the
+	// bundle of its time; check it against the current one.
+	opts := x509.VerifyOptions{
+		Roots:         a.bundle.Load().pool,
+		Intermediates: certPoolOf(st.PeerCertificates[1:]),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		CurrentTime:   now,
+	}
+	if _, err := leaf.Verify(opts); err != nil {
+		return nil, deny(runtime.ReasonCredentialsInvalid, "the client certificate is not trusted").
+			WithDetail("verification against the current trust bundle failed: %v", err)
+	}
+
+	if leaf.IsCA {
+		return nil, deny(runtime.ReasonCredentialsInvalid, "the client certificate is a CA certificate, not a workload certificate")
+	}
+
+	var identity string
+	var derr *runtime.Error
+	if a.cfg.spiffe {
+		identity, derr = a.spiffeIdentity(leaf)
+	} else {
+		identity, derr = sanIdentity(leaf, a.cfg.san)
+	}
+	if derr != nil {
+		return nil, derr
+	}
+	return &runtime.Principal{
+		Kind:        runtime.MTLS,
+		Subject:     identity,
+		Scopes:      a.scopesOf(identity),
+		Certificate: leaf,
+		ExpiresAt:   leaf.NotAfter,
+	}, nil
+}
+
+// scopesOf returns a copy of identity's scopes.
+func (a *Authenticator) scopesOf(identity string) []string {
+	var s []string
+	if a.cfg.scopeFunc != nil {
+		s = a.cfg.scopeFunc(identity)
+	} else {
+		s = a.cfg.scopes[identity]
+	}
+	if len(s) == 0 {
+		return nil
+	}
+	return append([]string(nil), s...)
+}
+
+// spiffeIdentity returns the SPIFFE ID of an X509-SVID leaf: its single URI
+// SAN, as written in the certificate, parsed by go-spiffe, in the
+// configured trust domain, with a non-root path; the leaf must have the
+// key usages of an X509-SVID leaf.
+func (a *Authenticator) spiffeIdentity(leaf *x509.Certificate) (string, *runtime.Error) {
+	uris, err := rawURISANs(leaf)
+	if err != nil {
+		return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate's subject alternative names cannot be read").
+			WithDetail("%v", err)
+	}
+	switch {
+	case len(uris) == 0:
+		return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate has no URI SAN; a SPIFFE ID is required")
+	case len(uris) > 1:
+		return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate has "+strconv.Itoa(len(uris))+" URI SANs; exactly one SPIFFE ID is required")
+	}
+	if _, err := parseSPIFFE(uris[0], a.cfg.td); err != nil {
+		return "", spiffeDenial(uris[0], a.cfg.td, err)
+	}
+	switch {
+	case leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0:
+		return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate is not an X509-SVID: it lacks the digitalSignature key usage")
+	case leaf.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0:
+		return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate is not an X509-SVID: it has the keyCertSign or cRLSign key usage")
+	}
+	return uris[0], nil
+}
+
+// Why parseSPIFFE refuses an ID.
+var (
+	errOtherTrustDomain = errors.New("the SPIFFE ID is in another trust domain")
+	errRootPath         = errors.New("the SPIFFE ID has no path: it names a trust domain, not a workload")
+)
+
+// parseSPIFFE parses raw, a URI SAN exactly as written in a certificate, as
+// the SPIFFE ID of a workload of td. It accepts only what
+// spiffeid.FromString accepts (lowercase scheme and trust domain; no port,
+// user info, query or fragment; no empty, "." or ".." path segment; no
+// percent-encoding), with a non-empty path, in td. It returns raw's ID.
+func parseSPIFFE(raw string, td spiffeid.TrustDomain) (spiffeid.ID, error) {
+	id, err := spiffeid.FromString(raw)
+	if err != nil {
+		return spiffeid.ID{}, err
+	}
+	if id.String() != raw {
+		// FromString keeps its input; this guards against any future
+		// normalisation that would let two spellings name one workload.
+		return spiffeid.ID{}, errors.New("the SPIFFE ID is not in canonical form")
+	}
+	if id.Path() == "" {
+		return spiffeid.ID{}, errRootPath
+	}
+	if id.TrustDomain() != td {
+		return spiffeid.ID{}, errOtherTrustDomain
+	}
+	return id, nil
+}
+
+// spiffeDenial is the denial of a URI SAN parseSPIFFE refused. The URI is
+// quoted: it comes from the caller's own certificate.
+func spiffeDenial(raw string, td spiffeid.TrustDomain, err error) *runtime.Error {
+	switch {
+	case errors.Is(err, errOtherTrustDomain):
+		return deny(runtime.ReasonCredentialsInvalid, "the SPIFFE ID "+quote(raw)+" is not in this server's trust domain").
+			WithDetail("want trust domain %q", td.Name())
+	case errors.Is(err, errRootPath):
+		return deny(runtime.ReasonCredentialsInvalid, "the SPIFFE ID "+quote(raw)+" names a trust domain, not a workload")
+	}
+	return deny(runtime.ReasonCredentialsInvalid, "the client certificate's URI SAN "+quote(raw)+" is not a valid SPIFFE ID").
+		WithDetail("%v", err)
+}
+
+// sanIdentity returns leaf's single name of kind.
+func sanIdentity(leaf *x509.Certificate, kind SANKind) (string, *runtime.Error) {
+	var names []string
+	switch kind {
+	case DNSName:
+		names = leaf.DNSNames
+	case Email:
+		names = leaf.EmailAddresses
+	case URI:
+		uris, err := rawURISANs(leaf)
+		if err != nil {
+			return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate's subject alternative names cannot be read").
+				WithDetail("%v", err)
+		}
+		names = uris
+	case CommonName:
+		// Subject.CommonName is the last of possibly several; count them.
+		for _, atv := range leaf.Subject.Names {
+			if atv.Type.Equal(oidCommonName) {
+				s, ok := atv.Value.(string)
+				if !ok {
+					return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate's common name is not a string")
+				}
+				names = append(names, s)
+			}
+		}
+	}
+	switch {
+	case len(names) == 0:
+		return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate has no "+kind.String()+" identity")
+	case len(names) > 1:
+		return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate has "+strconv.Itoa(len(names))+" "+kind.String()+" names; exactly one is required")
+	case names[0] == "":
+		return "", deny(runtime.ReasonCredentialsInvalid, "the client certificate's "+kind.String()+" is empty")
+	}
+	return names[0], nil
+}
+
+var (
+	oidCommonName     = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+)
+
+// rawURISANs returns the URI SANs of cert exactly as written in it.
+// crypto/x509 gives them only as parsed *url.URL, whose String may differ
+// from the certificate's bytes (the scheme is lowercased, for one).
+func rawURISANs(cert *x509.Certificate) ([]string, error) {
+	for _, ext := range cert.Extensions {
+		if !ext.Id.Equal(oidSubjectAltName) {
+			continue
+		}
+		uris, err := uriSANsFromExtension(ext.Value)
+		if err != nil {
+			return nil, err
+		}
+		if len(uris) != len(cert.URIs) {
+			return nil, errors.New("subject alternative name: URI count disagrees with crypto/x509")
+		}
+		return uris, nil
+	}
+	if len(cert.URIs) != 0 {
+		return nil, errors.New("subject alternative name: extension not found")
+	}
+	return nil, nil
+}
+
+// uriSANsFromExtension returns the uniformResourceIdentifier entries ([6]
+// IA5String) of a DER SubjectAltName extension value (RFC 5280 §4.2.1.6).
+func uriSANsFromExtension(der []byte) ([]string, error) {
+	var seq asn1.RawValue
+	rest, err := asn1.Unmarshal(der, &seq)
+	switch {
+	case err != nil:
+		return nil, errors.New("subject alternative name: " + err.Error())
+	case len(rest) != 0:
+		return nil, errors.New("subject alternative name: trailing data")
+	case seq.Class != asn1.ClassUniversal || seq.Tag != asn1.TagSequence || !seq.IsCompound:
+		return nil, errors.New("subject alternative name: not a sequence")
+	}
+	var uris []string
+	for b := seq.Bytes; len(b) > 0; {
+		var v asn1.RawValue
+		b, err = asn1.Unmarshal(b, &v)
+		if err != nil {
+			return nil, errors.New("subject alternative name: " + err.Error())
+		}
+		if v.Class == asn1.ClassContextSpecific && v.Tag == 6 {
+			if v.IsCompound {
+				return nil, errors.New("subject alternative name: constructed URI")
+			}
+			uris = append(uris, string(v.Bytes))
+		}
+	}
+	return uris, nil
+}
+
+// quote quotes s for a message, cut to a sane length.
+func quote(s string) string {
+	const maxLen = 256
+	if len(s) > maxLen {
+		return strconv.Quote(s[:maxLen]) + "…"
+	}
+	return strconv.Quote(s)
+}
