@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
+	grpcauthtestv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/grpcauthtest/v1"
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
@@ -134,5 +135,36 @@ func BenchmarkClientAttach(b *testing.B) {
 		if _, err := runtime.Unary(ctx, m, nil, call); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkCondition is the same JWT-authenticated unary call without a
+// condition, with a condition on the request alone, and with the tenant
+// condition that reads a claim.
+func BenchmarkCondition(b *testing.B) {
+	f := newTenantsFixture(b, modeRegister)
+	token := f.iss.Mint(authtest.Claim("tenant", "acme"))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+	req := &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/shelves/1"}
+	for _, c := range []struct {
+		name string
+		call func(context.Context, *grpcauthtestv1.ShelfRequest, ...grpc.CallOption) (*grpcauthtestv1.Shelf, error)
+	}{
+		{"none", f.client.Plain},
+		{"simple", f.client.Simple},
+		{"tenant_claim", f.client.Get},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			if _, err := c.call(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.call(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -235,6 +235,11 @@ func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
 			if prev, ok := next[r.FullMethod]; ok && prev != r {
 				return fmt.Errorf("%w: %s: a different rule is already registered", ErrInvalidOption, r.FullMethod)
 			}
+			if p, ok := r.Evaluator.(interface{ Prepare() error }); ok {
+				if err := p.Prepare(); err != nil {
+					return fmt.Errorf("%w: %s: condition: %w", ErrInvalidOption, r.FullMethod, err)
+				}
+			}
 			next[r.FullMethod] = r
 		}
 	}
@@ -263,14 +268,59 @@ func (e *Enforcer) Authorize(ctx context.Context, rule *Rule) (context.Context, 
 		e.deny(ctx, rule, kind, p, err)
 		return ctx, err
 	}
-	if e.audit != nil {
-		d := &Decision{FullMethod: rule.FullMethod, Allowed: true, Code: codes.OK, Kind: kind, Rule: rule}
-		if p != nil {
-			d.Subject = p.Subject
-		}
-		e.audit(ctx, d)
+	st := &authState{rule: rule, principal: p, enf: e}
+	if p != nil && rule.Condition != "" && !rule.ConditionAtOpen {
+		st.pending = true // decided by CheckRequest, once the request is decoded
+	} else {
+		e.allowed(ctx, rule, kind, p)
 	}
-	return context.WithValue(ctx, authStateKey{}, &authState{rule: rule, principal: p, enf: e}), nil
+	return context.WithValue(ctx, authStateKey{}, st), nil
+}
+
+func (e *Enforcer) allowed(ctx context.Context, rule *Rule, kind CredentialKind, p *Principal) {
+	if e.audit == nil {
+		return
+	}
+	d := &Decision{FullMethod: rule.FullMethod, Allowed: true, Code: codes.OK, Kind: kind, Rule: rule}
+	if p != nil {
+		d.Subject = p.Subject
+	}
+	e.audit(ctx, d)
+}
+
+// CheckRequest decides the condition of a call that [Enforcer.Authorize]
+// allowed, once its request is decoded. It returns nil when the call has
+// no condition waiting, and CONDITION_FAILED when the condition is false
+// or cannot be evaluated. Generated code and the interceptors call it
+// before the handler runs; code that calls Authorize itself must too.
+func (e *Enforcer) CheckRequest(ctx context.Context, req any) error {
+	st := stateFrom(ctx)
+	if st == nil || !st.pending {
+		return nil
+	}
+	if derr := e.evaluate(ctx, st.rule, st.principal, req); derr != nil {
+		e.deny(ctx, st.rule, st.principal.Kind, st.principal, derr)
+		return derr
+	}
+	st.pending = false
+	e.allowed(ctx, st.rule, st.principal.Kind, st.principal)
+	return nil
+}
+
+// evaluate decides rule's condition for p and req.
+func (e *Enforcer) evaluate(ctx context.Context, rule *Rule, p *Principal, req any) *Error {
+	if rule.Evaluator == nil {
+		return NewError(ReasonConditionFailed, "the method's condition could not be evaluated").
+			WithDetail("no evaluator for the condition; generate with protoc-gen-go-grpcauth and link runtime/celcond")
+	}
+	ok, err := rule.Evaluator.Evaluate(ctx, p, req)
+	if err != nil {
+		return NewError(ReasonConditionFailed, "the method's condition could not be evaluated for this call").WithDetail("condition evaluation: %v", err)
+	}
+	if !ok {
+		return NewError(ReasonConditionFailed, "the method's condition does not hold for this call")
+	}
+	return nil
 }
 
 // decide runs the decision of DESIGN §3. It returns the principal (nil on a
@@ -326,6 +376,11 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, Credenti
 	}
 	if derr := authorize(rule, p); derr != nil {
 		return p, kind, derr
+	}
+	if rule.Condition != "" && rule.ConditionAtOpen {
+		if derr := e.evaluate(ctx, rule, p, nil); derr != nil {
+			return p, kind, derr
+		}
 	}
 	return p, kind, nil
 }
@@ -389,10 +444,6 @@ func authorize(rule *Rule, p *Principal) *Error {
 			first = req
 		}
 		if p.hasAll(req.Scopes) {
-			if rule.Condition != "" {
-				return NewError(ReasonConditionFailed, "the method's condition could not be evaluated").
-					WithDetail("this runtime does not evaluate conditions; regenerate with a plugin and runtime that support them")
-			}
 			return nil
 		}
 	}

@@ -65,6 +65,8 @@ type authState struct {
 	rule      *Rule
 	principal *Principal
 	enf       *Enforcer
+	// pending is set while the rule's condition waits for the request.
+	pending bool
 }
 
 type authStateKey struct{}

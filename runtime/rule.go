@@ -3,7 +3,17 @@
 
 package runtime
 
-import "strings"
+import (
+	"context"
+	"strings"
+)
+
+// ConditionEvaluator evaluates a method's compiled condition against the
+// principal and the decoded request (nil when the condition is decided at
+// stream open). An error denies the call.
+type ConditionEvaluator interface {
+	Evaluate(ctx context.Context, p *Principal, request any) (bool, error)
+}
 
 // SupportPackageIsVersion1 is referenced by generated code to check, at
 // compile time, that it is compatible with this runtime. Newer runtimes keep
@@ -87,10 +97,18 @@ type Rule struct {
 	Requirements []Requirement
 	// Transport is the transport the call must arrive on.
 	Transport Transport
-	// Condition is a CEL expression evaluated after a requirement is met.
-	// This runtime refuses every call to a method with a condition (the
-	// generator refuses to emit one): a condition is never ignored.
+	// Condition is a CEL expression evaluated after a requirement is met,
+	// by Evaluator. A rule with a Condition and no Evaluator denies every
+	// call: a condition is never ignored.
 	Condition string
+	// Evaluator evaluates Condition; generated code compiles it with
+	// package runtime/celcond when the program starts.
+	Evaluator ConditionEvaluator
+	// ConditionAtOpen marks a client- or bidi-streaming method: its
+	// condition cannot read the request and is decided when the stream
+	// opens. Otherwise the condition is decided once the request is decoded,
+	// before the handler runs.
+	ConditionAtOpen bool
 	// Undeclared marks a method that has no rule in its .proto and was
 	// generated with unannotated=deny: every call is refused.
 	Undeclared bool

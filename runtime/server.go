@@ -20,6 +20,9 @@ func (e *Enforcer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 		if err != nil {
 			return nil, err
 		}
+		if err := e.CheckRequest(ctx, req); err != nil {
+			return nil, err
+		}
 		return handler(ctx, req)
 	}
 }
@@ -67,6 +70,16 @@ func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grp
 				ctx, err := e.Authorize(ctx, rule)
 				if err != nil {
 					return nil, err
+				}
+				if rule != nil && rule.Condition != "" {
+					// Decide the condition as soon as the request is decoded.
+					inner := dec
+					dec = func(v any) error {
+						if err := inner(v); err != nil {
+							return err
+						}
+						return e.CheckRequest(ctx, v)
+					}
 				}
 				return h(srv, ctx, dec, interceptor)
 			},
@@ -116,7 +129,14 @@ func (s *contextStream) RecvMsg(m any) error {
 	if err := streamCheck(s.ctx); err != nil {
 		return err
 	}
-	return s.ServerStream.RecvMsg(m)
+	if err := s.ServerStream.RecvMsg(m); err != nil {
+		return err
+	}
+	// A server-streaming method's condition is decided on its request.
+	if st := stateFrom(s.ctx); st != nil && st.pending {
+		return st.enf.CheckRequest(s.ctx, m)
+	}
+	return nil
 }
 
 func (s *contextStream) SendMsg(m any) error {

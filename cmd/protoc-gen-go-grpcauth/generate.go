@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	grpcauthv1 "github.com/grpcauth/protoc-gen-go-grpcauth/authoptions/grpcauth/v1"
@@ -19,6 +20,7 @@ const (
 	contextPackage = protogen.GoImportPath("context")
 	grpcPackage    = protogen.GoImportPath("google.golang.org/grpc")
 	runtimePackage = protogen.GoImportPath("github.com/grpcauth/protoc-gen-go-grpcauth/runtime")
+	celcondPackage = protogen.GoImportPath("github.com/grpcauth/protoc-gen-go-grpcauth/runtime/celcond")
 )
 
 // config holds the plugin's parameters.
@@ -33,12 +35,16 @@ func generate(gen *protogen.Plugin, cfg config) error {
 	if cfg.unannotated != "error" && cfg.unannotated != "deny" {
 		return fmt.Errorf("parameter unannotated=%q: want \"error\" or \"deny\"", cfg.unannotated)
 	}
+	files, err := registry(gen)
+	if err != nil {
+		return err
+	}
 	var errs []error
 	for _, f := range gen.Files {
 		if !f.Generate || len(f.Services) == 0 {
 			continue
 		}
-		rules, err := fileRules(f, cfg)
+		rules, err := fileRules(f, cfg, files)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -50,7 +56,7 @@ func generate(gen *protogen.Plugin, cfg config) error {
 
 // fileRules validates every level of f and computes the effective rule of
 // every method, keyed by the method.
-func fileRules(f *protogen.File, cfg config) (map[*protogen.Method]*effectiveRule, error) {
+func fileRules(f *protogen.File, cfg config, files *protoregistry.Files) (map[*protogen.Method]*effectiveRule, error) {
 	var errs []error
 	fr, err := fileRule(f)
 	if err != nil {
@@ -88,6 +94,13 @@ func fileRules(f *protogen.File, cfg config) (map[*protogen.Method]*effectiveRul
 			if err != nil {
 				errs = append(errs, err)
 				continue
+			}
+			if eff.condition != "" {
+				if err := checkCondition(files, m, eff.condition); err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				eff.conditionAtOpen = conditionAtOpen(m)
 			}
 			out[m] = eff
 		}
@@ -240,7 +253,7 @@ func genService(g *protogen.GeneratedFile, s *protogen.Service, rules map[*proto
 	g.P("}")
 	g.P()
 	for _, m := range s.Methods {
-		genWrapperMethod(g, s, m, n)
+		genWrapperMethod(g, s, m, n, rules[m].condition != "")
 	}
 	genClient(g, s, n, deprecated)
 }
@@ -355,6 +368,12 @@ func genRule(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method,
 	}
 	if r.condition != "" {
 		g.P("Condition: ", strconv.Quote(r.condition), ",")
+		if r.conditionAtOpen {
+			g.P("Evaluator: ", celcondPackage.Ident("New"), "(", strconv.Quote(r.condition), ", nil),")
+			g.P("ConditionAtOpen: true,")
+		} else {
+			g.P("Evaluator: ", celcondPackage.Ident("New"), "(", strconv.Quote(r.condition), ", &", m.Input.GoIdent, "{}),")
+		}
 	}
 	if r.source != "" {
 		g.P("Source: ", strconv.Quote(r.source), ",")
@@ -405,6 +424,10 @@ func describe(r *effectiveRule) string {
 	if r.tlsRequired {
 		b.WriteString(", over TLS only")
 	}
+	if r.condition != "" {
+		b.WriteString(", if ")
+		b.WriteString(r.condition)
+	}
 	if r.source != "" {
 		b.WriteString(", declared on ")
 		b.WriteString(r.source)
@@ -412,7 +435,7 @@ func describe(r *effectiveRule) string {
 	return b.String()
 }
 
-func genWrapperMethod(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method, n names) {
+func genWrapperMethod(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method, n names, hasCondition bool) {
 	rule := ruleVar(s, m)
 	recv := "func (s *" + n.wrapper + ") " + m.GoName
 	in, out := m.Input.GoIdent, m.Output.GoIdent
@@ -424,6 +447,11 @@ func genWrapperMethod(g *protogen.GeneratedFile, s *protogen.Service, m *protoge
 		g.P("if err != nil {")
 		g.P("return nil, err")
 		g.P("}")
+		if hasCondition {
+			g.P("if err := s.enf.CheckRequest(ctx, req); err != nil {")
+			g.P("return nil, err")
+			g.P("}")
+		}
 		g.P("return s.srv.", m.GoName, "(ctx, req)")
 	case !cs && ss:
 		g.P(recv, "(req *", in, ", stream ", grpcPackage.Ident("ServerStreamingServer"), "[", out, "]) error {")
@@ -431,6 +459,11 @@ func genWrapperMethod(g *protogen.GeneratedFile, s *protogen.Service, m *protoge
 		g.P("if err != nil {")
 		g.P("return err")
 		g.P("}")
+		if hasCondition {
+			g.P("if err := s.enf.CheckRequest(ctx, req); err != nil {")
+			g.P("return err")
+			g.P("}")
+		}
 		g.P("return s.srv.", m.GoName, "(req, ", runtimePackage.Ident("ServerStreamingServer"), "(stream, ctx))")
 	case cs && !ss:
 		g.P(recv, "(stream ", grpcPackage.Ident("ClientStreamingServer"), "[", in, ", ", out, "]) error {")

@@ -29,7 +29,9 @@ type effectiveRule struct {
 	requirements []requirement
 	tlsRequired  bool
 	condition    string
-	undeclared   bool
+	// conditionAtOpen: decided when a client- or bidi-stream opens.
+	conditionAtOpen bool
+	undeclared      bool
 	// source is the full name of the element the access was declared on.
 	source string
 }
@@ -108,9 +110,6 @@ func validateRule(element string, r *grpcauthv1.Rule) error {
 	}
 	if grpcauthv1.Transport_name[int32(r.GetTransport())] == "" {
 		fail("unknown transport %d", int32(r.GetTransport()))
-	}
-	if r.GetCondition() != "" {
-		fail("condition: CEL conditions are not supported by protoc-gen-go-grpcauth %s yet; remove the condition (it would never be ignored)", version)
 	}
 	return errors.Join(errs...)
 }

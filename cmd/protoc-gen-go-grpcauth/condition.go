@@ -1,0 +1,67 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/celcond"
+)
+
+// registry holds every file of the request, for resolving request types
+// in conditions.
+func registry(gen *protogen.Plugin) (*protoregistry.Files, error) {
+	files := new(protoregistry.Files)
+	for _, f := range gen.Files {
+		if err := files.RegisterFile(f.Desc); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Desc.Path(), err)
+		}
+	}
+	return files, nil
+}
+
+// conditionAtOpen reports whether m's condition is decided when its stream
+// opens: client- and bidi-streaming methods have no single request.
+func conditionAtOpen(m *protogen.Method) bool { return m.Desc.IsStreamingClient() }
+
+// checkCondition parses and type-checks expr for method m: `request` is
+// m's input type (not declared for client- and bidi-streaming methods) and
+// `principal` a grpcauth.v1.Principal; the result must be a bool. Errors
+// name the method and point into the expression.
+func checkCondition(files *protoregistry.Files, m *protogen.Method, expr string) error {
+	name := string(m.Desc.FullName())
+	var env *cel.Env
+	var err error
+	if conditionAtOpen(m) {
+		env, err = celcond.CheckEnv(files, nil)
+	} else {
+		env, err = celcond.CheckEnv(files, m.Input.Desc)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: condition: %w", name, err)
+	}
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		var errs []error
+		for _, e := range iss.Errors() {
+			msg := e.Message
+			if conditionAtOpen(m) && strings.Contains(msg, "undeclared reference to 'request'") {
+				msg = "a client- or bidi-streaming method's condition is decided when the stream opens and cannot use request"
+			}
+			errs = append(errs, fmt.Errorf("%s: condition: %s (%d:%d)", name, msg, e.Location.Line(), e.Location.Column()+1))
+		}
+		return errors.Join(errs...)
+	}
+	if out := ast.OutputType(); !out.IsExactType(types.BoolType) {
+		return fmt.Errorf("%s: condition: must be of type bool, not %s", name, out)
+	}
+	return nil
+}

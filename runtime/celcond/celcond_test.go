@@ -1,0 +1,90 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package celcond_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	grpcauthtestv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/grpcauthtest/v1"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/celcond"
+)
+
+func TestCompileErrors(t *testing.T) {
+	req := &grpcauthtestv1.ShelfRequest{}
+	for expr, want := range map[string]string{
+		"request.shelff == 'a'":   "undefined field 'shelff'",
+		"request.shelf":           "not bool",
+		"principal.claims['x']":   "not bool",
+		"caller == 'x'":           "undeclared reference to 'caller'",
+		"request.shelf ==":        "Syntax error",
+		"request.shelf == 1":      "no matching overload",
+		"principal.subjct == 'a'": "undefined field 'subjct'",
+	} {
+		if _, err := celcond.Compile(expr, req); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Compile(%q) = %v; want an error containing %q", expr, err, want)
+		}
+	}
+	if _, err := celcond.Compile("request.shelf == 'a'", nil); err == nil {
+		t.Error("a condition without a request type compiled with request in it")
+	}
+	p := celcond.New("request.shelff == 'a'", req)
+	if err := p.Prepare(); err == nil {
+		t.Error("Prepare accepted a bad condition")
+	}
+	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, req); ok || err == nil {
+		t.Errorf("Evaluate of a bad condition = %v, %v; want false and an error", ok, err)
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	p, err := celcond.Compile("request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/') && 'r' in principal.scopes && principal.kind == 'BEARER_JWT'", &grpcauthtestv1.ShelfRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alice := &runtime.Principal{Kind: runtime.BearerJWT, Subject: "alice", Scopes: []string{"r"}, Claims: map[string]any{"tenant": "acme"}}
+	for _, c := range []struct {
+		name    string
+		p       *runtime.Principal
+		req     any
+		want    bool
+		wantErr bool
+	}{
+		{"allowed", alice, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}, true, false},
+		{"other_tenant", alice, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/globex/1"}, false, false},
+		{"no_scope", &runtime.Principal{Kind: runtime.BearerJWT, Claims: map[string]any{"tenant": "acme"}}, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}, false, false},
+		{"api_key_kind", &runtime.Principal{Kind: runtime.APIKey, Scopes: []string{"r"}, Claims: map[string]any{"tenant": "acme"}}, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}, false, false},
+		{"missing_claim", &runtime.Principal{Kind: runtime.BearerJWT, Scopes: []string{"r"}}, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}, false, true},
+		{"claim_not_string", &runtime.Principal{Kind: runtime.BearerJWT, Scopes: []string{"r"}, Claims: map[string]any{"tenant": 7.0}}, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/7/1"}, false, true},
+		{"claim_not_json", &runtime.Principal{Kind: runtime.BearerJWT, Scopes: []string{"r"}, Claims: map[string]any{"tenant": make(chan int)}}, &grpcauthtestv1.ShelfRequest{Shelf: "x"}, false, true},
+		{"nil_principal", nil, &grpcauthtestv1.ShelfRequest{Shelf: "x"}, false, true},
+		{"request_not_proto", alice, "tenants/acme/1", false, true},
+		{"request_nil", alice, nil, false, true},
+		{"request_of_other_type", alice, &grpcauthtestv1.SearchRequest{}, false, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := p.Evaluate(context.Background(), c.p, c.req)
+			if got != c.want || (err != nil) != c.wantErr {
+				t.Errorf("Evaluate = %v, %v; want %v, error %v", got, err, c.want, c.wantErr)
+			}
+		})
+	}
+}
+
+func BenchmarkEvaluate(b *testing.B) {
+	p, err := celcond.Compile("request.shelf.startsWith('tenants/acme/')", &grpcauthtestv1.ShelfRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pr := &runtime.Principal{Kind: runtime.BearerJWT, Subject: "alice", Claims: map[string]any{"tenant": "acme", "iat": 1.0}}
+	req := &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		if ok, err := p.Evaluate(context.Background(), pr, req); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
