@@ -16,6 +16,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -221,6 +223,45 @@ func TestInterceptorDeniesUndeclared(t *testing.T) {
 	// The raw LibraryService is still enforced by its generated table.
 	_, err = f.client.GetBook(withToken(""), &libraryv1.GetBookRequest{})
 	wantDenied(t, err, codes.Unauthenticated, runtime.ReasonCredentialsMissing)
+}
+
+// TestExemptions: health and reflection are denied by default under the
+// interceptors and served without credentials only when exempted.
+func TestExemptions(t *testing.T) {
+	register := func(s *grpc.Server) {
+		healthpb.RegisterHealthServer(s, health.NewServer())
+		reflection.Register(s)
+	}
+	reflect := func(conn *grpc.ClientConn) error {
+		stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(context.Background())
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			return err
+		}
+		_, err = stream.Recv()
+		return err
+	}
+	t.Run("default", func(t *testing.T) {
+		f := newFixture(t, fixtureOptions{mode: modeInterceptor, extra: register})
+		_, err := healthpb.NewHealthClient(f.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
+		wantDenied(t, err, codes.PermissionDenied, runtime.ReasonMethodNotDeclared)
+		wantDenied(t, reflect(f.conn), codes.PermissionDenied, runtime.ReasonMethodNotDeclared)
+	})
+	t.Run("health_only", func(t *testing.T) {
+		f := newFixture(t, fixtureOptions{mode: modeInterceptor, extra: register, enforcerOpts: []runtime.Option{runtime.WithHealthExemption()}})
+		if _, err := healthpb.NewHealthClient(f.conn).Check(context.Background(), &healthpb.HealthCheckRequest{}); err != nil {
+			t.Errorf("exempt health check: %v", err)
+		}
+		wantDenied(t, reflect(f.conn), codes.PermissionDenied, runtime.ReasonMethodNotDeclared)
+	})
+	t.Run("both", func(t *testing.T) {
+		f := newFixture(t, fixtureOptions{mode: modeInterceptor, extra: register, enforcerOpts: []runtime.Option{runtime.WithHealthExemption(), runtime.WithReflectionExemption()}})
+		if err := reflect(f.conn); err != nil {
+			t.Errorf("exempt reflection: %v", err)
+		}
+	})
 }
 
 // TestDecidedOnce: interceptors and generated registration together decide

@@ -118,6 +118,46 @@ func WithPlaintextCredentials() Option {
 	}
 }
 
+// The methods the exemptions make public.
+var (
+	healthMethods = []string{
+		"/grpc.health.v1.Health/Check",
+		"/grpc.health.v1.Health/Watch",
+		"/grpc.health.v1.Health/List",
+	}
+	reflectionMethods = []string{
+		"/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+		"/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+	}
+)
+
+// WithHealthExemption serves grpc.health.v1.Health without credentials
+// when it is registered raw and enforced by the interceptors. Off by
+// default: without it, health checks are denied like any method without a
+// rule.
+func WithHealthExemption() Option {
+	return func(e *Enforcer) error {
+		return e.AddRules(exemption("grpc.health.v1.Health", "health checking is exempt (WithHealthExemption)", healthMethods))
+	}
+}
+
+// WithReflectionExemption serves gRPC server reflection (v1 and v1alpha)
+// without credentials under the interceptors. Off by default: reflection
+// tells a caller every method the server has.
+func WithReflectionExemption() Option {
+	return func(e *Enforcer) error {
+		return e.AddRules(exemption("grpc.reflection.ServerReflection", "server reflection is exempt (WithReflectionExemption)", reflectionMethods))
+	}
+}
+
+func exemption(service, reason string, methods []string) *ServiceRules {
+	sr := &ServiceRules{Service: service}
+	for _, m := range methods {
+		sr.Methods = append(sr.Methods, &Rule{FullMethod: m, Public: true, PublicReason: reason, Source: "runtime exemption"})
+	}
+	return sr
+}
+
 // WithRules adds generated rule tables, for services registered without
 // their generated RegisterXxxServerWithAuth and enforced by the interceptors.
 func WithRules(rules ...*ServiceRules) Option {
