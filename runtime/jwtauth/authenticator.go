@@ -7,6 +7,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -14,6 +16,8 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 )
@@ -132,6 +136,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	}
 	if err := tok.Claims(key.Key); err != nil || !pssSaltOK(token, hdr.Algorithm, key) {
 		return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature is not valid")
+	}
+	if cnf, ok := all["cnf"]; ok {
+		if derr := checkConfirmation(ctx, cnf); derr != nil {
+			return nil, derr
+		}
 	}
 	return &runtime.Principal{
 		Kind:      runtime.BearerJWT,
@@ -272,4 +281,36 @@ func pssSaltOK(token, alg string, key *jose.JSONWebKey) bool {
 	d := h.New()
 	d.Write([]byte(token[:dot]))
 	return rsa.VerifyPSS(pub, h, d.Sum(nil), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
+}
+
+// checkConfirmation checks a token's cnf claim (RFC 7800). The only
+// confirmation method supported is RFC 8705's certificate binding,
+// "x5t#S256": the SHA-256 thumbprint of the client certificate the call's
+// TLS connection presented. A bound token on a connection without that
+// certificate is refused, and so is a confirmation method this server
+// cannot check (a proof it cannot verify is no proof).
+func checkConfirmation(ctx context.Context, cnf any) *runtime.Error {
+	m, ok := cnf.(map[string]any)
+	if !ok {
+		return deny(runtime.ReasonClaimsInvalid, "the token's cnf claim is not an object")
+	}
+	want, ok := m["x5t#S256"].(string)
+	if !ok {
+		return deny(runtime.ReasonCredentialsInvalid, "the token's confirmation method (cnf) is not supported by this server")
+	}
+	p, _ := peer.FromContext(ctx)
+	var leaf *x509.Certificate
+	if p != nil {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
+			leaf = ti.State.PeerCertificates[0]
+		}
+	}
+	if leaf == nil {
+		return deny(runtime.ReasonCredentialsInvalid, "the token is bound to a client certificate and the connection presented none")
+	}
+	sum := sha256.Sum256(leaf.Raw)
+	if base64.RawURLEncoding.EncodeToString(sum[:]) != want {
+		return deny(runtime.ReasonCredentialsInvalid, "the token is bound to another client certificate")
+	}
+	return nil
 }
