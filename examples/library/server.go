@@ -32,14 +32,15 @@ type Server struct {
 	books map[string]*libraryv1.Book // name → book
 }
 
-// NewServer returns a server with a few books on shelves "shelves/public"
-// and "shelves/tenants-acme".
+// NewServer returns a server with a few books on the shelves
+// "shelves/public" and "tenants/acme/shelves/main".
 func NewServer() *Server {
 	s := &Server{books: map[string]*libraryv1.Book{}}
 	for _, b := range []*libraryv1.Book{
 		{Name: "shelves/public/books/1", Title: "The Go Programming Language", Author: "Donovan, Kernighan"},
 		{Name: "shelves/public/books/2", Title: "Designing Data-Intensive Applications", Author: "Kleppmann"},
-		{Name: "shelves/tenants-acme/books/1", Title: "Site Reliability Engineering", Author: "Beyer et al."},
+		{Name: "tenants/acme/shelves/main/books/1", Title: "Site Reliability Engineering", Author: "Beyer et al."},
+		{Name: "tenants/acme/shelves/main/books/2", Title: "The Practice of Programming", Author: "Kernighan, Pike"},
 	} {
 		s.books[b.Name] = b
 	}
@@ -68,8 +69,12 @@ func (s *Server) GetBook(ctx context.Context, req *libraryv1.GetBookRequest) (*l
 	return b, nil
 }
 
-// DeleteBook removes a book.
+// DeleteBook removes a book. The rule's condition checked that the
+// caller's tenant owns req.Shelf; the handler checks the book is on it.
 func (s *Server) DeleteBook(ctx context.Context, req *libraryv1.DeleteBookRequest) (*libraryv1.DeleteBookResponse, error) {
+	if !strings.HasPrefix(req.GetName(), req.GetShelf()+"/books/") {
+		return nil, status.Errorf(codes.InvalidArgument, "book %q is not on shelf %q", req.GetName(), req.GetShelf())
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.books[req.GetName()]; !ok {

@@ -11,15 +11,28 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/mtls"
 )
 
-// Config is what the example server needs.
+// Config is what the example server needs. Which issuers, keys and
+// identity mappings apply is server configuration; the .proto says only
+// which kinds each method accepts.
 type Config struct {
-	// JWT verifies bearer JWTs, such as a *jwtauth.Authenticator.
+	// JWT verifies bearer JWTs (a *jwtauth.Authenticator). Required.
 	JWT runtime.TokenAuthenticator
+	// OAuth2 checks opaque bearer tokens (an *introspection.Authenticator).
+	OAuth2 runtime.TokenAuthenticator
+	// APIKeys checks x-api-key (an *apikey.Store).
+	APIKeys runtime.TokenAuthenticator
+	// MTLS maps verified client certificates to principals; it also makes
+	// the TLS listener ask for client certificates.
+	MTLS *mtls.Authenticator
 	// TLS, when set, serves on a TLS listener too.
 	TLS *tls.Config
 	// TLSAddr and PlainAddr are where to listen; "127.0.0.1:0" by default.
@@ -46,15 +59,29 @@ func (r *Running) Stop() {
 
 // Start serves the example LibraryService on a plaintext listener and,
 // with cfg.TLS, on a TLS listener, so that TLS_REQUIRED can be seen at work.
+// Beside it run the health service (exempt from auth) and server
+// reflection (registered without rules, so denied like any undeclared
+// method).
 func Start(cfg Config) (*Running, error) {
 	if cfg.JWT == nil {
 		return nil, errors.New("library: Config.JWT is required")
 	}
-	enf, err := runtime.NewEnforcer(runtime.WithJWT(cfg.JWT), runtime.WithLogger(cfg.Logger))
+	opts := []runtime.Option{runtime.WithJWT(cfg.JWT), runtime.WithLogger(cfg.Logger), runtime.WithHealthExemption()}
+	if cfg.OAuth2 != nil {
+		opts = append(opts, runtime.WithOAuth2(cfg.OAuth2))
+	}
+	if cfg.APIKeys != nil {
+		opts = append(opts, runtime.WithAPIKeys(cfg.APIKeys))
+	}
+	if cfg.MTLS != nil {
+		opts = append(opts, runtime.WithMTLS(cfg.MTLS))
+	}
+	enf, err := runtime.NewEnforcer(opts...)
 	if err != nil {
 		return nil, err
 	}
 	impl := NewServer()
+	healthSrv := health.NewServer()
 	r := &Running{}
 	serve := func(addr string, opts ...grpc.ServerOption) (string, error) {
 		if addr == "" {
@@ -64,9 +91,16 @@ func Start(cfg Config) (*Running, error) {
 		if err != nil {
 			return "", err
 		}
+		// The interceptors deny every method without a rule: anything
+		// registered raw is closed unless exempted.
+		opts = append(opts,
+			grpc.ChainUnaryInterceptor(enf.UnaryServerInterceptor()),
+			grpc.ChainStreamInterceptor(enf.StreamServerInterceptor()))
 		s := grpc.NewServer(opts...)
 		// The one line that turns the .proto's auth rules on.
 		libraryv1.RegisterLibraryServiceServerWithAuth(s, impl, enf)
+		healthpb.RegisterHealthServer(s, healthSrv)
+		reflection.Register(s)
 		r.servers = append(r.servers, s)
 		go s.Serve(lis)
 		return lis.Addr().String(), nil
@@ -75,7 +109,11 @@ func Start(cfg Config) (*Running, error) {
 		return nil, err
 	}
 	if cfg.TLS != nil {
-		if r.TLSAddr, err = serve(cfg.TLSAddr, grpc.Creds(credentials.NewTLS(cfg.TLS))); err != nil {
+		tlsCfg := cfg.TLS
+		if cfg.MTLS != nil {
+			tlsCfg = cfg.MTLS.ServerTLSConfig(cfg.TLS)
+		}
+		if r.TLSAddr, err = serve(cfg.TLSAddr, grpc.Creds(credentials.NewTLS(tlsCfg))); err != nil {
 			r.Stop()
 			return nil, err
 		}

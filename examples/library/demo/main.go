@@ -1,17 +1,20 @@
 // Copyright 2026 The protoc-gen-go-grpcauth Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-// Command demo starts a token issuer (JWKS over HTTPS), the example
-// LibraryService on loopback (TLS and plaintext), and calls it as a client
-// would: one line per call with the method, the credential, the outcome,
-// the status code and the reason from google.rpc.ErrorInfo; then the
+// Command demo starts what a real deployment has — a token issuer serving
+// its JWKS over HTTPS, an OAuth2 introspection endpoint, an API key store,
+// a certificate authority for workloads — and the example LibraryService on
+// loopback (TLS and plaintext). Then it calls the service as clients would:
+// one line per call with the method, the credential, the outcome, the
+// status code and the reason from google.rpc.ErrorInfo, followed by the
 // server's log, one safe line per denial. It exits non-zero when a call
-// does not end as the table says it should.
+// does not end as its row expects.
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -27,14 +30,19 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 	"google.golang.org/grpc/status"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/examples/library"
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/apikey"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/introspection"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/mtls"
 )
 
 func main() {
@@ -44,15 +52,314 @@ func main() {
 	}
 }
 
-// call is one demo call.
+// call is one row of the demo.
 type call struct {
-	method   string
-	cred     string // what the caller presents, for the table
-	token    string // "" sends no authorization
-	tls      bool
-	auth     *runtime.ClientCredentials // non-nil: use the generated auth client
-	wantCode string                     // what the demo expects; a mismatch fails the demo
-	do       func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error)
+	method string
+	cred   string // what the caller presents, for the table
+	conn   *grpc.ClientConn
+	md     []string                   // metadata the raw client sends
+	auth   *runtime.ClientCredentials // non-nil: use the generated auth client
+	want   string                     // the expected status code; a mismatch fails the demo
+	do     func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error)
+}
+
+func run(stdout io.Writer) error {
+	w, err := startWorld()
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	iss := w.issuer
+
+	reader := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"))
+	writer := iss.Mint(authtest.Subject("bob"), authtest.Scopes("library.read", "library.write"), authtest.Claim("tenant", "acme"))
+	admin := iss.Mint(authtest.Subject("carol"), authtest.Scopes("library.read", "library.write", "library.admin"), authtest.Claim("tenant", "acme"))
+	otherTenant := iss.Mint(authtest.Subject("dan"), authtest.Scopes("library.read", "library.write", "library.admin"), authtest.Claim("tenant", "globex"))
+	exporter := iss.Mint(authtest.Subject("dave"), authtest.Scopes("library.export"), authtest.Algorithm("ES256"))
+	expired := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"), authtest.ExpiresIn(-time.Hour))
+	otherAud := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"), authtest.Audience("billing"))
+	forged := w.attacker.Mint(authtest.Subject("mallory"), authtest.Scopes("library.read", "library.write", "library.admin"), authtest.IssuerClaim(iss.URL()))
+	opaque := w.introspector.Issue("erin", []string{"library.read"}, "library", time.Hour, nil)
+	revoked := w.introspector.Issue("frank", []string{"library.read"}, "library", time.Hour, nil)
+	w.introspector.Revoke(revoked)
+
+	bearer := func(tok string) []string { return []string{"authorization", "Bearer " + tok} }
+	apiKey := func(key string) []string { return []string{"x-api-key", key} }
+
+	getBook := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		var hdr metadata.MD
+		b, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/public/books/1"}, grpc.Header(&hdr))
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%q; handler saw %s", b.GetTitle(), strings.Join(hdr.Get("x-served-for"), "")), nil
+	}
+	deleteBook := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		_, err := c.DeleteBook(ctx, &libraryv1.DeleteBookRequest{Shelf: "tenants/acme/shelves/main", Name: "tenants/acme/shelves/main/books/2"})
+		return "deleted tenants/acme/shelves/main/books/2", err
+	}
+	export := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		stream, err := c.ExportShelf(ctx, &libraryv1.ExportShelfRequest{Shelf: "shelves/public"})
+		if err != nil {
+			return "", err
+		}
+		n := 0
+		for {
+			_, err := stream.Recv()
+			if err == io.EOF {
+				return fmt.Sprintf("streamed %d chunk(s)", n), nil
+			}
+			if err != nil {
+				return "", err
+			}
+			n++
+		}
+	}
+	listPublic := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		r, err := c.ListPublicShelves(ctx, &libraryv1.ListPublicShelvesRequest{})
+		return strings.Join(r.GetShelves(), ","), err
+	}
+	healthCheck := func(ctx context.Context, _ libraryv1.LibraryServiceClient) (string, error) {
+		r, err := healthpb.NewHealthClient(w.tls).Check(ctx, &healthpb.HealthCheckRequest{})
+		return r.GetStatus().String(), err
+	}
+	reflect := func(ctx context.Context, _ libraryv1.LibraryServiceClient) (string, error) {
+		s, err := reflectionpb.NewServerReflectionClient(w.tls).ServerReflectionInfo(ctx)
+		if err != nil {
+			return "", err
+		}
+		if err := s.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
+			return "", err
+		}
+		_, err = s.Recv()
+		return "listed services", err
+	}
+
+	// The generated client: a token source whose tokens live 3s, refreshed
+	// 2s before they expire.
+	shortLived := &countingSource{mint: func() *oauth2.Token {
+		return &oauth2.Token{
+			AccessToken: iss.Mint(authtest.Subject("grace"), authtest.Scopes("library.read"), authtest.ExpiresIn(3*time.Second)),
+			Expiry:      time.Now().Add(3 * time.Second),
+		}
+	}}
+	refreshing := &runtime.ClientCredentials{TokenSource: shortLived, RefreshMargin: 2 * time.Second}
+	refresh := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		for i := 0; i < 3; i++ {
+			if i == 2 {
+				time.Sleep(1200 * time.Millisecond) // now inside the refresh margin
+			}
+			if _, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/public/books/1"}); err != nil {
+				return "", err
+			}
+		}
+		return fmt.Sprintf("3 calls, %d token fetches: refreshed ahead of expiry", shortLived.calls.Load()), nil
+	}
+	apiKeyOnly := &runtime.ClientCredentials{APIKey: w.exportKey}
+
+	calls := []call{
+		// Bearer JWTs.
+		{"GetBook", "JWT alice [library.read]", w.tls, bearer(reader), nil, "OK", getBook},
+		{"GetBook", "none", w.tls, nil, nil, "Unauthenticated", getBook},
+		{"GetBook", "expired JWT", w.tls, bearer(expired), nil, "Unauthenticated", getBook},
+		{"GetBook", "JWT for audience billing", w.tls, bearer(otherAud), nil, "Unauthenticated", getBook},
+		{"GetBook", "JWT signed by another key", w.tls, bearer(forged), nil, "Unauthenticated", getBook},
+		{"DeleteBook", "JWT bob [read write]", w.tls, bearer(writer), nil, "PermissionDenied", deleteBook},
+		{"DeleteBook", "JWT carol [read write admin], plaintext", w.plain, bearer(admin), nil, "Unauthenticated", deleteBook},
+		{"DeleteBook", "JWT dan [read write admin] tenant globex", w.tls, bearer(otherTenant), nil, "PermissionDenied", deleteBook},
+		{"DeleteBook", "JWT carol [read write admin] tenant acme", w.tls, bearer(admin), nil, "OK", deleteBook},
+		{"ExportShelf (stream)", "JWT dave [library.export] ES256", w.tls, bearer(exporter), nil, "OK", export},
+		{"ExportShelf (stream)", "JWT alice [library.read]", w.tls, bearer(reader), nil, "PermissionDenied", export},
+		// Opaque OAuth2 tokens, checked by introspection.
+		{"GetBook", "OAuth2 token erin [library.read]", w.tls, bearer(opaque), nil, "OK", getBook},
+		{"GetBook", "revoked OAuth2 token", w.tls, bearer(revoked), nil, "Unauthenticated", getBook},
+		// API keys.
+		{"ExportShelf (stream)", "API key of exporter [export]", w.tls, apiKey(w.exportKey), nil, "OK", export},
+		{"ExportShelf (stream)", "unknown API key", w.tls, apiKey("gak_not-a-key"), nil, "Unauthenticated", export},
+		{"GetBook", "API key of exporter", w.tls, apiKey(w.exportKey), nil, "Unauthenticated", getBook},
+		// Client certificates.
+		{"GetBook", "certificate spiffe://demo.test/reader", w.mtls, nil, nil, "OK", getBook},
+		{"GetBook", "certificate spiffe://elsewhere.test/reader", w.badMTLS, nil, nil, "Unauthenticated", getBook},
+		// Public methods and services registered without rules.
+		{"ListPublicShelves", "none, plaintext", w.plain, nil, nil, "OK", listPublic},
+		{"grpc.health.v1.Health/Check", "none (exempt)", w.tls, nil, nil, "OK", healthCheck},
+		{"ServerReflectionInfo", "JWT alice (no rule)", w.tls, bearer(reader), nil, "PermissionDenied", reflect},
+		// The generated client.
+		{"GetBook (generated client)", "API key only: preflight", w.tls, nil, apiKeyOnly, "Unauthenticated", getBook},
+		{"GetBook (generated client)", "token source, 3s tokens", w.tls, nil, refreshing, "OK", refresh},
+	}
+
+	fmt.Fprintln(stdout, "LibraryService on", w.srv.TLSAddr, "(TLS) and", w.srv.PlainAddr, "(plaintext)")
+	fmt.Fprintln(stdout)
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "METHOD\tCREDENTIAL\tOUTCOME\tCODE\tREASON\tDETAIL")
+	var mismatches []string
+	for _, c := range calls {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if len(c.md) > 0 {
+			ctx = metadata.AppendToOutgoingContext(ctx, c.md...)
+		}
+		client := libraryv1.NewLibraryServiceClient(c.conn)
+		if c.auth != nil {
+			client = libraryv1.NewLibraryServiceAuthClient(c.conn, c.auth)
+		}
+		detail, err := c.do(ctx, client)
+		cancel()
+		outcome, code, reason := "allowed", "OK", "-"
+		if err != nil {
+			st := status.Convert(err)
+			outcome, code, detail = "denied", st.Code().String(), st.Message()
+			if e, ok := runtime.FromError(err); ok {
+				reason = string(e.Reason)
+				if e.Local {
+					detail = "refused by the client before sending: " + detail
+				}
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.method, c.cred, outcome, code, reason, detail)
+		if code != c.want {
+			mismatches = append(mismatches, fmt.Sprintf("%s with %s: got %s, want %s", c.method, c.cred, code, c.want))
+		}
+	}
+	tw.Flush()
+	w.srv.Stop()
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, "Server log (one line per denial; tokens and keys never appear):")
+	fmt.Fprint(stdout, w.log.String())
+	if len(mismatches) > 0 {
+		return errors.New("unexpected outcomes:\n" + strings.Join(mismatches, "\n"))
+	}
+	return nil
+}
+
+// world is everything the demo starts.
+type world struct {
+	issuer, attacker *authtest.Issuer
+	introspector     *authtest.Introspector
+	exportKey        string
+	srv              *library.Running
+	log              *syncBuffer
+	tls, plain       *grpc.ClientConn // TLS without a client certificate; plaintext
+	mtls, badMTLS    *grpc.ClientConn // TLS with a workload certificate of demo.test; of elsewhere.test
+	closers          []func()
+}
+
+func (w *world) close() {
+	for i := len(w.closers) - 1; i >= 0; i-- {
+		w.closers[i]()
+	}
+}
+
+func startWorld() (w *world, err error) {
+	w = &world{log: &syncBuffer{}}
+	defer func() {
+		if err != nil {
+			w.close()
+		}
+	}()
+	if w.issuer, err = authtest.StartIssuer(authtest.DefaultAudience("library")); err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, w.issuer.Close)
+	if w.attacker, err = authtest.StartIssuer(authtest.DefaultAudience("library")); err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, w.attacker.Close)
+	w.introspector = authtest.StartIntrospector("library-server", "demo-secret")
+	w.closers = append(w.closers, w.introspector.Close)
+
+	jwtAuth, err := jwtauth.New(
+		jwtauth.Issuer(w.issuer.URL()),
+		jwtauth.Audience("library"),
+		jwtauth.JWKSURL(w.issuer.JWKSURL()),
+		jwtauth.HTTPClient(w.issuer.HTTPClient()),
+	)
+	if err != nil {
+		return nil, err
+	}
+	oauth, err := introspection.New(
+		introspection.Endpoint(w.introspector.URL()),
+		introspection.ClientSecret("library-server", "demo-secret"),
+		introspection.HTTPClient(w.introspector.HTTPClient()),
+		introspection.Issuer(w.introspector.Issuer()),
+		introspection.Audience("library"),
+	)
+	if err != nil {
+		return nil, err
+	}
+	if w.exportKey, err = apikey.NewKey(); err != nil {
+		return nil, err
+	}
+	keys, err := apikey.New([]apikey.Client{{Name: "exporter", Scopes: []string{"export"}, KeySHA256: []string{apikey.Hash(w.exportKey)}}})
+	if err != nil {
+		return nil, err
+	}
+	ca, err := authtest.NewCA("demo CA")
+	if err != nil {
+		return nil, err
+	}
+	workloads, err := mtls.New(
+		mtls.SPIFFE("demo.test"),
+		mtls.Bundle(ca.Pool()),
+		mtls.Scopes(map[string][]string{"spiffe://demo.test/reader": {"library.read"}}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	serverTLS, err := ca.ServerTLS()
+	if err != nil {
+		return nil, err
+	}
+	logger := slog.New(slog.NewTextHandler(w.log, &slog.HandlerOptions{
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey || a.Key == "peer" {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+	if w.srv, err = library.Start(library.Config{JWT: jwtAuth, OAuth2: oauth, APIKeys: keys, MTLS: workloads, TLS: serverTLS, Logger: logger}); err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, w.srv.Stop)
+
+	dial := func(addr string, creds credentials.TransportCredentials) (*grpc.ClientConn, error) {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
+		if err == nil {
+			w.closers = append(w.closers, func() { conn.Close() })
+		}
+		return conn, err
+	}
+	withCert := func(spiffeID string) (credentials.TransportCredentials, error) {
+		cert, err := ca.Leaf(authtest.LeafOptions{URIs: []string{spiffeID}, Client: true})
+		if err != nil {
+			return nil, err
+		}
+		cfg := ca.ClientTLS()
+		cfg.Certificates = []tls.Certificate{cert}
+		return credentials.NewTLS(cfg), nil
+	}
+	if w.tls, err = dial(w.srv.TLSAddr, credentials.NewTLS(ca.ClientTLS())); err != nil {
+		return nil, err
+	}
+	if w.plain, err = dial(w.srv.PlainAddr, insecure.NewCredentials()); err != nil {
+		return nil, err
+	}
+	good, err := withCert("spiffe://demo.test/reader")
+	if err != nil {
+		return nil, err
+	}
+	if w.mtls, err = dial(w.srv.TLSAddr, good); err != nil {
+		return nil, err
+	}
+	bad, err := withCert("spiffe://elsewhere.test/reader")
+	if err != nil {
+		return nil, err
+	}
+	if w.badMTLS, err = dial(w.srv.TLSAddr, bad); err != nil {
+		return nil, err
+	}
+	return w, nil
 }
 
 // countingSource is an oauth2.TokenSource that counts its fetches.
@@ -82,184 +389,4 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
-}
-
-func run(stdout io.Writer) error {
-	iss, err := authtest.StartIssuer(authtest.DefaultAudience("library"))
-	if err != nil {
-		return err
-	}
-	defer iss.Close()
-	attacker, err := authtest.StartIssuer(authtest.DefaultAudience("library"))
-	if err != nil {
-		return err
-	}
-	defer attacker.Close()
-	ca, err := authtest.NewCA("demo CA")
-	if err != nil {
-		return err
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		return err
-	}
-	a, err := jwtauth.New(
-		jwtauth.Issuer(iss.URL()),
-		jwtauth.Audience("library"),
-		jwtauth.JWKSURL(iss.JWKSURL()),
-		jwtauth.HTTPClient(iss.HTTPClient()),
-	)
-	if err != nil {
-		return err
-	}
-	var serverLog syncBuffer
-	logger := slog.New(slog.NewTextHandler(&serverLog, &slog.HandlerOptions{
-		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey {
-				return slog.Attr{}
-			}
-			return a
-		},
-	}))
-	srv, err := library.Start(library.Config{JWT: a, TLS: serverTLS, Logger: logger})
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-
-	tlsConn, err := grpc.NewClient(srv.TLSAddr, grpc.WithTransportCredentials(credentials.NewTLS(ca.ClientTLS())))
-	if err != nil {
-		return err
-	}
-	defer tlsConn.Close()
-	plainConn, err := grpc.NewClient(srv.PlainAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return err
-	}
-	defer plainConn.Close()
-
-	reader := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"))
-	writer := iss.Mint(authtest.Subject("bob"), authtest.Scopes("library.read", "library.write"))
-	admin := iss.Mint(authtest.Subject("carol"), authtest.Scopes("library.read", "library.write", "library.admin"))
-	exporter := iss.Mint(authtest.Subject("dave"), authtest.Scopes("library.export"), authtest.Algorithm("ES256"))
-	expired := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"), authtest.ExpiresIn(-time.Hour))
-	otherAud := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"), authtest.Audience("billing"))
-	forged := attacker.Mint(authtest.Subject("mallory"), authtest.Scopes("library.read", "library.write", "library.admin"), authtest.IssuerClaim(iss.URL()))
-
-	getBook := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
-		var hdr metadata.MD
-		b, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/public/books/1"}, grpc.Header(&hdr))
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("%q; handler saw %s", b.GetTitle(), strings.Join(hdr.Get("x-served-for"), "")), nil
-	}
-	deleteBook := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
-		_, err := c.DeleteBook(ctx, &libraryv1.DeleteBookRequest{Shelf: "shelves/public", Name: "shelves/public/books/2"})
-		return "deleted", err
-	}
-	export := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
-		stream, err := c.ExportShelf(ctx, &libraryv1.ExportShelfRequest{Shelf: "shelves/public"})
-		if err != nil {
-			return "", err
-		}
-		n := 0
-		for {
-			_, err := stream.Recv()
-			if err == io.EOF {
-				return fmt.Sprintf("streamed %d chunk(s)", n), nil
-			}
-			if err != nil {
-				return "", err
-			}
-			n++
-		}
-	}
-	listPublic := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
-		r, err := c.ListPublicShelves(ctx, &libraryv1.ListPublicShelvesRequest{})
-		return strings.Join(r.GetShelves(), ","), err
-	}
-
-	// A token source whose tokens live 3s, refreshed 2s before expiry.
-	shortLived := &countingSource{mint: func() *oauth2.Token {
-		return &oauth2.Token{
-			AccessToken: iss.Mint(authtest.Subject("erin"), authtest.Scopes("library.read"), authtest.ExpiresIn(3*time.Second)),
-			Expiry:      time.Now().Add(3 * time.Second),
-		}
-	}}
-	refreshing := &runtime.ClientCredentials{TokenSource: shortLived, RefreshMargin: 2 * time.Second}
-	refresh := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
-		for i := 0; i < 3; i++ {
-			if i == 2 {
-				time.Sleep(1200 * time.Millisecond) // now inside the refresh margin
-			}
-			if _, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/public/books/1"}); err != nil {
-				return "", err
-			}
-		}
-		return fmt.Sprintf("3 calls, %d token fetches: refreshed ahead of expiry", shortLived.calls.Load()), nil
-	}
-	apiKeyOnly := &runtime.ClientCredentials{APIKey: "not-used"}
-
-	calls := []call{
-		{"GetBook", "JWT alice [library.read]", reader, true, nil, "OK", getBook},
-		{"GetBook", "none", "", true, nil, "Unauthenticated", getBook},
-		{"GetBook", "expired JWT", expired, true, nil, "Unauthenticated", getBook},
-		{"GetBook", "JWT for audience billing", otherAud, true, nil, "Unauthenticated", getBook},
-		{"GetBook", "JWT signed by another key", forged, true, nil, "Unauthenticated", getBook},
-		{"DeleteBook", "JWT bob [library.read library.write]", writer, true, nil, "PermissionDenied", deleteBook},
-		{"DeleteBook", "JWT carol [... library.admin], plaintext", admin, false, nil, "Unauthenticated", deleteBook},
-		{"DeleteBook", "JWT carol [... library.admin]", admin, true, nil, "OK", deleteBook},
-		{"ExportShelf (stream)", "JWT dave [library.export] ES256", exporter, true, nil, "OK", export},
-		{"ExportShelf (stream)", "JWT alice [library.read]", reader, true, nil, "PermissionDenied", export},
-		{"ListPublicShelves", "none", "", false, nil, "OK", listPublic},
-		{"GetBook (generated client)", "API key only: preflight", "", true, apiKeyOnly, "Unauthenticated", getBook},
-		{"GetBook (generated client)", "token source, 3s tokens", "", true, refreshing, "OK", refresh},
-	}
-
-	fmt.Fprintln(stdout, "LibraryService on", srv.TLSAddr, "(TLS) and", srv.PlainAddr, "(plaintext); issuer", iss.URL())
-	fmt.Fprintln(stdout)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "METHOD\tCREDENTIAL\tOUTCOME\tCODE\tREASON\tDETAIL")
-	var mismatches []string
-	for _, c := range calls {
-		conn := plainConn
-		if c.tls {
-			conn = tlsConn
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if c.token != "" {
-			ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+c.token)
-		}
-		client := libraryv1.NewLibraryServiceClient(conn)
-		if c.auth != nil {
-			client = libraryv1.NewLibraryServiceAuthClient(conn, c.auth)
-		}
-		detail, err := c.do(ctx, client)
-		cancel()
-		outcome, code, reason := "allowed", "OK", "-"
-		if err != nil {
-			st := status.Convert(err)
-			outcome, code, detail = "denied", st.Code().String(), st.Message()
-			if e, ok := runtime.FromError(err); ok {
-				reason = string(e.Reason)
-				if e.Local {
-					detail = "refused by the client before sending: " + detail
-				}
-			}
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.method, c.cred, outcome, code, reason, detail)
-		if code != c.wantCode {
-			mismatches = append(mismatches, fmt.Sprintf("%s with %s: got %s, want %s", c.method, c.cred, code, c.wantCode))
-		}
-	}
-	tw.Flush()
-	srv.Stop()
-	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "Server log (one line per denial; tokens never appear):")
-	fmt.Fprint(stdout, serverLog.String())
-	if len(mismatches) > 0 {
-		return errors.New("unexpected outcomes:\n" + strings.Join(mismatches, "\n"))
-	}
-	return nil
 }

@@ -16,12 +16,19 @@ func TestDemo(t *testing.T) {
 	if err := run(&out); err != nil {
 		t.Fatalf("demo failed: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{"CREDENTIALS_MISSING", "TOKEN_EXPIRED", "AUDIENCE_MISMATCH", "SCOPE_INSUFFICIENT", "TRANSPORT_INSECURE", "ListPublicShelves"} {
+	for _, want := range []string{
+		"CREDENTIALS_MISSING", "TOKEN_EXPIRED", "AUDIENCE_MISMATCH", "SCOPE_INSUFFICIENT", "TRANSPORT_INSECURE",
+		"CONDITION_FAILED", "TOKEN_REVOKED", "CREDENTIALS_INVALID", "CREDENTIAL_KIND_NOT_ACCEPTED", "METHOD_NOT_DECLARED",
+		"handler saw erin (OAUTH2_TOKEN)", "handler saw spiffe://demo.test/reader (MTLS)", "refused by the client before sending",
+		"2 token fetches", "ListPublicShelves",
+	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if strings.Contains(out.String(), "eyJ") {
-		t.Errorf("demo output contains something that looks like a JWT:\n%s", out.String())
+	for _, secret := range []string{"eyJ", "gak_", "opaque_"} {
+		if strings.Contains(out.String(), secret) {
+			t.Errorf("demo output contains %q, the start of a token or key:\n%s", secret, out.String())
+		}
 	}
 }

@@ -138,7 +138,7 @@ func (x *GetBookRequest) GetName() string {
 // Request for DeleteBook.
 type DeleteBookRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// The shelf the book is on.
+	// The shelf the book is on: tenants/{tenant}/shelves/{shelf}.
 	Shelf string `protobuf:"bytes,1,opt,name=shelf,proto3" json:"shelf,omitempty"`
 	// Resource name of the book.
 	Name          string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
@@ -616,13 +616,13 @@ const file_library_v1_library_proto_rawDesc = "" +
 	"\x04book\x18\x01 \x01(\v2\x10.library.v1.BookR\x04book\"\x1a\n" +
 	"\x18ListPublicShelvesRequest\"5\n" +
 	"\x19ListPublicShelvesResponse\x12\x18\n" +
-	"\ashelves\x18\x01 \x03(\tR\ashelves2\x86\x05\n" +
+	"\ashelves\x18\x01 \x03(\tR\ashelves2\xd1\x05\n" +
 	"\x0eLibraryService\x127\n" +
-	"\aGetBook\x12\x1a.library.v1.GetBookRequest\x1a\x10.library.v1.Book\x12v\n" +
+	"\aGetBook\x12\x1a.library.v1.GetBookRequest\x1a\x10.library.v1.Book\x12\xbf\x01\n" +
 	"\n" +
-	"DeleteBook\x12\x1d.library.v1.DeleteBookRequest\x1a\x1e.library.v1.DeleteBookResponse\")\xf2\xbe\x1c%\n" +
+	"DeleteBook\x12\x1d.library.v1.DeleteBookRequest\x1a\x1e.library.v1.DeleteBookResponse\"r\xf2\xbe\x1cn\n" +
 	"!\n" +
-	"\x01\x01\x12\rlibrary.write\x12\rlibrary.admin\x18\x01\x12p\n" +
+	"\x01\x01\x12\rlibrary.write\x12\rlibrary.admin\x18\x01\"Grequest.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/')\x12p\n" +
 	"\vExportShelf\x12\x1e.library.v1.ExportShelfRequest\x1a\x17.library.v1.ExportChunk\"&\xf2\xbe\x1c\"\n" +
 	"\v\n" +
 	"\x01\x03\x12\x06export\n" +
@@ -633,9 +633,9 @@ const file_library_v1_library_proto_rawDesc = "" +
 	"\x01\x01\x12\rlibrary.write(\x01\x12L\n" +
 	"\tSyncShelf\x12\x1c.library.v1.SyncShelfRequest\x1a\x1d.library.v1.SyncShelfResponse(\x010\x01\x12}\n" +
 	"\x11ListPublicShelves\x12$.library.v1.ListPublicShelvesRequest\x1a%.library.v1.ListPublicShelvesResponse\"\x1b\xf2\xbe\x1c\x17\x12\x15\n" +
-	"\x13catalogue is public\x1a\x18\xf2\xbe\x1c\x14\n" +
-	"\x12\n" +
-	"\x02\x01\x04\x12\flibrary.readBN\xf2\xbe\x1c\x05\n" +
+	"\x13catalogue is public\x1a\x19\xf2\xbe\x1c\x15\n" +
+	"\x13\n" +
+	"\x03\x01\x02\x04\x12\flibrary.readBN\xf2\xbe\x1c\x05\n" +
 	"\x03\n" +
 	"\x01\x01ZCgithub.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1;libraryv1b\x06proto3"
 

@@ -39,7 +39,7 @@ type LibraryServiceClient interface {
 	// GetBook inherits the service rule.
 	GetBook(ctx context.Context, in *GetBookRequest, opts ...grpc.CallOption) (*Book, error)
 	// DeleteBook replaces the scopes: it needs BOTH library.write and
-	// library.admin, over TLS.
+	// library.admin, over TLS, and the caller's tenant must own the shelf.
 	DeleteBook(ctx context.Context, in *DeleteBookRequest, opts ...grpc.CallOption) (*DeleteBookResponse, error)
 	// ExportShelf streams a shelf. Two alternatives: a service with an API key
 	// and scope export, or a user token with library.export.
@@ -144,7 +144,7 @@ type LibraryServiceServer interface {
 	// GetBook inherits the service rule.
 	GetBook(context.Context, *GetBookRequest) (*Book, error)
 	// DeleteBook replaces the scopes: it needs BOTH library.write and
-	// library.admin, over TLS.
+	// library.admin, over TLS, and the caller's tenant must own the shelf.
 	DeleteBook(context.Context, *DeleteBookRequest) (*DeleteBookResponse, error)
 	// ExportShelf streams a shelf. Two alternatives: a service with an API key
 	// and scope export, or a user token with library.export.

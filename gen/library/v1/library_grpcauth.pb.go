@@ -9,6 +9,7 @@ package libraryv1
 import (
 	context "context"
 	runtime "github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+	celcond "github.com/grpcauth/protoc-gen-go-grpcauth/runtime/celcond"
 	grpc "google.golang.org/grpc"
 )
 
@@ -19,23 +20,25 @@ import (
 const _ = runtime.SupportPackageIsVersion1
 
 // _LibraryService_GetBook_AuthRule is the effective rule of library.v1.LibraryService.GetBook:
-// BEARER_JWT or MTLS with scopes library.read, declared on library.v1.LibraryService.
+// BEARER_JWT or OAUTH2_TOKEN or MTLS with scopes library.read, declared on library.v1.LibraryService.
 var _LibraryService_GetBook_AuthRule = &runtime.Rule{
 	FullMethod: "/library.v1.LibraryService/GetBook",
 	Requirements: []runtime.Requirement{
-		{Credentials: []runtime.CredentialKind{runtime.BearerJWT, runtime.MTLS}, Scopes: []string{"library.read"}},
+		{Credentials: []runtime.CredentialKind{runtime.BearerJWT, runtime.OAuth2Token, runtime.MTLS}, Scopes: []string{"library.read"}},
 	},
 	Source: "library.v1.LibraryService",
 }
 
 // _LibraryService_DeleteBook_AuthRule is the effective rule of library.v1.LibraryService.DeleteBook:
-// BEARER_JWT with scopes library.write and library.admin, over TLS only, declared on library.v1.LibraryService.DeleteBook.
+// BEARER_JWT with scopes library.write and library.admin, over TLS only, if request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/'), declared on library.v1.LibraryService.DeleteBook.
 var _LibraryService_DeleteBook_AuthRule = &runtime.Rule{
 	FullMethod: "/library.v1.LibraryService/DeleteBook",
 	Requirements: []runtime.Requirement{
 		{Credentials: []runtime.CredentialKind{runtime.BearerJWT}, Scopes: []string{"library.write", "library.admin"}},
 	},
 	Transport: runtime.TLSRequired,
+	Condition: "request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/')",
+	Evaluator: celcond.New("request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/')", &DeleteBookRequest{}),
 	Source:    "library.v1.LibraryService.DeleteBook",
 }
 
@@ -61,11 +64,11 @@ var _LibraryService_ImportBooks_AuthRule = &runtime.Rule{
 }
 
 // _LibraryService_SyncShelf_AuthRule is the effective rule of library.v1.LibraryService.SyncShelf:
-// BEARER_JWT or MTLS with scopes library.read, declared on library.v1.LibraryService.
+// BEARER_JWT or OAUTH2_TOKEN or MTLS with scopes library.read, declared on library.v1.LibraryService.
 var _LibraryService_SyncShelf_AuthRule = &runtime.Rule{
 	FullMethod: "/library.v1.LibraryService/SyncShelf",
 	Requirements: []runtime.Requirement{
-		{Credentials: []runtime.CredentialKind{runtime.BearerJWT, runtime.MTLS}, Scopes: []string{"library.read"}},
+		{Credentials: []runtime.CredentialKind{runtime.BearerJWT, runtime.OAuth2Token, runtime.MTLS}, Scopes: []string{"library.read"}},
 	},
 	Source: "library.v1.LibraryService",
 }
@@ -139,6 +142,9 @@ func (s *libraryServiceAuthServer) GetBook(ctx context.Context, req *GetBookRequ
 func (s *libraryServiceAuthServer) DeleteBook(ctx context.Context, req *DeleteBookRequest) (*DeleteBookResponse, error) {
 	ctx, err := s.enf.Authorize(ctx, _LibraryService_DeleteBook_AuthRule)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.enf.CheckRequest(ctx, req); err != nil {
 		return nil, err
 	}
 	return s.srv.DeleteBook(ctx, req)
