@@ -33,8 +33,9 @@ var allAlgorithms = []jose.SignatureAlgorithm{
 // runtime.TokenAuthenticator; give it to runtime.WithJWT. It is safe for
 // concurrent use.
 type Authenticator struct {
-	cfg  config
-	keys *keySource
+	cfg   config
+	keys  *keySource
+	cache *verifiedCache // nil when CacheSize(0)
 }
 
 var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
@@ -51,6 +52,7 @@ func New(opts ...Option) (*Authenticator, error) {
 		maxStaleness:       DefaultMaxStaleness,
 		fetchTimeout:       DefaultFetchTimeout,
 		maxTokenSize:       DefaultMaxTokenSize,
+		cacheSize:          DefaultCacheSize,
 		now:                time.Now,
 	}
 	for _, o := range opts {
@@ -72,7 +74,7 @@ func New(opts ...Option) (*Authenticator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Authenticator{cfg: cfg, keys: ks}, nil
+	return &Authenticator{cfg: cfg, keys: ks, cache: newVerifiedCache(cfg.cacheSize)}, nil
 }
 
 // Fetches returns how many JWKS fetches have started, for tests and metrics.
@@ -85,39 +87,99 @@ func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError
 // the algorithm allow-list, then the claims that need no key (iss, exp, nbf,
 // iat, aud, sub), and only then the key lookup and the signature. Claims are
 // used only once the signature is verified.
+//
+// A token verified before is served from a bounded cache: see [CacheSize].
+// The principal returned may be shared between calls and must not be
+// modified.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtime.Principal, error) {
 	if len(token) > a.cfg.maxTokenSize {
 		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is too large").WithDetail("token of %d bytes", len(token))
 	}
+	if a.cache != nil {
+		if e := a.cache.get(token); e != nil {
+			if p := a.hit(ctx, token, e); p != nil {
+				return p, nil
+			}
+		}
+	}
+	p, entry, err := a.verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if a.cache != nil {
+		a.cache.put(token, entry, a.cfg.now())
+	}
+	return p, nil
+}
+
+// hit returns the cached principal of token if the entry may still be
+// used: the token has not expired, the key that verified it is still in a
+// usable key set, and a certificate binding holds on this connection.
+// Otherwise it returns nil and the full verification decides (and says
+// why).
+func (a *Authenticator) hit(ctx context.Context, token string, e *cacheEntry) *runtime.Principal {
+	now := a.cfg.now()
+	if !now.Before(e.expiry.Add(a.cfg.leeway)) {
+		a.cache.drop(token)
+		return nil
+	}
+	km := a.keys.current.Load()
+	if km == nil {
+		return nil
+	}
+	if a.cfg.staticKeys == nil && !now.Before(km.refreshAt) {
+		if !now.Before(km.staleAt) {
+			return nil
+		}
+		// Due for refresh: start one in the background (the keys are
+		// still usable), so that a key removed upstream is noticed even
+		// when every call is a hit.
+		var err error
+		if km, err = a.keys.usable(ctx); err != nil || km == nil {
+			return nil
+		}
+	}
+	if km.keyFor(e.kid) != e.key {
+		a.cache.drop(token)
+		return nil
+	}
+	if e.cnf != "" && peerThumbprint(ctx) != e.cnf {
+		return nil
+	}
+	return e.principal
+}
+
+// verify is the full verification of a token not served from the cache.
+func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Principal, *cacheEntry, error) {
 	if strings.Count(token, ".") != 2 {
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a JWT (three dot-separated parts)")
+		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a JWT (three dot-separated parts)")
 	}
 	if !canonical(token) {
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not canonical base64url")
+		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token is not canonical base64url")
 	}
 	tok, err := jwt.ParseSigned(token, a.cfg.algorithms)
 	if err != nil {
 		if _, err2 := jwt.ParseSigned(token, allAlgorithms); err2 == nil {
-			return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature algorithm is not accepted")
+			return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature algorithm is not accepted")
 		}
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the compact JWS did not parse (its content is not logged)")
+		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the compact JWS did not parse (its content is not logged)")
 	}
 	if len(tok.Headers) != 1 {
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token must carry exactly one signature")
+		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token must carry exactly one signature")
 	}
 	hdr := tok.Headers[0]
 
 	var std jwt.Claims
 	var all map[string]any
 	if err := tok.UnsafeClaimsWithoutVerification(&std, &all); err != nil {
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("the claims did not decode (their content is not logged)")
+		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("the claims did not decode (their content is not logged)")
 	}
 	if err := a.checkClaims(&std); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	scopes, derr := scopesOf(all)
 	if derr != nil {
-		return nil, derr
+		return nil, nil, derr
 	}
 
 	key, err := a.keys.lookup(ctx, hdr.KeyID)
@@ -125,31 +187,34 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 		var be *backendError
 		switch {
 		case errors.As(err, &be):
-			return nil, deny(runtime.ReasonAuthBackendUnavailable, "the issuer's signing keys are unavailable; try again later").WithDetail("%v", err).WithCause(err)
+			return nil, nil, deny(runtime.ReasonAuthBackendUnavailable, "the issuer's signing keys are unavailable; try again later").WithDetail("%v", err).WithCause(err)
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			return nil, err
+			return nil, nil, err
 		}
-		return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signing key is not known").WithDetail("%v", err)
+		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signing key is not known").WithDetail("%v", err)
 	}
 	if !keyFitsAlg(key, hdr.Algorithm) {
-		return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's algorithm does not match its key").WithDetail("alg %q, key %q", hdr.Algorithm, key.KeyID)
+		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's algorithm does not match its key").WithDetail("alg %q, key %q", hdr.Algorithm, key.KeyID)
 	}
 	if err := tok.Claims(key.Key); err != nil || !pssSaltOK(token, hdr.Algorithm, key) {
-		return nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature is not valid")
+		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature is not valid")
 	}
+	entry := &cacheEntry{expiry: std.Expiry.Time(), kid: hdr.KeyID, key: key}
 	if cnf, ok := all["cnf"]; ok {
 		if derr := checkConfirmation(ctx, cnf); derr != nil {
-			return nil, derr
+			return nil, nil, derr
 		}
+		entry.cnf, _ = cnf.(map[string]any)["x5t#S256"].(string)
 	}
-	return &runtime.Principal{
+	entry.principal = &runtime.Principal{
 		Kind:      runtime.BearerJWT,
 		Subject:   std.Subject,
 		Issuer:    std.Issuer,
 		Scopes:    scopes,
 		Claims:    all,
 		ExpiresAt: std.Expiry.Time(),
-	}, nil
+	}
+	return entry.principal, entry, nil
 }
 
 // checkClaims checks the registered claims that need no key.
@@ -298,19 +363,28 @@ func checkConfirmation(ctx context.Context, cnf any) *runtime.Error {
 	if !ok {
 		return deny(runtime.ReasonCredentialsInvalid, "the token's confirmation method (cnf) is not supported by this server")
 	}
-	p, _ := peer.FromContext(ctx)
-	var leaf *x509.Certificate
-	if p != nil {
-		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 {
-			leaf = ti.State.PeerCertificates[0]
-		}
-	}
-	if leaf == nil {
+	got := peerThumbprint(ctx)
+	if got == "" {
 		return deny(runtime.ReasonCredentialsInvalid, "the token is bound to a client certificate and the connection presented none")
 	}
-	sum := sha256.Sum256(leaf.Raw)
-	if base64.RawURLEncoding.EncodeToString(sum[:]) != want {
+	if got != want {
 		return deny(runtime.ReasonCredentialsInvalid, "the token is bound to another client certificate")
 	}
 	return nil
+}
+
+// peerThumbprint is the base64url SHA-256 of the call's client
+// certificate (RFC 8705 x5t#S256), or "" without one.
+func peerThumbprint(ctx context.Context) string {
+	p, _ := peer.FromContext(ctx)
+	if p == nil {
+		return ""
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.PeerCertificates) == 0 {
+		return ""
+	}
+	var leaf *x509.Certificate = ti.State.PeerCertificates[0]
+	sum := sha256.Sum256(leaf.Raw)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -5,6 +5,7 @@ package jwtauth
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -101,6 +102,39 @@ func (ks *keySource) lookup(ctx context.Context, kid string) (*jose.JSONWebKey, 
 		}
 	}
 	return ks.current.Load().find(kid)
+}
+
+// keyFor is the key a token with kid verifies with, or nil; the same
+// pointer for as long as the key stays published (see keepIdentity).
+func (km *keyMap) keyFor(kid string) *jose.JSONWebKey {
+	k, _ := km.find(kid)
+	return k
+}
+
+// keepIdentity gives keys that were in old the pointers they had there, so
+// that a refresh that changes nothing does not invalidate the verified-token
+// cache, while a key that left the set no longer matches anything.
+func (km *keyMap) keepIdentity(old *keyMap) {
+	if old == nil {
+		return
+	}
+	for kid, k := range km.byKID {
+		if o, ok := old.byKID[kid]; ok && sameKey(o, k) {
+			km.byKID[kid] = o
+		}
+	}
+	for i, k := range km.noKID {
+		for _, o := range old.noKID {
+			if sameKey(o, k) {
+				km.noKID[i] = o
+			}
+		}
+	}
+}
+
+func sameKey(a, b *jose.JSONWebKey) bool {
+	pk, ok := a.Key.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && pk.Equal(b.Key) && a.KeyID == b.KeyID && a.Algorithm == b.Algorithm && a.Use == b.Use
 }
 
 func (km *keyMap) find(kid string) (*jose.JSONWebKey, error) {
@@ -255,6 +289,7 @@ func (ks *keySource) fetch() (*keyMap, error) {
 	if len(km.byKID)+len(km.noKID) == 0 {
 		return nil, errors.New("parse: the set has no usable signing key")
 	}
+	km.keepIdentity(ks.current.Load())
 	now := ks.cfg.now()
 	km.refreshAt = now.Add(ks.cfg.refreshInterval)
 	km.staleAt = km.refreshAt.Add(ks.cfg.maxStaleness)

@@ -59,6 +59,7 @@ type config struct {
 	maxStaleness       time.Duration
 	fetchTimeout       time.Duration
 	maxTokenSize       int
+	cacheSize          int
 	now                func() time.Time
 }
 
@@ -250,6 +251,21 @@ func MaxTokenSize(n int) Option {
 			return errorf("MaxTokenSize: %d is under 64", n)
 		}
 		c.maxTokenSize = n
+		return nil
+	}
+}
+
+// CacheSize bounds how many verified tokens are remembered (default
+// DefaultCacheSize; 0 turns the cache off). A remembered token skips the
+// signature check while it has not expired and the key that verified it is
+// still published; only successes are remembered. Memory is bounded by
+// about n × (MaxTokenSize + its decoded claims).
+func CacheSize(n int) Option {
+	return func(c *config) error {
+		if n < 0 {
+			return errorf("CacheSize: %d is negative", n)
+		}
+		c.cacheSize = n
 		return nil
 	}
 }

@@ -1,0 +1,117 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package jwtauth
+
+import (
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+)
+
+// DefaultCacheSize is how many verified tokens are remembered unless
+// [CacheSize] says otherwise.
+const DefaultCacheSize = 10000
+
+const cacheShards = 16
+
+// verifiedCache remembers tokens whose signature and claims were verified,
+// so that a token seen again costs a hash and a map lookup instead of a
+// signature check. It is keyed by the token itself, so a hit is only ever
+// for a byte-identical token (hashing each token with SHA-256 instead would
+// cost more than the rest of a hit; the tokens are in the process's memory
+// anyway while their calls run), holds only successes (a flood of bad tokens can neither evict good ones nor
+// grow it), and is bounded in entries; each entry is bounded in size by
+// MaxTokenSize. An entry is used only while the token has not expired and
+// the key that verified it is still in the key set; what depends on the
+// call (the method's scopes and condition, a certificate binding) is
+// checked on every hit.
+type verifiedCache struct {
+	maxPerShard int
+	seed        maphash.Seed
+	shards      [cacheShards]cacheShard
+}
+
+type cacheShard struct {
+	mu sync.RWMutex
+	m  map[string]*cacheEntry
+}
+
+type cacheEntry struct {
+	principal *runtime.Principal // shared by every hit: never modified
+	expiry    time.Time          // the token's exp
+	kid       string
+	key       *jose.JSONWebKey // the key that verified it
+	cnf       string           // the x5t#S256 the token is bound to, if any
+}
+
+func newVerifiedCache(size int) *verifiedCache {
+	if size <= 0 {
+		return nil
+	}
+	per := (size + cacheShards - 1) / cacheShards
+	c := &verifiedCache{maxPerShard: per, seed: maphash.MakeSeed()}
+	for i := range c.shards {
+		c.shards[i].m = make(map[string]*cacheEntry)
+	}
+	return c
+}
+
+func (c *verifiedCache) shard(token string) *cacheShard {
+	return &c.shards[maphash.String(c.seed, token)%cacheShards]
+}
+
+func (c *verifiedCache) get(token string) *cacheEntry {
+	s := c.shard(token)
+	s.mu.RLock()
+	e := s.m[token]
+	s.mu.RUnlock()
+	return e
+}
+
+// put stores e, evicting from a full shard first an expired entry among a
+// few sampled, else one of them (map iteration order is random).
+func (c *verifiedCache) put(token string, e *cacheEntry, now time.Time) {
+	s := c.shard(token)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[token]; !ok && len(s.m) >= c.maxPerShard {
+		victim, n := "", 0
+		for k, v := range s.m {
+			if !now.Before(v.expiry) {
+				victim = k
+				break
+			}
+			if n == 0 {
+				victim = k
+			}
+			if n++; n == 8 {
+				break
+			}
+		}
+		delete(s.m, victim)
+	}
+	s.m[token] = e
+}
+
+func (c *verifiedCache) drop(token string) {
+	s := c.shard(token)
+	s.mu.Lock()
+	delete(s.m, token)
+	s.mu.Unlock()
+}
+
+// len counts the entries, for tests and metrics.
+func (c *verifiedCache) len() int {
+	n := 0
+	for i := range c.shards {
+		c.shards[i].mu.RLock()
+		n += len(c.shards[i].m)
+		c.shards[i].mu.RUnlock()
+	}
+	return n
+}
