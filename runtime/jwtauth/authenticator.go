@@ -311,14 +311,50 @@ func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
 // line breaks. go-jose decodes them leniently and verifies the signature
 // over header and payload re-encoded, so without this check many strings
 // would pass as one signed token.
+//
+// It checks this without decoding: every character is of the base64url
+// alphabet (so no padding, whitespace or line breaks), no part has a length
+// that leaves a lone character (len%4 == 1), and the last character of a
+// part whose length is not a multiple of 4 leaves its unused low bits zero.
+// The decoding itself is go-jose's.
 func canonical(token string) bool {
 	for part := range strings.SplitSeq(token, ".") {
-		b, err := base64.RawURLEncoding.DecodeString(part)
-		if err != nil || base64.RawURLEncoding.EncodeToString(b) != part {
+		for i := 0; i < len(part); i++ {
+			if b64Value(part[i]) < 0 {
+				return false
+			}
+		}
+		switch len(part) % 4 {
+		case 1:
 			return false
+		case 2: // 12 bits for 8: the low 4 bits of the last character are unused
+			if b64Value(part[len(part)-1])&0x0f != 0 {
+				return false
+			}
+		case 3: // 18 bits for 16: the low 2 bits are unused
+			if b64Value(part[len(part)-1])&0x03 != 0 {
+				return false
+			}
 		}
 	}
 	return true
+}
+
+// b64Value is the 6-bit value of a base64url character, or -1.
+func b64Value(c byte) int {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return int(c - 'A')
+	case 'a' <= c && c <= 'z':
+		return int(c-'a') + 26
+	case '0' <= c && c <= '9':
+		return int(c-'0') + 52
+	case c == '-':
+		return 62
+	case c == '_':
+		return 63
+	}
+	return -1
 }
 
 // pssSaltOK reports whether an RSA-PSS signature, the only kind it checks,

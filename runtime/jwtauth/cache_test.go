@@ -5,8 +5,10 @@ package jwtauth_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -263,4 +265,24 @@ func TestCacheRaceDuringRotation(t *testing.T) {
 // incoming is a server-side context carrying an authorization header.
 func incoming(token string) context.Context {
 	return metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer "+token))
+}
+
+// FuzzCanonical: the allocation-free canonical check agrees with decoding
+// and re-encoding each part.
+func FuzzCanonical(f *testing.F) {
+	for _, s := range []string{"eyJhbGciOiJFUzI1NiJ9.e30.AAAA", "a.b.c", "ab.cd.ef", "abc.abd.QQ", "QR.QQ.QQ", "a=.b.c", "a\n.b.c", "...", "A.B.C"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		want := true
+		for _, part := range strings.Split(token, ".") {
+			b, err := base64.RawURLEncoding.DecodeString(part)
+			if err != nil || base64.RawURLEncoding.EncodeToString(b) != part {
+				want = false
+			}
+		}
+		if got := jwtauth.Canonical(token); got != want {
+			t.Fatalf("canonical(%q) = %v; decode/encode says %v", token, got, want)
+		}
+	})
 }

@@ -10,3 +10,6 @@ func CacheLen(a *Authenticator) int {
 	}
 	return a.cache.len()
 }
+
+// Canonical exposes canonical to the fuzz test.
+var Canonical = canonical

@@ -1,0 +1,185 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package jwtauth_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
+)
+
+var algs = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+
+// BenchmarkVerify compares, per algorithm, the bare signature check (the
+// standard library verifying the token's signature over its signing input,
+// nothing else) with the cold path of the authenticator (parse, claims,
+// key lookup and signature, cache off) and its hot path (a token verified
+// before). scripts/bench.sh prints cold/bare and hot/bare.
+func BenchmarkVerify(b *testing.B) {
+	iss, err := authtest.StartIssuer(authtest.DefaultAudience("library"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer iss.Close()
+	for _, alg := range algs {
+		token := iss.Mint(authtest.Algorithm(alg), authtest.Scopes("a", "b"), authtest.Claim("tenant", "acme"))
+		b.Run("bare_"+string(alg), func(b *testing.B) {
+			verify := bareVerifier(b, iss, alg, token)
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				if !verify() {
+					b.Fatal("bad signature")
+				}
+			}
+		})
+		for _, c := range []struct {
+			name string
+			size int
+		}{{"cold_", 0}, {"hot_", jwtauth.DefaultCacheSize}} {
+			b.Run(c.name+string(alg), func(b *testing.B) {
+				a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticKeys(iss.KeySet()), jwtauth.CacheSize(c.size))
+				if err != nil {
+					b.Fatal(err)
+				}
+				ctx := context.Background()
+				if _, err := a.Authenticate(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := a.Authenticate(ctx, token); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// bareVerifier returns the standard library's check of token's signature.
+func bareVerifier(b *testing.B, iss *authtest.Issuer, alg jose.SignatureAlgorithm, token string) func() bool {
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	input := []byte(token[:dot])
+	pub := iss.PublicKey(strings.ToLower(string(alg)) + "-1")
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		return func() bool {
+			h := sha256.Sum256(input)
+			return rsa.VerifyPKCS1v15(k, crypto.SHA256, h[:], sig) == nil
+		}
+	case *ecdsa.PublicKey:
+		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		return func() bool {
+			h := sha256.Sum256(input)
+			return ecdsa.Verify(k, h[:], r, s)
+		}
+	case ed25519.PublicKey:
+		return func() bool { return ed25519.Verify(k, input, sig) }
+	}
+	b.Fatalf("no key for %s", alg)
+	return nil
+}
+
+// BenchmarkKeySet: the cold path with 1 and 100 keys in the set.
+func BenchmarkKeySet(b *testing.B) {
+	for _, n := range []int{1, 100} {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			iss, err := authtest.StartIssuer(authtest.DefaultAudience("library"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer iss.Close()
+			for i := 3; i < n; i++ { // the issuer starts with 3 keys
+				if _, err := iss.AddKey(jose.EdDSA); err != nil {
+					b.Fatal(err)
+				}
+			}
+			set := iss.KeySet()
+			if n == 1 {
+				set.Keys = set.Keys[2:3] // eddsa-1 only
+			}
+			a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticKeys(set), jwtauth.CacheSize(0))
+			if err != nil {
+				b.Fatal(err)
+			}
+			token := iss.Mint(authtest.KeyID("eddsa-1"), authtest.Algorithm(jose.EdDSA))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := a.Authenticate(context.Background(), token); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCacheChurn: a cache at capacity that keeps evicting, with a
+// working set twice its size (half the calls miss), and the memory one
+// cached entry takes.
+func BenchmarkCacheChurn(b *testing.B) {
+	iss, err := authtest.StartIssuer(authtest.DefaultAudience("library"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer iss.Close()
+	const capacity = 512
+	tokens := make([]string, 2*capacity)
+	for i := range tokens {
+		tokens[i] = iss.Mint(authtest.Algorithm(jose.EdDSA), authtest.Claim("n", i), authtest.Scopes("library.read"), authtest.ExpiresIn(time.Hour))
+	}
+	b.Run("capacity=512_working_set=1024", func(b *testing.B) {
+		a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticKeys(iss.KeySet()), jwtauth.CacheSize(capacity))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			if _, err := a.Authenticate(context.Background(), tokens[i%len(tokens)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("bytes_per_entry", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticKeys(iss.KeySet()), jwtauth.CacheSize(len(tokens)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for _, t := range tokens {
+				if _, err := a.Authenticate(context.Background(), t); err != nil {
+					b.Fatal(err)
+				}
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(jwtauth.CacheLen(a)), "B/entry")
+			b.ReportMetric(float64(len(tokens[0])), "token-bytes")
+			runtime.KeepAlive(a)
+		}
+	})
+}
