@@ -68,8 +68,8 @@ func TestClientPreflight(t *testing.T) {
 	if !ok || e.Reason != runtime.ReasonCredentialsMissing || !e.Local || e.Code != codes.Unauthenticated {
 		t.Fatalf("err = %v; want a local CREDENTIALS_MISSING", err)
 	}
-	if got := e.Metadata["accepted_kinds"]; got != "BEARER_JWT,MTLS" {
-		t.Errorf("accepted_kinds = %q; want BEARER_JWT,MTLS", got)
+	if got := e.Metadata["accepted_kinds"]; got != "BEARER_JWT,OAUTH2_TOKEN,MTLS" {
+		t.Errorf("accepted_kinds = %q; want BEARER_JWT,OAUTH2_TOKEN,MTLS", got)
 	}
 	var re *runtime.Error
 	if !errors.As(err, &re) {

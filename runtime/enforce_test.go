@@ -194,8 +194,8 @@ func TestPublic(t *testing.T) {
 // and allows the same call over TLS.
 func TestTransport(t *testing.T) {
 	f := newFixture(t, fixtureOptions{mode: modeRegister})
-	token := f.iss.Mint(authtest.Scopes("library.write", "library.admin"))
-	req := &libraryv1.DeleteBookRequest{Name: "shelves/a/books/1"}
+	token := f.iss.Mint(authtest.Scopes("library.write", "library.admin"), authtest.Claim("tenant", "acme"))
+	req := &libraryv1.DeleteBookRequest{Shelf: "tenants/acme/shelves/a", Name: "tenants/acme/shelves/a/books/1"}
 	_, err := f.plainClient.DeleteBook(withToken(token), req)
 	wantDenied(t, err, codes.Unauthenticated, runtime.ReasonTransportInsecure)
 	if _, err := f.client.DeleteBook(withToken(token), req); err != nil {

@@ -453,14 +453,19 @@ func (e *Enforcer) kindOf(rule *Rule, cred credential, tlsInfo *credentials.TLSI
 	case schemeAPIKey:
 		return APIKey
 	case schemeBearer:
+		jwtShaped := looksLikeJWT(cred.secret)
 		jwtOK := e.jwt != nil && rule.accepts(BearerJWT)
 		oauthOK := e.oauth2 != nil && rule.accepts(OAuth2Token)
 		switch {
-		case jwtOK && looksLikeJWT(cred.secret):
+		case jwtShaped && jwtOK:
 			return BearerJWT
 		case oauthOK:
 			return OAuth2Token
-		case jwtOK || looksLikeJWT(cred.secret):
+		case !jwtShaped && e.oauth2 != nil:
+			// An opaque token on a server that takes them, on a method that
+			// does not: its kind is known, and not accepted here.
+			return OAuth2Token
+		case jwtOK || jwtShaped:
 			return BearerJWT
 		}
 		return OAuth2Token

@@ -9,7 +9,9 @@ import (
 	"time"
 )
 
-// Principal is the authenticated caller of a call.
+// Principal is the authenticated caller of a call. Authenticators cache
+// principals and share one between the calls of a token or a connection:
+// treat a Principal, its Scopes and its Claims as read-only.
 type Principal struct {
 	// Kind is the kind of credential the caller presented.
 	Kind CredentialKind

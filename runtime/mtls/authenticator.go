@@ -26,6 +26,7 @@ type Authenticator struct {
 	cfg      config
 	bundle   atomic.Pointer[bundle] // current trust bundle, never nil
 	reloadMu sync.Mutex             // serialises reloads
+	verified connCache              // principals of connections verified against a bundle
 }
 
 var _ runtime.PeerAuthenticator = (*Authenticator)(nil)
@@ -109,16 +110,29 @@ func (a *Authenticator) AuthenticatePeer(ctx context.Context, info credentials.T
 	}
 
 	// Defence in depth: the handshake verified the chain against the
-	// bundle of its time; check it against the current one.
+	// bundle of its time; check it against the current one. The result is
+	// remembered per connection (the leaf is the connection's own value)
+	// until the bundle changes or a certificate of the chain expires.
+	b := a.bundle.Load()
+	if p := a.verified.get(leaf, b, now); p != nil {
+		return p, nil
+	}
 	opts := x509.VerifyOptions{
-		Roots:         a.bundle.Load().pool,
+		Roots:         b.pool,
 		Intermediates: certPoolOf(st.PeerCertificates[1:]),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		CurrentTime:   now,
 	}
-	if _, err := leaf.Verify(opts); err != nil {
+	chains, err := leaf.Verify(opts)
+	if err != nil {
 		return nil, deny(runtime.ReasonCredentialsInvalid, "the client certificate is not trusted").
 			WithDetail("verification against the current trust bundle failed: %v", err)
+	}
+	validUntil := leaf.NotAfter
+	for _, c := range chains[0] {
+		if c.NotAfter.Before(validUntil) {
+			validUntil = c.NotAfter
+		}
 	}
 
 	if leaf.IsCA {
@@ -135,13 +149,57 @@ func (a *Authenticator) AuthenticatePeer(ctx context.Context, info credentials.T
 	if derr != nil {
 		return nil, derr
 	}
-	return &runtime.Principal{
+	p := &runtime.Principal{
 		Kind:        runtime.MTLS,
 		Subject:     identity,
 		Scopes:      a.scopesOf(identity),
 		Certificate: leaf,
 		ExpiresAt:   leaf.NotAfter,
-	}, nil
+	}
+	a.verified.put(leaf, &verifiedConn{bundle: b, validUntil: validUntil, principal: p})
+	return p, nil
+}
+
+// maxVerifiedConns bounds the per-connection verification cache.
+const maxVerifiedConns = 4096
+
+// connCache remembers, per connection's leaf certificate, the principal
+// verified against a given bundle. The principal is shared between the
+// connection's calls and must not be modified.
+type connCache struct {
+	mu sync.Mutex
+	m  map[*x509.Certificate]*verifiedConn
+}
+
+type verifiedConn struct {
+	bundle     *bundle
+	validUntil time.Time
+	principal  *runtime.Principal
+}
+
+func (c *connCache) get(leaf *x509.Certificate, b *bundle, now time.Time) *runtime.Principal {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := c.m[leaf]
+	if v == nil || v.bundle != b || now.After(v.validUntil) {
+		return nil
+	}
+	return v.principal
+}
+
+func (c *connCache) put(leaf *x509.Certificate, v *verifiedConn) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[*x509.Certificate]*verifiedConn)
+	}
+	if len(c.m) >= maxVerifiedConns {
+		for k := range c.m { // map order is random: evict one
+			delete(c.m, k)
+			break
+		}
+	}
+	c.m[leaf] = v
 }
 
 // scopesOf returns a copy of identity's scopes.

@@ -513,14 +513,21 @@ func TestScopesMapping(t *testing.T) {
 		if strings.Join(p.Scopes, " ") != strings.Join(scopes, " ") {
 			t.Errorf("%s: scopes = %q; want %q", id, p.Scopes, scopes)
 		}
+		// A connection's principal is verified once and shared by its
+		// calls (principals are read-only).
+		again, err := a.AuthenticatePeer(ctx, infos[id])
+		wantOK(t, again, err, id)
+		if again != p {
+			t.Errorf("%s: a second call on the same connection built a new principal", id)
+		}
 		if len(p.Scopes) > 0 {
-			p.Scopes[0] = "tampered" // a principal's scopes are its own copy
+			p.Scopes[0] = "tampered" // must not reach the configuration
 		}
 	}
-	p, err := a.AuthenticatePeer(ctx, infos[writer])
+	p, err := a.AuthenticatePeer(ctx, connect(t, cfg, srvCA, workload(t, ca, writer)))
 	wantOK(t, p, err, writer)
 	if !p.HasScope("library.read") || !p.HasScope("library.write") || p.HasScope("tampered") {
-		t.Errorf("scopes = %q after a principal was modified", p.Scopes)
+		t.Errorf("scopes = %q on a new connection after a principal was modified", p.Scopes)
 	}
 
 	t.Run("ScopeFunc", func(t *testing.T) {
