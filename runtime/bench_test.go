@@ -5,6 +5,8 @@ package runtime_test
 
 import (
 	"context"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -12,50 +14,153 @@ import (
 	"golang.org/x/oauth2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 
 	grpcauthtestv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/grpcauthtest/v1"
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 )
 
-// BenchmarkUnary is a unary call over bufconn: no auth at all (the
-// baseline), then enforced through the generated registration with a
-// valid JWT of each algorithm, verified on every call. scripts/bench.sh
-// runs it and prints each row's ratio to the baseline.
-func BenchmarkUnary(b *testing.B) {
-	req := &libraryv1.GetBookRequest{Name: "shelves/a/books/1"}
-	b.Run("noauth", func(b *testing.B) {
-		lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServer(s, &recorder{}) })
-		c := libraryv1.NewLibraryServiceClient(dial(b, lis, insecure.NewCredentials()))
-		ctx := context.Background()
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := 0; i < b.N; i++ {
-			if _, err := c.GetBook(ctx, req); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA} {
-		b.Run("jwt_"+string(alg), func(b *testing.B) {
-			f := newFixture(b, fixtureOptions{mode: modeRegister, enforcerOpts: []runtime.Option{runtime.WithLogger(nil), runtime.WithAuditHook(nil)}})
-			token := f.iss.Mint(authtest.Algorithm(alg), authtest.Scopes("library.read"))
-			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
-			if _, err := f.client.GetBook(ctx, req); err != nil { // warm the key cache
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			b.ResetTimer()
-			for i := 0; i < b.N; i++ {
-				if _, err := f.client.GetBook(ctx, req); err != nil {
-					b.Fatal(err)
+// BenchmarkAuth is the cost of enforcement on a real gRPC call over TLS,
+// on bufconn and on loopback TCP: the same LibraryService registered raw
+// (noauth, the baseline) and with its generated rules (RegisterWithAuth,
+// a JWT authenticator reading keys from a real JWKS endpoint).
+//
+//   - hot: a token the server has verified before (the common case: a
+//     client reuses its token until it nears expiry);
+//   - cold_<alg>: the verified-token cache off, so every call verifies
+//     the signature (as a first-seen token does);
+//   - parallel_*: the same with GOMAXPROCS callers;
+//   - stream_*: a server-streaming call of one message.
+//
+// scripts/bench.sh runs it interleaved and prints each row's ratio to the
+// noauth row of its transport.
+func BenchmarkAuth(b *testing.B) {
+	for _, transport := range []string{"bufconn", "tcp"} {
+		b.Run(transport, func(b *testing.B) {
+			e := newBenchEnv(b, transport)
+			req := &libraryv1.GetBookRequest{Name: "shelves/a/books/1"}
+			unary := func(c libraryv1.LibraryServiceClient, ctx context.Context) func(*testing.B) {
+				return func(b *testing.B) {
+					if _, err := c.GetBook(ctx, req); err != nil {
+						b.Fatal(err)
+					}
+					b.ReportAllocs()
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						if _, err := c.GetBook(ctx, req); err != nil {
+							b.Fatal(err)
+						}
+					}
 				}
 			}
+			parallel := func(c libraryv1.LibraryServiceClient, ctx context.Context) func(*testing.B) {
+				return func(b *testing.B) {
+					b.ReportAllocs()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							if _, err := c.GetBook(ctx, req); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+			}
+			stream := func(c libraryv1.LibraryServiceClient, ctx context.Context) func(*testing.B) {
+				return func(b *testing.B) {
+					b.ReportAllocs()
+					for i := 0; i < b.N; i++ {
+						s, err := c.ExportShelf(ctx, &libraryv1.ExportShelfRequest{Shelf: "shelves/a"})
+						if err != nil {
+							b.Fatal(err)
+						}
+						for {
+							if _, err := s.Recv(); err == io.EOF {
+								break
+							} else if err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+				}
+			}
+			bg := context.Background()
+			hot := e.withToken(e.iss.Mint(authtest.Scopes("library.read", "library.export")))
+			b.Run("noauth", unary(e.noauth, bg))
+			b.Run("hot", unary(e.auth, hot))
+			for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA} {
+				b.Run("cold_"+string(alg), unary(e.uncached, e.withToken(e.iss.Mint(authtest.Algorithm(alg), authtest.Scopes("library.read")))))
+			}
+			b.Run("parallel_noauth", parallel(e.noauth, bg))
+			b.Run("parallel_hot", parallel(e.auth, hot))
+			b.Run("stream_noauth", stream(e.noauth, bg))
+			b.Run("stream_hot", stream(e.auth, hot))
 		})
 	}
+}
+
+// benchEnv is a raw server and two enforced ones (cache on, cache off) on
+// one transport, all over TLS.
+type benchEnv struct {
+	iss                    *authtest.Issuer
+	noauth, auth, uncached libraryv1.LibraryServiceClient
+}
+
+func (e *benchEnv) withToken(token string) context.Context {
+	return metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
+}
+
+func newBenchEnv(b *testing.B, transport string) *benchEnv {
+	e := &benchEnv{iss: authtest.NewIssuer(b, authtest.DefaultAudience("library"))}
+	ca, err := authtest.NewCA("bench CA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	serverTLS, err := ca.ServerTLS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	clientCreds := credentials.NewTLS(withServerName(ca.ClientTLS()))
+	start := func(register func(*grpc.Server)) libraryv1.LibraryServiceClient {
+		if transport == "bufconn" {
+			return libraryv1.NewLibraryServiceClient(dial(b, serve(b, register, grpc.Creds(credentials.NewTLS(serverTLS))), clientCreds))
+		}
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		s := grpc.NewServer(grpc.Creds(credentials.NewTLS(serverTLS)))
+		register(s)
+		go s.Serve(lis)
+		b.Cleanup(s.Stop)
+		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(clientCreds))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { conn.Close() })
+		return libraryv1.NewLibraryServiceClient(conn)
+	}
+	enforced := func(opts ...jwtauth.Option) func(*grpc.Server) {
+		a, err := jwtauth.New(append([]jwtauth.Option{
+			jwtauth.Issuer(e.iss.URL()), jwtauth.Audience("library"),
+			jwtauth.JWKSURL(e.iss.JWKSURL()), jwtauth.HTTPClient(e.iss.HTTPClient()),
+		}, opts...)...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		enf, err := runtime.NewEnforcer(runtime.WithJWT(a), runtime.WithLogger(nil))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, &recorder{}, enf) }
+	}
+	e.noauth = start(func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServer(s, &recorder{}) })
+	e.auth = start(enforced())
+	e.uncached = start(enforced(jwtauth.CacheSize(0)))
+	return e
 }
 
 // BenchmarkRuleLookup is the interceptors' rule lookup.

@@ -6,6 +6,8 @@ package runtime
 import (
 	"context"
 	"crypto/x509"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -30,6 +32,29 @@ type Principal struct {
 	// Certificate is the verified client certificate the principal was
 	// taken from (kind MTLS), or nil.
 	Certificate *x509.Certificate
+
+	memo atomic.Pointer[sync.Map] // values derived from the principal; see Memo
+}
+
+// Memo returns the value derived from p under key, calling build the first
+// time. A principal is shared between the calls of a cached token or a
+// connection, so what a package derives from it (runtime/celcond's CEL view
+// of it) is derived once. Errors are returned, not remembered.
+func (p *Principal) Memo(key any, build func() (any, error)) (any, error) {
+	m := p.memo.Load()
+	if m == nil {
+		p.memo.CompareAndSwap(nil, new(sync.Map))
+		m = p.memo.Load()
+	}
+	if v, ok := m.Load(key); ok {
+		return v, nil
+	}
+	v, err := build()
+	if err != nil {
+		return nil, err
+	}
+	v, _ = m.LoadOrStore(key, v)
+	return v, nil
 }
 
 // HasScope reports whether p holds scope.

@@ -140,6 +140,9 @@ func MustCompile(expr string, request proto.Message) *Program {
 	return p
 }
 
+// memoKey names the CEL view of a principal in Principal.Memo.
+type memoKey struct{ withClaims bool }
+
 // activation provides the two variables without building a map, and
 // converts the principal only if the condition reads it.
 type activation struct {
@@ -154,7 +157,11 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "principal":
 		if a.converted == nil && a.err == nil {
-			a.converted, a.err = toProto(a.principal, a.withClaims)
+			var v any
+			v, a.err = a.principal.Memo(memoKey{withClaims: a.withClaims}, func() (any, error) {
+				return toProto(a.principal, a.withClaims)
+			})
+			a.converted, _ = v.(*grpcauthv1.Principal)
 		}
 		if a.err != nil {
 			return nil, false

@@ -1,0 +1,35 @@
+# Medians per benchmark and the ratio of each to its baseline; see bench.sh.
+/^Benchmark/ {
+  name = $1; sub(/-[0-9]+$/, "", name)
+  for (i = 2; i < NF; i++) {
+    if ($(i+1) == "ns/op")     ns[name] = ns[name] " " $i
+    if ($(i+1) == "B/op")      bo[name] = bo[name] " " $i
+    if ($(i+1) == "allocs/op") al[name] = al[name] " " $i
+  }
+  if (!(name in seen)) { seen[name] = 1; order[++n] = name }
+}
+function median(s,   a, k, i, j, t) {
+  k = split(s, a, " ")
+  if (k == 0) return ""
+  for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+  return (k % 2) ? a[(k + 1) / 2] : (a[k / 2] + a[k / 2 + 1]) / 2
+}
+function baseline(m,   g, parts, k, last, alg, i) {
+  k = split(m, parts, "/"); last = parts[k]
+  g = parts[1]; for (i = 2; i < k; i++) g = g "/" parts[i]
+  if (parts[1] == "BenchmarkAuth") return (last ~ /^stream_/) ? g "/stream_noauth" : (last ~ /^parallel_/) ? g "/parallel_noauth" : g "/noauth"
+  if (parts[1] == "BenchmarkKinds") return g "/noauth_tls"
+  if (parts[1] == "BenchmarkCondition") return g "/none"
+  if (parts[1] == "BenchmarkClient") return g "/plain_client"
+  if (parts[1] == "BenchmarkGenerate1000") return g "/protoc-gen-go-grpc"
+  if (parts[1] == "BenchmarkVerify") { alg = last; sub(/^[a-z]+_/, "", alg); return g "/bare_" alg }
+  return ""
+}
+END {
+  printf "| benchmark | ns/op | B/op | allocs/op | ratio | vs |\n|---|---:|---:|---:|---:|---|\n"
+  for (i = 1; i <= n; i++) {
+    m = order[i]; v = median(ns[m]); b = baseline(m); r = "-"; vs = ""
+    if (b != "" && b != m && (b in seen)) { r = sprintf("%.3fx", v / median(ns[b])); vs = b; sub(/^Benchmark[^\/]*\//, "", vs) }
+    printf "| %s | %.0f | %.0f | %.0f | %s | %s |\n", m, v, median(bo[m]), median(al[m]), r, vs
+  }
+}
