@@ -128,9 +128,9 @@ func run(stdout io.Writer) error {
 		if err != nil {
 			return "", err
 		}
-		if err := s.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}}); err != nil {
-			return "", err
-		}
+		// Send fails with io.EOF once the server has ended the stream; the
+		// status comes from Recv.
+		_ = s.Send(&reflectionpb.ServerReflectionRequest{MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{}})
 		_, err = s.Recv()
 		return "listed services", err
 	}
