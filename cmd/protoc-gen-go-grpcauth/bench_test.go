@@ -5,22 +5,17 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"go/parser"
 	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 
-	"github.com/bufbuild/protocompile"
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protodesc"
-	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/pluginpb"
 )
 
@@ -78,64 +73,6 @@ service Big {
 	return b.String()
 }
 
-// benchRequest is request (main_test.go) for any testing.TB: it compiles
-// the .proto files of dir, with authoptions on the import path, into the
-// request protoc would send.
-func benchRequest(tb testing.TB, dir, parameter string) *pluginpb.CodeGeneratorRequest {
-	tb.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var files []string
-	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".proto") {
-			files = append(files, e.Name())
-		}
-	}
-	sort.Strings(files)
-	c := protocompile.Compiler{
-		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			ImportPaths: []string{dir, filepath.Join("..", "..", "authoptions")},
-		}),
-		SourceInfoMode: protocompile.SourceInfoStandard,
-	}
-	compiled, err := c.Compile(context.Background(), files...)
-	if err != nil {
-		tb.Fatalf("compile %s: %v", dir, err)
-	}
-	req := &pluginpb.CodeGeneratorRequest{
-		FileToGenerate:  files,
-		Parameter:       proto.String(parameter),
-		CompilerVersion: fixedCompiler,
-	}
-	seen := map[string]bool{}
-	var add func(fd protoreflect.FileDescriptor)
-	add = func(fd protoreflect.FileDescriptor) {
-		if seen[fd.Path()] {
-			return
-		}
-		seen[fd.Path()] = true
-		imports := fd.Imports()
-		for i := 0; i < imports.Len(); i++ {
-			add(imports.Get(i).FileDescriptor)
-		}
-		req.ProtoFile = append(req.ProtoFile, protodesc.ToFileDescriptorProto(fd))
-	}
-	for _, f := range compiled {
-		add(f)
-	}
-	b, err := proto.Marshal(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := &pluginpb.CodeGeneratorRequest{}
-	if err := proto.Unmarshal(b, out); err != nil {
-		tb.Fatal(err)
-	}
-	return out
-}
-
 // bench1000Request writes the 1,000-method .proto into a temporary folder
 // and returns the request protoc would send for it, as wire bytes.
 func bench1000Request(tb testing.TB) []byte {
@@ -144,7 +81,7 @@ func bench1000Request(tb testing.TB) []byte {
 	if err := os.WriteFile(filepath.Join(dir, "big.proto"), []byte(benchProto(benchMethods)), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	b, err := proto.Marshal(benchRequest(tb, dir, "paths=source_relative"))
+	b, err := proto.Marshal(request(tb, dir, "paths=source_relative"))
 	if err != nil {
 		tb.Fatal(err)
 	}

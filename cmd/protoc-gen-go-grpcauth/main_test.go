@@ -34,7 +34,7 @@ var fixedCompiler = &pluginpb.Version{Major: proto.Int32(5), Minor: proto.Int32(
 
 // request compiles the .proto files of dir (with authoptions on the import
 // path) into the request protoc would send, parameter included.
-func request(t *testing.T, dir, parameter string) *pluginpb.CodeGeneratorRequest {
+func request(t testing.TB, dir, parameter string) *pluginpb.CodeGeneratorRequest {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
