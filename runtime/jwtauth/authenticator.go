@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
+	"math"
 	"strings"
 	"time"
 
@@ -169,10 +170,15 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 	}
 	hdr := tok.Headers[0]
 
-	var std jwt.Claims
+	// One decode of the claims (go-jose's JSON); the registered ones are
+	// then read from it with strict types.
 	var all map[string]any
-	if err := tok.UnsafeClaimsWithoutVerification(&std, &all); err != nil {
+	if err := tok.UnsafeClaimsWithoutVerification(&all); err != nil {
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("the claims did not decode (their content is not logged)")
+	}
+	std, cerr := registeredClaims(all)
+	if cerr != nil {
+		return nil, nil, cerr
 	}
 	if err := a.checkClaims(&std); err != nil {
 		return nil, nil, err
@@ -423,4 +429,56 @@ func peerThumbprint(ctx context.Context) string {
 	var leaf *x509.Certificate = ti.State.PeerCertificates[0]
 	sum := sha256.Sum256(leaf.Raw)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// maxNumericDate bounds exp, nbf and iat as go-jose does: larger values
+// overflow time arithmetic and could make a future nbf look past.
+const maxNumericDate = 1 << 62
+
+// registeredClaims reads iss, sub, aud, exp, nbf, iat and jti from decoded
+// claims with the types RFC 7519 gives them, as go-jose's jwt.Claims
+// would: a claim of another type makes the token malformed; a JSON null
+// string claim counts as absent, a null aud as malformed.
+func registeredClaims(all map[string]any) (jwt.Claims, *runtime.Error) {
+	var c jwt.Claims
+	bad := func(name string) *runtime.Error {
+		return deny(runtime.ReasonCredentialsMalformed, "the token's "+name+" claim is of the wrong type")
+	}
+	for name, dst := range map[string]*string{"iss": &c.Issuer, "sub": &c.Subject, "jti": &c.ID} {
+		if v := all[name]; v != nil {
+			s, ok := v.(string)
+			if !ok {
+				return c, bad(name)
+			}
+			*dst = s
+		}
+	}
+	for name, dst := range map[string]**jwt.NumericDate{"exp": &c.Expiry, "nbf": &c.NotBefore, "iat": &c.IssuedAt} {
+		if v := all[name]; v != nil {
+			f, ok := v.(float64)
+			if !ok || math.IsNaN(f) || f >= maxNumericDate || f <= -maxNumericDate {
+				return c, bad(name)
+			}
+			d := jwt.NumericDate(f)
+			*dst = &d
+		}
+	}
+	if v, present := all["aud"]; present {
+		switch a := v.(type) {
+		case string:
+			c.Audience = jwt.Audience{a}
+		case []any:
+			c.Audience = make(jwt.Audience, 0, len(a))
+			for _, e := range a {
+				s, ok := e.(string)
+				if !ok {
+					return c, bad("aud")
+				}
+				c.Audience = append(c.Audience, s)
+			}
+		default:
+			return c, bad("aud")
+		}
+	}
+	return c, nil
 }
