@@ -168,8 +168,11 @@ func (p perRPC) RequireTransportSecurity() bool { return false }
 func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
 	c := p.m.creds
 	if !c.AllowPlaintext {
+		// The server's test: the connection must say it has privacy and
+		// integrity (an AuthInfo that says nothing is plaintext).
 		ri, _ := credentials.RequestInfoFromContext(ctx)
-		if ri.AuthInfo == nil || credentials.CheckSecurityLevel(ri.AuthInfo, credentials.PrivacyAndIntegrity) != nil {
+		ci, ok := ri.AuthInfo.(interface{ GetCommonAuthInfo() credentials.CommonAuthInfo })
+		if !ok || ci.GetCommonAuthInfo().SecurityLevel != credentials.PrivacyAndIntegrity {
 			return nil, localError(ReasonTransportInsecure, "refusing to send "+p.m.kind.String()+" over a plaintext connection; use TLS or set AllowPlaintext")
 		}
 	}

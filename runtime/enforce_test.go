@@ -14,6 +14,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
@@ -399,5 +400,42 @@ func TestRuleLookupDoesNotAllocate(t *testing.T) {
 	}
 	if enf.Rule(name) == nil || enf.Rule("/no.Such/Method") != nil {
 		t.Error("Rule finds the wrong thing")
+	}
+}
+
+// TestTwoEnforcers: a decision by one enforcer does not stand in for
+// another's. An interceptor enforcer that trusts issuer A sits in front of
+// a service registered with an enforcer that trusts only issuer B: a token
+// of A is refused on every kind of method.
+func TestTwoEnforcers(t *testing.T) {
+	issA := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
+	issB := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
+	lenient, err := runtime.NewEnforcer(runtime.WithJWT(mustJWT(t, issA)), runtime.WithRules(libraryv1.LibraryServiceAuthRules), runtime.WithLogger(nil), runtime.WithPlaintextCredentials())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []mode{modeRegister, modeWrapper} {
+		t.Run(string(m), func(t *testing.T) {
+			strict, err := runtime.NewEnforcer(runtime.WithJWT(mustJWT(t, issB)), runtime.WithLogger(nil), runtime.WithPlaintextCredentials())
+			if err != nil {
+				t.Fatal(err)
+			}
+			impl := &recorder{}
+			lis := serve(t, func(s *grpc.Server) {
+				if m == modeRegister {
+					libraryv1.RegisterLibraryServiceServerWithAuth(s, impl, strict)
+				} else {
+					libraryv1.RegisterLibraryServiceServer(s, libraryv1.NewLibraryServiceServerWithAuth(impl, strict))
+				}
+			}, grpc.ChainUnaryInterceptor(lenient.UnaryServerInterceptor()), grpc.ChainStreamInterceptor(lenient.StreamServerInterceptor()))
+			c := libraryv1.NewLibraryServiceClient(dial(t, lis, insecure.NewCredentials()))
+			token := issA.Mint(authtest.Scopes("library.read", "library.write", "library.export"))
+			for _, k := range rpcKinds {
+				wantDenied(t, k.call(withToken(token), c), codes.Unauthenticated, runtime.ReasonIssuerUntrusted)
+			}
+			if n := impl.calls.Load(); n != 0 {
+				t.Errorf("handler ran %d times behind an enforcer that trusts another issuer", n)
+			}
+		})
 	}
 }

@@ -297,10 +297,11 @@ func (e *Enforcer) Rule(fullMethod string) *Rule {
 // ctx. On success it returns the context the handler must run with (it
 // holds the principal); on failure an *Error. A nil rule is a method nobody
 // declared and is denied. Generated code calls Authorize; so do the
-// interceptors. A call already authorized against the same rule (by an
-// interceptor and then a generated wrapper) is decided once.
+// interceptors. A call already authorized by this enforcer against the same
+// rule (by an interceptor and then a generated wrapper) is decided once;
+// another enforcer decides again.
 func (e *Enforcer) Authorize(ctx context.Context, rule *Rule) (context.Context, error) {
-	if s := stateFrom(ctx); s != nil && s.rule == rule && rule != nil {
+	if s := stateFrom(ctx); s != nil && s.rule == rule && s.enf == e && rule != nil {
 		return ctx, nil
 	}
 	p, kind, err := e.decide(ctx, rule)

@@ -170,6 +170,11 @@ func FromError(err error) (*Error, bool) {
 // error is an auth backend failure and fails closed as UNAVAILABLE.
 func asDenial(err error) *Error {
 	if e, ok := FromError(err); ok {
+		switch e.Code {
+		case codes.Unauthenticated, codes.PermissionDenied, codes.Unavailable, codes.Canceled, codes.DeadlineExceeded:
+		default: // never let an authenticator's odd code (OK among them) through
+			e.Code = e.Reason.Code()
+		}
 		return e
 	}
 	switch {

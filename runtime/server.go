@@ -193,6 +193,13 @@ func (s *clientStreaming[Req, Res]) Recv() (*Req, error) {
 	return s.ClientStreamingServer.Recv()
 }
 
+func (s *clientStreaming[Req, Res]) SendAndClose(m *Res) error {
+	if err := streamCheck(s.ctx); err != nil {
+		return err
+	}
+	return s.ClientStreamingServer.SendAndClose(m)
+}
+
 func (s *clientStreaming[Req, Res]) RecvMsg(m any) error {
 	if err := streamCheck(s.ctx); err != nil {
 		return err
