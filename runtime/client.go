@@ -171,7 +171,9 @@ func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 		// The server's test: the connection must say it has privacy and
 		// integrity (an AuthInfo that says nothing is plaintext).
 		ri, _ := credentials.RequestInfoFromContext(ctx)
-		ci, ok := ri.AuthInfo.(interface{ GetCommonAuthInfo() credentials.CommonAuthInfo })
+		ci, ok := ri.AuthInfo.(interface {
+			GetCommonAuthInfo() credentials.CommonAuthInfo
+		})
 		if !ok || ci.GetCommonAuthInfo().SecurityLevel != credentials.PrivacyAndIntegrity {
 			return nil, localError(ReasonTransportInsecure, "refusing to send "+p.m.kind.String()+" over a plaintext connection; use TLS or set AllowPlaintext")
 		}
