@@ -6,7 +6,6 @@ package runtime
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -181,7 +180,7 @@ func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 	if p.m.kind == APIKey {
 		return map[string]string{APIKeyKey: c.APIKey}, nil
 	}
-	header, err := c.tokens().header()
+	header, err := c.tokens().header(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +208,7 @@ func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallO
 	}
 	gen := m.creds.tokens().generation()
 	res, err := call(ctx, opts...)
-	if err == nil || !isTokenExpired(err) {
+	if err == nil || !isTokenExpired(err, m.rule.FullMethod) {
 		return res, err
 	}
 	// The server says the token expired: drop it, unless a newer one has
@@ -242,40 +241,56 @@ func Stream[S any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOp
 	return open(ctx, opts...)
 }
 
-func isTokenExpired(err error) bool {
+// isTokenExpired reports whether err is the enforcer refusing this very
+// method's call for an expired token — not a TOKEN_EXPIRED a handler passed
+// on from a service it called, after which retrying could repeat a side
+// effect.
+func isTokenExpired(err error, fullMethod string) bool {
 	e, ok := FromError(err)
-	return ok && e.Code == codes.Unauthenticated && e.Reason == ReasonTokenExpired
+	return ok && e.Code == codes.Unauthenticated && e.Reason == ReasonTokenExpired && e.Metadata["method"] == fullMethod
 }
 
 // tokenCache holds the current token and refreshes it ahead of expiry.
-// Reads are lock-free; a fetch holds the mutex, so concurrent callers that
-// need a new token share one fetch.
+// Reads are lock-free. A refresh runs once at a time, in the background:
+// while the current token is still valid, callers keep using it and nobody
+// waits; only a caller without a valid token waits, and only as long as its
+// context allows. A source that hands back a token inside the refresh
+// margin (oauth2.ReuseTokenSource does until 10s before expiry) is used
+// until it expires, asked again at most once a second.
 type tokenCache struct {
 	src    oauth2.TokenSource
 	margin time.Duration
 	now    func() time.Time
 
-	cur     atomic.Pointer[tokenState]
-	mu      sync.Mutex // held while fetching
-	fetches atomic.Int64
+	cur      atomic.Pointer[tokenState]
+	mu       sync.Mutex    // guards inflight and lastErr
+	inflight chan struct{} // closed when the running fetch ends
+	lastErr  error
+	fetches  atomic.Int64
 }
+
+// minRefetch is how often a token inside the margin is asked for again.
+const minRefetch = time.Second
+
+// closedChan is returned by refresh when there is nothing to wait for.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // tokenState is one fetched token, never modified.
 type tokenState struct {
-	tok *oauth2.Token
-	hdr string // "Bearer " + tok.AccessToken
-	gen uint64 // 1 for the first token fetched, then 2, …
+	tok       *oauth2.Token // nil once expired by the server's answer
+	hdr       string        // "Bearer " + tok.AccessToken
+	gen       uint64        // 1 for the first token fetched, then 2, …
+	fetchedAt time.Time
 }
 
+// valid reports whether tok may still be sent.
+func (t *tokenCache) valid(tok *oauth2.Token) bool {
+	return tok != nil && tok.AccessToken != "" && (tok.Expiry.IsZero() || t.now().Before(tok.Expiry))
+}
+
+// fresh reports whether tok is valid beyond the refresh margin.
 func (t *tokenCache) fresh(tok *oauth2.Token) bool {
-	if tok == nil || tok.AccessToken == "" {
-		return false
-	}
-	return tok.Expiry.IsZero() || t.now().Add(t.margin).Before(tok.Expiry)
-}
-
-func (t *tokenCache) usable(st *tokenState) bool {
-	return st != nil && st.tok != nil && t.fresh(st.tok)
+	return t.valid(tok) && (tok.Expiry.IsZero() || t.now().Add(t.margin).Before(tok.Expiry))
 }
 
 // generation identifies the token a call starting now will send: the
@@ -285,41 +300,88 @@ func (t *tokenCache) generation() uint64 {
 	switch {
 	case st == nil:
 		return 1
-	case t.usable(st):
+	case t.valid(st.tok):
 		return st.gen
 	}
 	return st.gen + 1
 }
 
-// header returns the authorization value of a fresh token.
-func (t *tokenCache) header() (string, error) {
-	if st := t.cur.Load(); t.usable(st) {
+// header returns the authorization value of a valid token, starting a
+// refresh when the token is inside the margin.
+func (t *tokenCache) header(ctx context.Context) (string, error) {
+	st := t.cur.Load()
+	if st != nil && t.fresh(st.tok) {
+		return st.hdr, nil
+	}
+	if st != nil && t.valid(st.tok) {
+		if t.now().Sub(st.fetchedAt) >= minRefetch {
+			t.refresh()
+		}
+		return st.hdr, nil // still valid: refresh in the background
+	}
+	done := t.refresh()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	if st := t.cur.Load(); st != nil && t.valid(st.tok) {
 		return st.hdr, nil
 	}
 	t.mu.Lock()
-	defer t.mu.Unlock()
-	st := t.cur.Load()
-	if t.usable(st) {
-		return st.hdr, nil
-	}
-	t.fetches.Add(1)
-	tok, err := t.src.Token()
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			return "", e
-		}
+	err := t.lastErr
+	t.mu.Unlock()
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		return "", e
+	case err != nil:
 		return "", localError(ReasonCredentialsMissing, "the token source failed").WithCause(err).WithDetail("token source: %v", err)
 	}
-	if !t.fresh(tok) {
-		return "", localError(ReasonTokenExpired, fmt.Sprintf("the token source returned a token that expires within the refresh margin of %s", t.margin))
+	return "", localError(ReasonTokenExpired, "the token source returned an expired token")
+}
+
+// refresh starts a fetch unless one runs, and returns a channel closed
+// when it ends.
+func (t *tokenCache) refresh() chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.inflight != nil {
+		return t.inflight
 	}
-	var gen uint64 = 1
-	if st != nil {
-		gen = st.gen + 1
+	// Another caller's refresh may have ended since this one looked.
+	if st := t.cur.Load(); st != nil && (t.fresh(st.tok) || (t.valid(st.tok) && t.now().Sub(st.fetchedAt) < minRefetch)) {
+		return closedChan
 	}
-	t.cur.Store(&tokenState{tok: tok, hdr: "Bearer " + tok.AccessToken, gen: gen})
-	return "Bearer " + tok.AccessToken, nil
+	done := make(chan struct{})
+	t.inflight = done
+	t.fetches.Add(1)
+	go func() {
+		tok, err := t.src.Token()
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		t.inflight = nil
+		defer close(done)
+		if err != nil {
+			t.lastErr = err
+			return
+		}
+		if !t.valid(tok) {
+			t.lastErr = nil
+			return
+		}
+		t.lastErr = nil
+		old := t.cur.Load()
+		next := &tokenState{tok: tok, hdr: "Bearer " + tok.AccessToken, gen: 1, fetchedAt: t.now()}
+		if old != nil {
+			next.gen = old.gen + 1
+			if old.tok != nil && old.tok.AccessToken == tok.AccessToken {
+				next.gen = old.gen // the same token again: same generation
+			}
+		}
+		t.cur.Store(next)
+	}()
+	return done
 }
 
 // expire drops the cached token unless it was fetched after generation

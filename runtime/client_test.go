@@ -6,6 +6,7 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -163,9 +164,94 @@ func TestClientRefresh(t *testing.T) {
 	}
 	clock.Add(1500 * time.Millisecond) // 1.5s left: inside the margin
 	burst()
+	// The refresh runs in the background while the old token, still
+	// valid, serves the burst: wait for it, and for no second one.
+	deadline := time.Now().Add(5 * time.Second)
+	for src.calls.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	burst()
 	if n := src.calls.Load(); n != 2 {
 		t.Fatalf("fetched %d tokens after entering the refresh margin; want 2", n)
 	}
+}
+
+// reuseSource behaves like oauth2.ReuseTokenSource: it hands back its
+// token until 10s before expiry.
+type reuseSource struct {
+	clock *fakeClock
+	mint  func() *oauth2.Token
+	mu    sync.Mutex
+	tok   *oauth2.Token
+	calls atomic.Int32
+}
+
+func (s *reuseSource) Token() (*oauth2.Token, error) {
+	s.calls.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tok == nil || !s.clock.Now().Add(10*time.Second).Before(s.tok.Expiry) {
+		s.tok = s.mint()
+	}
+	return s.tok, nil
+}
+
+// TestClientWithReuseTokenSource: a source that keeps its token until 10s
+// before expiry (as golang.org/x/oauth2's do) inside a 30s margin: calls
+// keep working with the token it gives, which is asked for again at most
+// once a second, and a new one is used once the source renews it.
+func TestClientWithReuseTokenSource(t *testing.T) {
+	clock := &fakeClock{t: time.Now()}
+	f := newFixture(t, fixtureOptions{mode: modeRegister})
+	var minted atomic.Int32
+	src := &reuseSource{clock: clock, mint: func() *oauth2.Token {
+		sub := fmt.Sprintf("token-%d", minted.Add(1))
+		return &oauth2.Token{AccessToken: f.iss.Mint(authtest.Subject(sub), authtest.Scopes("library.read")), Expiry: clock.Now().Add(time.Minute)}
+	}}
+	c := libraryv1.NewLibraryServiceAuthClient(f.conn, &runtime.ClientCredentials{TokenSource: src, Clock: clock.Now, RefreshMargin: 30 * time.Second})
+	call := func(wantSubject string) {
+		t.Helper()
+		if _, err := c.GetBook(context.Background(), &libraryv1.GetBookRequest{}); err != nil {
+			t.Fatalf("%v", err)
+		}
+		if got := f.impl.lastSubject(); got != wantSubject {
+			t.Fatalf("server saw %q; want %q", got, wantSubject)
+		}
+	}
+	waitCalls := func(n int32) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for src.calls.Load() < n && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if got := src.calls.Load(); got != n {
+			t.Fatalf("source asked %d times; want %d", got, n)
+		}
+	}
+	call("token-1")
+	clock.Add(35 * time.Second) // 25s left: inside the margin, the source still has token-1
+	for i := 0; i < 20; i++ {
+		call("token-1")
+	}
+	waitCalls(2) // asked once, got token-1 back, keeps using it
+	for i := 0; i < 20; i++ {
+		call("token-1")
+	}
+	waitCalls(2)                // not asked again within the second
+	clock.Add(16 * time.Second) // 9s left: the source renews
+	call("token-1")
+	waitCalls(3)
+	// The renewed token is stored when the background fetch returns.
+	deadline := time.Now().Add(5 * time.Second)
+	for f.impl.lastSubject() != "token-2" && time.Now().Before(deadline) {
+		if _, err := c.GetBook(context.Background(), &libraryv1.GetBookRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	call("token-2")
+	clock.Add(10 * time.Second) // token-1 has expired; token-2 is fresh
+	call("token-2")
 }
 
 // TestClientRetriesOnceOnTokenExpired: a token the server calls expired is
@@ -405,5 +491,66 @@ func TestNoForwarding(t *testing.T) {
 				t.Errorf("backend saw %q; want %q (the caller's token must not be forwarded)", got, c.wantSub)
 			}
 		})
+	}
+}
+
+// expiringDownstream is a LibraryService whose GetBook passes on a
+// TOKEN_EXPIRED from a service it called.
+type expiringDownstream struct {
+	recorder
+}
+
+func (s *expiringDownstream) GetBook(ctx context.Context, _ *libraryv1.GetBookRequest) (*libraryv1.Book, error) {
+	s.saw(ctx)
+	return nil, runtime.NewError(runtime.ReasonTokenExpired, "downstream said the token expired").WithMetadata("method", "/inventory.v1.Stock/Reserve")
+}
+
+// TestClientDoesNotRetryPassedOnExpiry: a TOKEN_EXPIRED that a handler
+// passed on from a downstream call is not retried (the handler ran; a
+// retry could repeat its side effects).
+func TestClientDoesNotRetryPassedOnExpiry(t *testing.T) {
+	f := newFixture(t, fixtureOptions{mode: modeRegister})
+	impl := &expiringDownstream{}
+	lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, impl, f.enf) }, grpc.Creds(credentials.NewTLS(f.serverTLS)))
+	conn := dial(t, lis, credentials.NewTLS(withServerName(f.ca.ClientTLS())))
+	src := issuerSource(f.iss, &fakeClock{t: time.Now()}, time.Hour, "library.read")
+	c := libraryv1.NewLibraryServiceAuthClient(conn, &runtime.ClientCredentials{TokenSource: src})
+	if _, err := c.GetBook(context.Background(), &libraryv1.GetBookRequest{}); !isReason(err, runtime.ReasonTokenExpired) {
+		t.Fatalf("err = %v; want the passed-on TOKEN_EXPIRED", err)
+	}
+	if n := impl.calls.Load(); n != 1 {
+		t.Errorf("handler ran %d times; want 1 (no retry)", n)
+	}
+}
+
+// blockingSource never answers until released.
+type blockingSource struct{ release chan struct{} }
+
+func (s *blockingSource) Token() (*oauth2.Token, error) {
+	<-s.release
+	return nil, errors.New("released")
+}
+
+// TestClientTokenSourceHangs: a token source that hangs does not hold a
+// call past its deadline.
+func TestClientTokenSourceHangs(t *testing.T) {
+	f := newFixture(t, fixtureOptions{mode: modeRegister})
+	src := &blockingSource{release: make(chan struct{})}
+	defer close(src.release)
+	c := libraryv1.NewLibraryServiceAuthClient(f.conn, &runtime.ClientCredentials{TokenSource: src})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.GetBook(ctx, &libraryv1.GetBookRequest{})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("call succeeded without a token")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the call is stuck behind a hanging token source")
 	}
 }

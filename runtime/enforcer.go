@@ -528,6 +528,9 @@ func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p 
 	if method == "" {
 		method, _ = grpc.Method(ctx)
 	}
+	// The denied method, so that a client tells the enforcer's answer to
+	// its own call from one a handler passed on.
+	err.WithMetadata("method", method)
 	subject := ""
 	if p != nil {
 		subject = p.Subject

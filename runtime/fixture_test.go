@@ -130,6 +130,8 @@ type fixture struct {
 	conn        *grpc.ClientConn               // the TLS connection
 	log         *syncBuffer
 	decisions   *decisionLog
+	ca          *authtest.CA // issued the servers' certificates
+	serverTLS   *tls.Config
 }
 
 type fixtureOptions struct {
@@ -226,6 +228,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 			o.extra(s)
 		}
 	}
+	f.ca, f.serverTLS = ca, serverTLS
 	plain := serve(t, register, serverOpts...)
 	secure := serve(t, register, append(serverOpts, grpc.Creds(credentials.NewTLS(serverTLS)))...)
 	f.conn = dial(t, secure, credentials.NewTLS(withServerName(ca.ClientTLS())))

@@ -27,7 +27,9 @@ type Principal struct {
 	// Claims are the verified claims of a token, when there are any. Do not
 	// modify them.
 	Claims map[string]any
-	// ExpiresAt is when the credential stops being valid; zero if never.
+	// ExpiresAt is when this server stops accepting the credential (a
+	// token's exp plus the clock-skew leeway); zero if never. Streams end
+	// then.
 	ExpiresAt time.Time
 	// Certificate is the verified client certificate the principal was
 	// taken from (kind MTLS), or nil.

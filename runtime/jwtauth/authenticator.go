@@ -218,7 +218,7 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 		Issuer:    std.Issuer,
 		Scopes:    scopes,
 		Claims:    all,
-		ExpiresAt: std.Expiry.Time(),
+		ExpiresAt: std.Expiry.Time().Add(a.cfg.leeway), // as long as this server accepts it
 	}
 	return entry.principal, entry, nil
 }
