@@ -356,7 +356,7 @@ func (e *Enforcer) evaluate(ctx context.Context, rule *Rule, p *Principal, req a
 	}
 	ok, err := rule.Evaluator.Evaluate(ctx, p, req)
 	if err != nil {
-		return NewError(ReasonConditionFailed, "the method's condition could not be evaluated for this call").WithDetail("condition evaluation: %v", err)
+		return NewError(ReasonConditionFailed, "the method's condition could not be evaluated for this call").WithDetail("condition evaluation: %.200s", err.Error())
 	}
 	if !ok {
 		return NewError(ReasonConditionFailed, "the method's condition does not hold for this call")

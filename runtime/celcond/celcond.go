@@ -69,6 +69,10 @@ func newEnv(request protoreflect.MessageDescriptor, types ...cel.EnvOption) (*ce
 	return cel.NewEnv(opts...)
 }
 
+// maxCost bounds the evaluation cost of one condition (CEL's cost units,
+// roughly one per operation and per element visited).
+const maxCost = 1_000_000
+
 // Program is a compiled condition. It implements runtime.ConditionEvaluator.
 type Program struct {
 	expr        string
@@ -122,7 +126,9 @@ func compile(expr string, request proto.Message) (cel.Program, error) {
 	if !ast.OutputType().IsExactType(types.BoolType) {
 		return nil, fmt.Errorf("celcond: condition %q is of type %s, not bool", expr, ast.OutputType())
 	}
-	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+	// A cost limit and interrupt checks bound what one call can spend on
+	// its condition (a comprehension over a large repeated field).
+	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(maxCost), cel.InterruptCheckFrequency(100))
 	if err != nil {
 		return nil, fmt.Errorf("celcond: condition %q: %w", expr, err)
 	}

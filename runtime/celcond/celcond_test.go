@@ -88,3 +88,21 @@ func BenchmarkEvaluate(b *testing.B) {
 		}
 	}
 }
+
+// TestCostLimit: a condition over a huge repeated field stops at the cost
+// limit with an error (the call is denied) instead of running unbounded.
+func TestCostLimit(t *testing.T) {
+	p, err := celcond.Compile("request.tags.all(t, t != 'secret')", &grpcauthtestv1.SearchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	small := &grpcauthtestv1.SearchRequest{Tags: []string{"a", "b"}}
+	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, small); !ok || err != nil {
+		t.Fatalf("small request: %v, %v", ok, err)
+	}
+	huge := &grpcauthtestv1.SearchRequest{Tags: make([]string, 2_000_000)}
+	ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, huge)
+	if ok || err == nil || !strings.Contains(err.Error(), "cost") {
+		t.Fatalf("huge request: %v, %v; want a cost limit error", ok, err)
+	}
+}

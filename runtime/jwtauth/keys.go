@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -257,6 +258,12 @@ func (ks *keySource) fetch() (*keyMap, error) {
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := ks.client.Do(req)
 	if err != nil {
+		// Not the *url.Error itself: it quotes the URL, whose query may
+		// hold a secret, and this text reaches the server's log.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return nil, fmt.Errorf("fetch: %s: %w", ue.Op, ue.Err)
+		}
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
 	defer resp.Body.Close()
