@@ -146,6 +146,18 @@ func (c *ClientCredentials) ForMethod(rule *Rule) *MethodCredentials {
 	return m
 }
 
+// with returns the call's options with the credential's, without
+// allocating for a call that has none of its own.
+func (m *MethodCredentials) with(opts []grpc.CallOption) []grpc.CallOption {
+	switch {
+	case m.callOpt == nil:
+		return opts
+	case len(opts) == 0:
+		return m.onlyOpt
+	}
+	return append(opts[:len(opts):len(opts)], m.callOpt)
+}
+
 // Kind is the credential kind calls attach, NoCredential for a public
 // method or when the preflight fails.
 func (m *MethodCredentials) Kind() CredentialKind { return m.kind }
@@ -167,13 +179,8 @@ func (p perRPC) RequireTransportSecurity() bool { return false }
 func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
 	c := p.m.creds
 	if !c.AllowPlaintext {
-		// The server's test: the connection must say it has privacy and
-		// integrity (an AuthInfo that says nothing is plaintext).
-		ri, _ := credentials.RequestInfoFromContext(ctx)
-		ci, ok := ri.AuthInfo.(interface {
-			GetCommonAuthInfo() credentials.CommonAuthInfo
-		})
-		if !ok || ci.GetCommonAuthInfo().SecurityLevel != credentials.PrivacyAndIntegrity {
+		// The server's test of the same connection.
+		if ri, _ := credentials.RequestInfoFromContext(ctx); !private(ri.AuthInfo) {
 			return nil, localError(ReasonTransportInsecure, "refusing to send "+p.m.kind.String()+" over a plaintext connection; use TLS or set AllowPlaintext")
 		}
 	}
@@ -195,15 +202,8 @@ func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallO
 	if m.preflight != nil {
 		return nil, m.preflight
 	}
-	if m.callOpt == nil {
-		return call(ctx, opts...)
-	}
-	if len(opts) == 0 {
-		opts = m.onlyOpt
-	} else {
-		opts = append(opts[:len(opts):len(opts)], m.callOpt)
-	}
-	if m.kind == APIKey {
+	opts = m.with(opts)
+	if m.callOpt == nil || m.kind == APIKey {
 		return call(ctx, opts...)
 	}
 	gen := m.creds.tokens().generation()
@@ -231,14 +231,7 @@ func Stream[S any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOp
 		var zero S
 		return zero, m.preflight
 	}
-	switch {
-	case m.callOpt == nil:
-	case len(opts) == 0:
-		opts = m.onlyOpt
-	default:
-		opts = append(opts[:len(opts):len(opts)], m.callOpt)
-	}
-	return open(ctx, opts...)
+	return open(ctx, m.with(opts)...)
 }
 
 // isTokenExpired reports whether err is the enforcer refusing this very

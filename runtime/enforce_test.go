@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -437,5 +438,41 @@ func TestTwoEnforcers(t *testing.T) {
 				t.Errorf("handler ran %d times behind an enforcer that trusts another issuer", n)
 			}
 		})
+	}
+}
+
+// sharedDenial is an authenticator that returns the same *Error to every
+// call, as a third-party authenticator may.
+type sharedDenial struct{ err *runtime.Error }
+
+func (s sharedDenial) Authenticate(context.Context, string) (*runtime.Principal, error) {
+	return nil, s.err
+}
+
+// TestSharedAuthenticatorErrorIsNotModified: the enforcer annotates a
+// copy of an authenticator's denial, so one *Error shared by concurrent
+// calls is neither raced on nor changed (run with -race).
+func TestSharedAuthenticatorErrorIsNotModified(t *testing.T) {
+	shared := runtime.NewError(runtime.ReasonTokenRevoked, "revoked")
+	enf, err := runtime.NewEnforcer(runtime.WithJWT(sharedDenial{shared}), runtime.WithLogger(nil), runtime.WithPlaintextCredentials())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := libraryv1.LibraryServiceAuthRules.Lookup(libraryv1.LibraryService_GetBook_FullMethodName)
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization", "Bearer a.b.c"))
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := enf.Authorize(ctx, rule)
+			if e, ok := runtime.FromError(err); !ok || e.Reason != runtime.ReasonTokenRevoked || e.Metadata["method"] != rule.FullMethod {
+				t.Errorf("err = %v; want TOKEN_REVOKED naming the method", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if len(shared.Metadata) != 0 {
+		t.Errorf("the authenticator's shared error was modified: %v", shared.Metadata)
 	}
 }

@@ -309,13 +309,13 @@ func (e *Enforcer) Authorize(ctx context.Context, rule *Rule) (context.Context, 
 		e.deny(ctx, rule, kind, p, err)
 		return ctx, err
 	}
-	st := &authState{rule: rule, principal: p, enf: e}
+	st := authState{rule: rule, principal: p, enf: e}
 	if p != nil && rule.Condition != "" && !rule.ConditionAtOpen {
 		st.pending = true // decided by CheckRequest, once the request is decoded
 	} else {
 		e.allowed(ctx, rule, kind, p)
 	}
-	return context.WithValue(ctx, authStateKey{}, st), nil
+	return withState(ctx, st), nil
 }
 
 func (e *Enforcer) allowed(ctx context.Context, rule *Rule, kind CredentialKind, p *Principal) {
@@ -370,7 +370,7 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, Credenti
 	if rule == nil || rule.Undeclared {
 		return nil, NoCredential, NewError(ReasonMethodNotDeclared, "no auth rule is declared for this method")
 	}
-	tlsInfo, secure := transportOf(ctx)
+	authInfo, secure := transportOf(ctx)
 	if rule.Transport == TLSRequired && !secure {
 		return nil, NoCredential, NewError(ReasonTransportInsecure, "this method requires TLS; the call arrived in plaintext")
 	}
@@ -384,28 +384,30 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, Credenti
 	if cred.scheme != schemeNone && !secure && !e.allowPlaintext {
 		return nil, NoCredential, NewError(ReasonTransportInsecure, "credentials must not be sent over a plaintext connection; use TLS")
 	}
-	kind := e.kindOf(rule, cred, tlsInfo)
-	accepted := rule.acceptedKinds()
+	kind := e.kindOf(rule, cred, authInfo)
 	if kind == NoCredential {
-		return nil, NoCredential, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+kindList(accepted)).
-			WithMetadata("accepted_kinds", kindList(accepted))
+		accepted := kindList(rule.acceptedKinds())
+		return nil, NoCredential, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+accepted).
+			WithMetadata("accepted_kinds", accepted)
 	}
 	if !rule.accepts(kind) {
-		return nil, kind, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+kindList(accepted)).
-			WithMetadata("accepted_kinds", kindList(accepted))
+		accepted := kindList(rule.acceptedKinds())
+		return nil, kind, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+accepted).
+			WithMetadata("accepted_kinds", accepted)
 	}
 	var p *Principal
 	var err error
 	switch kind {
 	case MTLS:
 		if e.mtls == nil {
-			return nil, kind, notConfigured(kind, accepted)
+			return nil, kind, notConfigured(kind, rule)
 		}
-		p, err = e.mtls.AuthenticatePeer(ctx, *tlsInfo)
+		tlsInfo, _ := authInfo.(credentials.TLSInfo) // kindOf returns MTLS only for TLS
+		p, err = e.mtls.AuthenticatePeer(ctx, tlsInfo)
 	default:
 		auth := e.tokenAuthenticator(kind)
 		if auth == nil {
-			return nil, kind, notConfigured(kind, accepted)
+			return nil, kind, notConfigured(kind, rule)
 		}
 		p, err = auth.Authenticate(ctx, cred.secret)
 	}
@@ -426,9 +428,9 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, Credenti
 	return p, kind, nil
 }
 
-func notConfigured(kind CredentialKind, accepted []CredentialKind) *Error {
+func notConfigured(kind CredentialKind, rule *Rule) *Error {
 	return NewError(ReasonCredentialKindNotAccepted, "this server does not accept "+kind.String()).
-		WithMetadata("accepted_kinds", kindList(accepted)).
+		WithMetadata("accepted_kinds", kindList(rule.acceptedKinds())).
 		WithDetail("no authenticator is configured for %s", kind)
 }
 
@@ -449,7 +451,7 @@ func (e *Enforcer) tokenAuthenticator(kind CredentialKind) TokenAuthenticator {
 // certificate is used only when none is sent. A bearer token is a JWT when
 // it has a JWS's shape and the method and server take JWTs; otherwise it is
 // an OAuth2 token when the method and server take those.
-func (e *Enforcer) kindOf(rule *Rule, cred credential, tlsInfo *credentials.TLSInfo) CredentialKind {
+func (e *Enforcer) kindOf(rule *Rule, cred credential, authInfo credentials.AuthInfo) CredentialKind {
 	switch cred.scheme {
 	case schemeAPIKey:
 		return APIKey
@@ -471,7 +473,7 @@ func (e *Enforcer) kindOf(rule *Rule, cred credential, tlsInfo *credentials.TLSI
 		}
 		return OAuth2Token
 	}
-	if tlsInfo != nil && len(tlsInfo.State.PeerCertificates) > 0 && rule.accepts(MTLS) {
+	if ti, ok := authInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 && rule.accepts(MTLS) {
 		return MTLS
 	}
 	return NoCredential
@@ -502,21 +504,23 @@ func authorize(rule *Rule, p *Principal) *Error {
 		WithMetadata("missing_scopes", missing)
 }
 
-// transportOf returns the call's TLS state, if any, and whether the
+// transportOf returns the call's peer AuthInfo, if any, and whether the
 // connection has privacy and integrity.
-func transportOf(ctx context.Context) (*credentials.TLSInfo, bool) {
+func transportOf(ctx context.Context) (credentials.AuthInfo, bool) {
 	p, ok := peer.FromContext(ctx)
-	if !ok || p.AuthInfo == nil {
+	if !ok {
 		return nil, false
 	}
-	var info *credentials.TLSInfo
-	if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
-		info = &ti
-	}
-	ci, ok := p.AuthInfo.(interface {
+	return p.AuthInfo, private(p.AuthInfo)
+}
+
+// private reports whether a connection has privacy and integrity (TLS);
+// an AuthInfo that does not say is plaintext. Server and client use it.
+func private(ai credentials.AuthInfo) bool {
+	ci, ok := ai.(interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
 	})
-	return info, ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
+	return ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
 }
 
 // deny reports a denial to the audit hook and the log.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -169,13 +170,17 @@ func FromError(err error) (*Error, bool) {
 // report caller faults as *Error; a cancelled call keeps its code; any other
 // error is an auth backend failure and fails closed as UNAVAILABLE.
 func asDenial(err error) *Error {
-	if e, ok := FromError(err); ok {
+	if found, ok := FromError(err); ok {
+		// A copy: the enforcer annotates it (the method), and an
+		// authenticator may hand the same *Error to concurrent calls.
+		e := *found
+		e.Metadata = maps.Clone(found.Metadata)
 		switch e.Code {
 		case codes.Unauthenticated, codes.PermissionDenied, codes.Unavailable, codes.Canceled, codes.DeadlineExceeded:
 		default: // never let an authenticator's odd code (OK among them) through
 			e.Code = e.Reason.Code()
 		}
-		return e
+		return &e
 	}
 	switch {
 	case errors.Is(err, context.Canceled):

@@ -100,6 +100,24 @@ type authState struct {
 
 type authStateKey struct{}
 
+// authContext carries an authState: one allocation where
+// context.WithValue and a separate state would take two.
+type authContext struct {
+	context.Context
+	st authState
+}
+
+func (c *authContext) Value(key any) any {
+	if key == (authStateKey{}) {
+		return &c.st
+	}
+	return c.Context.Value(key)
+}
+
+func withState(ctx context.Context, st authState) context.Context {
+	return &authContext{Context: ctx, st: st}
+}
+
 func stateFrom(ctx context.Context) *authState {
 	s, _ := ctx.Value(authStateKey{}).(*authState)
 	return s
