@@ -113,6 +113,32 @@ func (r *kindsRecorder) Public(ctx context.Context, m *grpcauthtestv1.Msg) (*grp
 	return m, nil
 }
 
+func (r *kindsRecorder) PublicChat(stream grpc.BidiStreamingServer[grpcauthtestv1.Msg, grpcauthtestv1.Msg]) error {
+	r.saw(stream.Context(), grpcauthtestv1.Kinds_PublicChat_FullMethodName)
+	return echo(stream)
+}
+
+func (r *kindsRecorder) SecureWatch(m *grpcauthtestv1.Msg, stream grpc.ServerStreamingServer[grpcauthtestv1.Msg]) error {
+	r.saw(stream.Context(), grpcauthtestv1.Kinds_SecureWatch_FullMethodName)
+	return stream.Send(m)
+}
+
+// echo sends back every message until the client closes.
+func echo(stream grpc.BidiStreamingServer[grpcauthtestv1.Msg, grpcauthtestv1.Msg]) error {
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+	}
+}
+
 func (r *kindsRecorder) WatchAny(m *grpcauthtestv1.Msg, stream grpc.ServerStreamingServer[grpcauthtestv1.Msg]) error {
 	r.saw(stream.Context(), grpcauthtestv1.Kinds_WatchAny_FullMethodName)
 	return stream.Send(m)
@@ -131,18 +157,7 @@ func (r *kindsRecorder) UploadAny(stream grpc.ClientStreamingServer[grpcauthtest
 
 func (r *kindsRecorder) ChatAny(stream grpc.BidiStreamingServer[grpcauthtestv1.Msg, grpcauthtestv1.Msg]) error {
 	r.saw(stream.Context(), grpcauthtestv1.Kinds_ChatAny_FullMethodName)
-	for {
-		m, err := stream.Recv()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if err := stream.Send(m); err != nil {
-			return err
-		}
-	}
+	return echo(stream)
 }
 
 // kindsFixture is a Kinds server whose enforcer has all four
@@ -461,6 +476,26 @@ var (
 			return drainStream(s.Recv)
 		}},
 	}
+
+	// callPublicChat is the public bidi-streaming method.
+	callPublicChat = kindsCall{"PublicChat", grpcauthtestv1.Kinds_PublicChat_FullMethodName, func(ctx context.Context, c grpcauthtestv1.KindsClient) error {
+		s, err := c.PublicChat(ctx)
+		if err != nil {
+			return err
+		}
+		_ = s.Send(&grpcauthtestv1.Msg{Text: "hi"})
+		_ = s.CloseSend()
+		return drainStream(s.Recv)
+	}}
+
+	// callSecureWatch is the server-streaming method that requires TLS.
+	callSecureWatch = kindsCall{"SecureWatch", grpcauthtestv1.Kinds_SecureWatch_FullMethodName, func(ctx context.Context, c grpcauthtestv1.KindsClient) error {
+		s, err := c.SecureWatch(ctx, &grpcauthtestv1.Msg{Text: "watch"})
+		if err != nil {
+			return err
+		}
+		return drainStream(s.Recv)
+	}}
 
 	// anyCalls are the four kinds of call, each accepting all four kinds
 	// of credential.
@@ -1228,16 +1263,21 @@ func TestSecurity60_PublicWithInvalidCredential(t *testing.T) {
 			"malformed":       metadataCtx("authorization", "Basic x"),
 		} {
 			t.Run(name, func(t *testing.T) {
-				f.wantPublic(t, callPublic, ctx, f.client)
-				f.wantPublic(t, callPublic, ctx, f.clientA)
+				for _, k := range []kindsCall{callPublic, callPublicChat} {
+					f.wantPublic(t, k, ctx, f.client)
+					f.wantPublic(t, k, ctx, f.clientA)
+				}
 			})
 		}
-		t.Run("other_trust_domain_certificate", func(t *testing.T) {
-			f.wantPublic(t, callPublic, context.Background(), f.dialTLS(t, f.workload(t, "spiffe://other.example/x")))
-		})
-		t.Run("plaintext_no_credential", func(t *testing.T) {
-			f.wantPublic(t, callPublic, context.Background(), f.plainClient)
-		})
+		other := f.dialTLS(t, f.workload(t, "spiffe://other.example/x"))
+		for _, k := range []kindsCall{callPublic, callPublicChat} {
+			t.Run("other_trust_domain_certificate/"+k.name, func(t *testing.T) {
+				f.wantPublic(t, k, context.Background(), other)
+			})
+			t.Run("plaintext_no_credential/"+k.name, func(t *testing.T) {
+				f.wantPublic(t, k, context.Background(), f.plainClient)
+			})
+		}
 		if f.in.Requests() != 0 || f.iss.Fetches() != 0 {
 			t.Errorf("credentials on a public method reached a backend: %d introspections, %d JWKS fetches", f.in.Requests(), f.iss.Fetches())
 		}
@@ -1454,4 +1494,23 @@ func pollUntil(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// TestTransportRequiredOnStreams: TLS_REQUIRED refuses a plaintext stream
+// before reading any credential, even one the server would accept in
+// plaintext, and lets the same stream through over TLS.
+func TestTransportRequiredOnStreams(t *testing.T) {
+	kindsModes(t, func(t *testing.T, m mode) {
+		f := newKindsFixture(t, m, kindsOptions{enforcerOpts: []runtime.Option{runtime.WithPlaintextCredentials()}})
+		token := bearerMD(f.iss.Mint(authtest.Scopes("s")))
+		for _, ctx := range []context.Context{context.Background(), token, apiKeyMD(f.exporterKey)} {
+			f.wantDenied(t, callSecureWatch, ctx, f.plainClient, codes.Unauthenticated, runtime.ReasonTransportInsecure)
+		}
+		if err := callSecureWatch.run(token, f.client); err != nil {
+			t.Errorf("over TLS: %v", err)
+		}
+		if err := callSecureWatch.run(context.Background(), f.clientA); err != nil {
+			t.Errorf("over mTLS: %v", err)
+		}
+	})
 }

@@ -25,15 +25,17 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Kinds_Jwt_FullMethodName       = "/grpcauthtest.v1.Kinds/Jwt"
-	Kinds_OAuth2_FullMethodName    = "/grpcauthtest.v1.Kinds/OAuth2"
-	Kinds_ApiKey_FullMethodName    = "/grpcauthtest.v1.Kinds/ApiKey"
-	Kinds_Mtls_FullMethodName      = "/grpcauthtest.v1.Kinds/Mtls"
-	Kinds_Any_FullMethodName       = "/grpcauthtest.v1.Kinds/Any"
-	Kinds_WatchAny_FullMethodName  = "/grpcauthtest.v1.Kinds/WatchAny"
-	Kinds_UploadAny_FullMethodName = "/grpcauthtest.v1.Kinds/UploadAny"
-	Kinds_ChatAny_FullMethodName   = "/grpcauthtest.v1.Kinds/ChatAny"
-	Kinds_Public_FullMethodName    = "/grpcauthtest.v1.Kinds/Public"
+	Kinds_Jwt_FullMethodName         = "/grpcauthtest.v1.Kinds/Jwt"
+	Kinds_OAuth2_FullMethodName      = "/grpcauthtest.v1.Kinds/OAuth2"
+	Kinds_ApiKey_FullMethodName      = "/grpcauthtest.v1.Kinds/ApiKey"
+	Kinds_Mtls_FullMethodName        = "/grpcauthtest.v1.Kinds/Mtls"
+	Kinds_Any_FullMethodName         = "/grpcauthtest.v1.Kinds/Any"
+	Kinds_WatchAny_FullMethodName    = "/grpcauthtest.v1.Kinds/WatchAny"
+	Kinds_UploadAny_FullMethodName   = "/grpcauthtest.v1.Kinds/UploadAny"
+	Kinds_ChatAny_FullMethodName     = "/grpcauthtest.v1.Kinds/ChatAny"
+	Kinds_Public_FullMethodName      = "/grpcauthtest.v1.Kinds/Public"
+	Kinds_PublicChat_FullMethodName  = "/grpcauthtest.v1.Kinds/PublicChat"
+	Kinds_SecureWatch_FullMethodName = "/grpcauthtest.v1.Kinds/SecureWatch"
 )
 
 // KindsClient is the client API for Kinds service.
@@ -60,6 +62,11 @@ type KindsClient interface {
 	ChatAny(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Msg, Msg], error)
 	// Public takes nothing.
 	Public(ctx context.Context, in *Msg, opts ...grpc.CallOption) (*Msg, error)
+	// PublicChat is a public bidi-streaming method.
+	PublicChat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Msg, Msg], error)
+	// SecureWatch is server-streaming, takes any kind with scope s, and
+	// only over TLS.
+	SecureWatch(ctx context.Context, in *Msg, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Msg], error)
 }
 
 type kindsClient struct {
@@ -175,6 +182,38 @@ func (c *kindsClient) Public(ctx context.Context, in *Msg, opts ...grpc.CallOpti
 	return out, nil
 }
 
+func (c *kindsClient) PublicChat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Msg, Msg], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Kinds_ServiceDesc.Streams[3], Kinds_PublicChat_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[Msg, Msg]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Kinds_PublicChatClient = grpc.BidiStreamingClient[Msg, Msg]
+
+func (c *kindsClient) SecureWatch(ctx context.Context, in *Msg, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Msg], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Kinds_ServiceDesc.Streams[4], Kinds_SecureWatch_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[Msg, Msg]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Kinds_SecureWatchClient = grpc.ServerStreamingClient[Msg]
+
 // KindsServer is the server API for Kinds service.
 // All implementations must embed UnimplementedKindsServer
 // for forward compatibility.
@@ -199,6 +238,11 @@ type KindsServer interface {
 	ChatAny(grpc.BidiStreamingServer[Msg, Msg]) error
 	// Public takes nothing.
 	Public(context.Context, *Msg) (*Msg, error)
+	// PublicChat is a public bidi-streaming method.
+	PublicChat(grpc.BidiStreamingServer[Msg, Msg]) error
+	// SecureWatch is server-streaming, takes any kind with scope s, and
+	// only over TLS.
+	SecureWatch(*Msg, grpc.ServerStreamingServer[Msg]) error
 	mustEmbedUnimplementedKindsServer()
 }
 
@@ -235,6 +279,12 @@ func (UnimplementedKindsServer) ChatAny(grpc.BidiStreamingServer[Msg, Msg]) erro
 }
 func (UnimplementedKindsServer) Public(context.Context, *Msg) (*Msg, error) {
 	return nil, status.Error(codes.Unimplemented, "method Public not implemented")
+}
+func (UnimplementedKindsServer) PublicChat(grpc.BidiStreamingServer[Msg, Msg]) error {
+	return status.Error(codes.Unimplemented, "method PublicChat not implemented")
+}
+func (UnimplementedKindsServer) SecureWatch(*Msg, grpc.ServerStreamingServer[Msg]) error {
+	return status.Error(codes.Unimplemented, "method SecureWatch not implemented")
 }
 func (UnimplementedKindsServer) mustEmbedUnimplementedKindsServer() {}
 func (UnimplementedKindsServer) testEmbeddedByValue()               {}
@@ -390,6 +440,24 @@ func _Kinds_Public_Handler(srv interface{}, ctx context.Context, dec func(interf
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Kinds_PublicChat_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(KindsServer).PublicChat(&grpc.GenericServerStream[Msg, Msg]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Kinds_PublicChatServer = grpc.BidiStreamingServer[Msg, Msg]
+
+func _Kinds_SecureWatch_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(Msg)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(KindsServer).SecureWatch(m, &grpc.GenericServerStream[Msg, Msg]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Kinds_SecureWatchServer = grpc.ServerStreamingServer[Msg]
+
 // Kinds_ServiceDesc is the grpc.ServiceDesc for Kinds service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -438,6 +506,17 @@ var Kinds_ServiceDesc = grpc.ServiceDesc{
 			Handler:       _Kinds_ChatAny_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
+		},
+		{
+			StreamName:    "PublicChat",
+			Handler:       _Kinds_PublicChat_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "SecureWatch",
+			Handler:       _Kinds_SecureWatch_Handler,
+			ServerStreams: true,
 		},
 	},
 	Metadata: "grpcauthtest/v1/kinds.proto",

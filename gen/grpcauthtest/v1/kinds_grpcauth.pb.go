@@ -107,6 +107,26 @@ var _Kinds_Public_AuthRule = &runtime.Rule{
 	Source:       "grpcauthtest.v1.Kinds.Public",
 }
 
+// _Kinds_PublicChat_AuthRule is the effective rule of grpcauthtest.v1.Kinds.PublicChat:
+// public (tests), declared on grpcauthtest.v1.Kinds.PublicChat.
+var _Kinds_PublicChat_AuthRule = &runtime.Rule{
+	FullMethod:   "/grpcauthtest.v1.Kinds/PublicChat",
+	Public:       true,
+	PublicReason: "tests",
+	Source:       "grpcauthtest.v1.Kinds.PublicChat",
+}
+
+// _Kinds_SecureWatch_AuthRule is the effective rule of grpcauthtest.v1.Kinds.SecureWatch:
+// BEARER_JWT or OAUTH2_TOKEN or API_KEY or MTLS with scopes s, over TLS only, declared on grpcauthtest.v1.Kinds.SecureWatch.
+var _Kinds_SecureWatch_AuthRule = &runtime.Rule{
+	FullMethod: "/grpcauthtest.v1.Kinds/SecureWatch",
+	Requirements: []runtime.Requirement{
+		{Credentials: []runtime.CredentialKind{runtime.BearerJWT, runtime.OAuth2Token, runtime.APIKey, runtime.MTLS}, Scopes: []string{"s"}},
+	},
+	Transport: runtime.TLSRequired,
+	Source:    "grpcauthtest.v1.Kinds.SecureWatch",
+}
+
 // KindsAuthRules holds the effective auth rule of every grpcauthtest.v1.Kinds method,
 // computed from the proto options when this file was generated. Pass it to
 // runtime.WithRules when the service is registered without RegisterKindsServerWithAuth.
@@ -122,6 +142,8 @@ var KindsAuthRules = &runtime.ServiceRules{
 		_Kinds_UploadAny_AuthRule,
 		_Kinds_ChatAny_AuthRule,
 		_Kinds_Public_AuthRule,
+		_Kinds_PublicChat_AuthRule,
+		_Kinds_SecureWatch_AuthRule,
 	},
 }
 
@@ -231,6 +253,22 @@ func (s *kindsAuthServer) Public(ctx context.Context, req *Msg) (*Msg, error) {
 	return s.srv.Public(ctx, req)
 }
 
+func (s *kindsAuthServer) PublicChat(stream grpc.BidiStreamingServer[Msg, Msg]) error {
+	ctx, err := s.enf.Authorize(stream.Context(), _Kinds_PublicChat_AuthRule)
+	if err != nil {
+		return err
+	}
+	return s.srv.PublicChat(runtime.BidiStreamingServer(stream, ctx))
+}
+
+func (s *kindsAuthServer) SecureWatch(req *Msg, stream grpc.ServerStreamingServer[Msg]) error {
+	ctx, err := s.enf.Authorize(stream.Context(), _Kinds_SecureWatch_AuthRule)
+	if err != nil {
+		return err
+	}
+	return s.srv.SecureWatch(req, runtime.ServerStreamingServer(stream, ctx))
+}
+
 // NewKindsAuthClient returns a KindsClient that attaches to every call a
 // credential from creds that the method accepts (the first kind, in the
 // order of the method's rule, that creds holds) and none to public methods.
@@ -240,30 +278,34 @@ func (s *kindsAuthServer) Public(ctx context.Context, req *Msg) (*Msg, error) {
 // server refuses with TOKEN_EXPIRED is retried once with a fresh token.
 func NewKindsAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) KindsClient {
 	return &kindsAuthClient{
-		inner:         NewKindsClient(cc),
-		credJwt:       creds.ForMethod(_Kinds_Jwt_AuthRule),
-		credOAuth2:    creds.ForMethod(_Kinds_OAuth2_AuthRule),
-		credApiKey:    creds.ForMethod(_Kinds_ApiKey_AuthRule),
-		credMtls:      creds.ForMethod(_Kinds_Mtls_AuthRule),
-		credAny:       creds.ForMethod(_Kinds_Any_AuthRule),
-		credWatchAny:  creds.ForMethod(_Kinds_WatchAny_AuthRule),
-		credUploadAny: creds.ForMethod(_Kinds_UploadAny_AuthRule),
-		credChatAny:   creds.ForMethod(_Kinds_ChatAny_AuthRule),
-		credPublic:    creds.ForMethod(_Kinds_Public_AuthRule),
+		inner:           NewKindsClient(cc),
+		credJwt:         creds.ForMethod(_Kinds_Jwt_AuthRule),
+		credOAuth2:      creds.ForMethod(_Kinds_OAuth2_AuthRule),
+		credApiKey:      creds.ForMethod(_Kinds_ApiKey_AuthRule),
+		credMtls:        creds.ForMethod(_Kinds_Mtls_AuthRule),
+		credAny:         creds.ForMethod(_Kinds_Any_AuthRule),
+		credWatchAny:    creds.ForMethod(_Kinds_WatchAny_AuthRule),
+		credUploadAny:   creds.ForMethod(_Kinds_UploadAny_AuthRule),
+		credChatAny:     creds.ForMethod(_Kinds_ChatAny_AuthRule),
+		credPublic:      creds.ForMethod(_Kinds_Public_AuthRule),
+		credPublicChat:  creds.ForMethod(_Kinds_PublicChat_AuthRule),
+		credSecureWatch: creds.ForMethod(_Kinds_SecureWatch_AuthRule),
 	}
 }
 
 type kindsAuthClient struct {
-	inner         KindsClient
-	credJwt       *runtime.MethodCredentials
-	credOAuth2    *runtime.MethodCredentials
-	credApiKey    *runtime.MethodCredentials
-	credMtls      *runtime.MethodCredentials
-	credAny       *runtime.MethodCredentials
-	credWatchAny  *runtime.MethodCredentials
-	credUploadAny *runtime.MethodCredentials
-	credChatAny   *runtime.MethodCredentials
-	credPublic    *runtime.MethodCredentials
+	inner           KindsClient
+	credJwt         *runtime.MethodCredentials
+	credOAuth2      *runtime.MethodCredentials
+	credApiKey      *runtime.MethodCredentials
+	credMtls        *runtime.MethodCredentials
+	credAny         *runtime.MethodCredentials
+	credWatchAny    *runtime.MethodCredentials
+	credUploadAny   *runtime.MethodCredentials
+	credChatAny     *runtime.MethodCredentials
+	credPublic      *runtime.MethodCredentials
+	credPublicChat  *runtime.MethodCredentials
+	credSecureWatch *runtime.MethodCredentials
 }
 
 func (c *kindsAuthClient) Jwt(ctx context.Context, in *Msg, opts ...grpc.CallOption) (*Msg, error) {
@@ -317,5 +359,17 @@ func (c *kindsAuthClient) ChatAny(ctx context.Context, opts ...grpc.CallOption) 
 func (c *kindsAuthClient) Public(ctx context.Context, in *Msg, opts ...grpc.CallOption) (*Msg, error) {
 	return runtime.Unary(ctx, c.credPublic, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Msg, error) {
 		return c.inner.Public(ctx, in, opts...)
+	})
+}
+
+func (c *kindsAuthClient) PublicChat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Msg, Msg], error) {
+	return runtime.Stream(ctx, c.credPublicChat, opts, func(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Msg, Msg], error) {
+		return c.inner.PublicChat(ctx, opts...)
+	})
+}
+
+func (c *kindsAuthClient) SecureWatch(ctx context.Context, in *Msg, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Msg], error) {
+	return runtime.Stream(ctx, c.credSecureWatch, opts, func(ctx context.Context, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Msg], error) {
+		return c.inner.SecureWatch(ctx, in, opts...)
 	})
 }
