@@ -436,50 +436,38 @@ func describe(r *effectiveRule) string {
 }
 
 func genWrapperMethod(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method, n names, hasCondition bool) {
-	rule := ruleVar(s, m)
-	recv := "func (s *" + n.wrapper + ") " + m.GoName
 	in, out := m.Input.GoIdent, m.Output.GoIdent
-	cs, ss := m.Desc.IsStreamingClient(), m.Desc.IsStreamingServer()
-	switch {
+	// Per kind of method: the parameters, where the call's context comes
+	// from, what a denial returns, and the call to the wrapped server.
+	var params, call []any
+	ctxOf, deny := "stream.Context()", "return err"
+	switch cs, ss := m.Desc.IsStreamingClient(), m.Desc.IsStreamingServer(); {
 	case !cs && !ss:
-		g.P(recv, "(ctx ", contextPackage.Ident("Context"), ", req *", in, ") (*", out, ", error) {")
-		g.P("ctx, err := s.enf.Authorize(ctx, ", rule, ")")
-		g.P("if err != nil {")
-		g.P("return nil, err")
-		g.P("}")
-		if hasCondition {
-			g.P("if err := s.enf.CheckRequest(ctx, req); err != nil {")
-			g.P("return nil, err")
-			g.P("}")
-		}
-		g.P("return s.srv.", m.GoName, "(ctx, req)")
+		params = []any{"(ctx ", contextPackage.Ident("Context"), ", req *", in, ") (*", out, ", error)"}
+		ctxOf, deny = "ctx", "return nil, err"
+		call = []any{"(ctx, req)"}
 	case !cs && ss:
-		g.P(recv, "(req *", in, ", stream ", grpcPackage.Ident("ServerStreamingServer"), "[", out, "]) error {")
-		g.P("ctx, err := s.enf.Authorize(stream.Context(), ", rule, ")")
-		g.P("if err != nil {")
-		g.P("return err")
-		g.P("}")
-		if hasCondition {
-			g.P("if err := s.enf.CheckRequest(ctx, req); err != nil {")
-			g.P("return err")
-			g.P("}")
-		}
-		g.P("return s.srv.", m.GoName, "(req, ", runtimePackage.Ident("ServerStreamingServer"), "(stream, ctx))")
+		params = []any{"(req *", in, ", stream ", grpcPackage.Ident("ServerStreamingServer"), "[", out, "]) error"}
+		call = []any{"(req, ", runtimePackage.Ident("ServerStreamingServer"), "(stream, ctx))"}
 	case cs && !ss:
-		g.P(recv, "(stream ", grpcPackage.Ident("ClientStreamingServer"), "[", in, ", ", out, "]) error {")
-		g.P("ctx, err := s.enf.Authorize(stream.Context(), ", rule, ")")
-		g.P("if err != nil {")
-		g.P("return err")
-		g.P("}")
-		g.P("return s.srv.", m.GoName, "(", runtimePackage.Ident("ClientStreamingServer"), "(stream, ctx))")
+		params = []any{"(stream ", grpcPackage.Ident("ClientStreamingServer"), "[", in, ", ", out, "]) error"}
+		call = []any{"(", runtimePackage.Ident("ClientStreamingServer"), "(stream, ctx))"}
 	default:
-		g.P(recv, "(stream ", grpcPackage.Ident("BidiStreamingServer"), "[", in, ", ", out, "]) error {")
-		g.P("ctx, err := s.enf.Authorize(stream.Context(), ", rule, ")")
-		g.P("if err != nil {")
-		g.P("return err")
-		g.P("}")
-		g.P("return s.srv.", m.GoName, "(", runtimePackage.Ident("BidiStreamingServer"), "(stream, ctx))")
+		params = []any{"(stream ", grpcPackage.Ident("BidiStreamingServer"), "[", in, ", ", out, "]) error"}
+		call = []any{"(", runtimePackage.Ident("BidiStreamingServer"), "(stream, ctx))"}
 	}
+	g.P(append(append([]any{"func (s *", n.wrapper, ") ", m.GoName}, params...), " {")...)
+	g.P("ctx, err := s.enf.Authorize(", ctxOf, ", ", ruleVar(s, m), ")")
+	g.P("if err != nil {")
+	g.P(deny)
+	g.P("}")
+	// Client- and bidi-streaming conditions are decided by Authorize.
+	if hasCondition && !m.Desc.IsStreamingClient() {
+		g.P("if err := s.enf.CheckRequest(ctx, req); err != nil {")
+		g.P(deny)
+		g.P("}")
+	}
+	g.P(append([]any{"return s.srv.", m.GoName}, call...)...)
 	g.P("}")
 	g.P()
 }
