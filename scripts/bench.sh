@@ -7,7 +7,8 @@
 #   BenchmarkKinds/*             vs  BenchmarkKinds/noauth_tls
 #   BenchmarkCondition/*         vs  BenchmarkCondition/none
 #   BenchmarkClient/*            vs  BenchmarkClient/plain_client
-#   BenchmarkVerify/cold|hot_<a> vs  BenchmarkVerify/bare_<a> (the bare signature check)
+#   BenchmarkVerify/lib|cold|hot_<a> vs BenchmarkVerify/bare_<a> (the bare signature check;
+#                                lib_ is go-jose alone: parse and verify)
 #   BenchmarkGenerate1000/*      vs  BenchmarkGenerate1000/protoc-gen-go-grpc
 # ROUNDS (default 6), BENCHTIME (default 1s) and BENCH (a -bench regexp,
 # default all) tune it. Output goes to .bench/.

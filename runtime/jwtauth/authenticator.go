@@ -444,23 +444,29 @@ func registeredClaims(all map[string]any) (jwt.Claims, *runtime.Error) {
 	bad := func(name string) *runtime.Error {
 		return deny(runtime.ReasonCredentialsMalformed, "the token's "+name+" claim is of the wrong type")
 	}
-	for name, dst := range map[string]*string{"iss": &c.Issuer, "sub": &c.Subject, "jti": &c.ID} {
-		if v := all[name]; v != nil {
+	for _, f := range [...]struct {
+		name string
+		dst  *string
+	}{{"iss", &c.Issuer}, {"sub", &c.Subject}, {"jti", &c.ID}} {
+		if v := all[f.name]; v != nil {
 			s, ok := v.(string)
 			if !ok {
-				return c, bad(name)
+				return c, bad(f.name)
 			}
-			*dst = s
+			*f.dst = s
 		}
 	}
-	for name, dst := range map[string]**jwt.NumericDate{"exp": &c.Expiry, "nbf": &c.NotBefore, "iat": &c.IssuedAt} {
-		if v := all[name]; v != nil {
-			f, ok := v.(float64)
-			if !ok || math.IsNaN(f) || f >= maxNumericDate || f <= -maxNumericDate {
-				return c, bad(name)
+	for _, f := range [...]struct {
+		name string
+		dst  **jwt.NumericDate
+	}{{"exp", &c.Expiry}, {"nbf", &c.NotBefore}, {"iat", &c.IssuedAt}} {
+		if v := all[f.name]; v != nil {
+			n, ok := v.(float64)
+			if !ok || math.IsNaN(n) || n >= maxNumericDate || n <= -maxNumericDate {
+				return c, bad(f.name)
 			}
-			d := jwt.NumericDate(f)
-			*dst = &d
+			d := jwt.NumericDate(n)
+			*f.dst = &d
 		}
 	}
 	if v, present := all["aud"]; present {
