@@ -41,6 +41,25 @@ func TestParseBearer(t *testing.T) {
 	}
 }
 
+// TestToken68EveryByte checks the table against RFC 7235's token68 grammar
+// for every byte, alone, before padding and after it.
+func TestToken68EveryByte(t *testing.T) {
+	const grammar = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+	for c := range 256 {
+		b := string([]byte{byte(c)})
+		want := strings.Contains(grammar, b)
+		if got := isToken68(b); got != want {
+			t.Errorf("isToken68(%q) = %v, want %v", b, got, want)
+		}
+		if got := isToken68("a" + b + "=="); got != (want || c == '=') {
+			t.Errorf("isToken68(%q) = %v, want %v", "a"+b+"==", got, want || c == '=')
+		}
+		if got := isToken68("a==" + b); got != (c == '=') {
+			t.Errorf("isToken68(%q) = %v, want %v", "a=="+b, got, c == '=')
+		}
+	}
+}
+
 // FuzzParseBearer: the parser never panics, and what it accepts is a
 // token68 that the input ends with.
 func FuzzParseBearer(f *testing.F) {
