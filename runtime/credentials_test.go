@@ -41,13 +41,15 @@ func TestParseBearer(t *testing.T) {
 	}
 }
 
+// token68Grammar is the characters of a token68 before its padding.
+const token68Grammar = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
+
 // TestToken68EveryByte checks the table against RFC 7235's token68 grammar
 // for every byte, alone, before padding and after it.
 func TestToken68EveryByte(t *testing.T) {
-	const grammar = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+/"
 	for c := range 256 {
 		b := string([]byte{byte(c)})
-		want := strings.Contains(grammar, b)
+		want := strings.Contains(token68Grammar, b)
 		if got := isToken68(b); got != want {
 			t.Errorf("isToken68(%q) = %v, want %v", b, got, want)
 		}
@@ -58,6 +60,21 @@ func TestToken68EveryByte(t *testing.T) {
 			t.Errorf("isToken68(%q) = %v, want %v", "a=="+b, got, c == '=')
 		}
 	}
+}
+
+// FuzzToken68 compares isToken68 with the grammar read plainly: padding
+// trimmed from the end, something left, all of it from the alphabet.
+func FuzzToken68(f *testing.F) {
+	for _, s := range []string{"", "=", "a", "a=", "a==b", "abcdefgh", "abcdefg=", "ab\x00cdefgh", "abcdefghi\xff", "a.b.c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		body := strings.TrimRight(s, "=")
+		want := body != "" && strings.Trim(body, token68Grammar) == ""
+		if got := isToken68(s); got != want {
+			t.Fatalf("isToken68(%q) = %v, want %v", s, got, want)
+		}
+	})
 }
 
 // FuzzParseBearer: the parser never panics, and what it accepts is a
