@@ -28,6 +28,9 @@ import (
 // (noauth, the baseline) and with its generated rules (RegisterWithAuth,
 // a JWT authenticator reading keys from a real JWKS endpoint).
 //
+//   - noauth_header: the baseline server called with the hot token in an
+//     authorization header it ignores: what carrying the token costs gRPC,
+//     apart from checking it;
 //   - hot: a token the server has verified before (the common case: a
 //     client reuses its token until it nears expiry);
 //   - cold_<alg>: the verified-token cache off, so every call verifies
@@ -90,6 +93,7 @@ func BenchmarkAuth(b *testing.B) {
 			bg := context.Background()
 			hot := e.withToken(e.iss.Mint(authtest.Scopes("library.read", "library.export")))
 			b.Run("noauth", unary(e.noauth, bg))
+			b.Run("noauth_header", unary(e.noauth, hot))
 			b.Run("hot", unary(e.auth, hot))
 			for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA} {
 				b.Run("cold_"+string(alg), unary(e.uncached, e.withToken(e.iss.Mint(authtest.Algorithm(alg), authtest.Scopes("library.read")))))

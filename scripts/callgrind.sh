@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Counts the instructions one call costs, with valgrind's callgrind, for the
+# few-percent questions wall-clock benchmarks cannot settle on a shared VM
+# (bench.sh's gRPC rows carry ±20–40% intervals here). Instruction counts
+# are repeatable: the same binary and inputs give the same count to a
+# fraction of a percent, whatever else the machine is doing. They are not
+# time (a cheap byte loop and a cache miss are both one instruction), so
+# read them beside bench.sh's medians, not instead of them.
+#
+# How: each benchmark runs alone under callgrind with -benchtime ${N}x.
+# Counting starts at the benchmark's last ResetTimer (after its set-up and
+# warm-up call) and stops at StopTimer, so a count covers exactly N calls,
+# client, server and gRPC included. GOMAXPROCS=1 keeps idle threads from
+# spinning into the count, GOGC=off keeps the collector's timing out of it
+# (allocations are counted by bench.sh: B/op and allocs/op), and two
+# runtime features valgrind 3.19 cannot run are switched off (the RDTSCP
+# instruction and signal-based preemption).
+#
+# N (default 3000) tunes it. Output: a table of instructions per call and
+# each row's ratio to its baseline (the first row of its group), also in
+# .bench/callgrind.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N="${N:-3000}"
+command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed (Debian: apt-get install valgrind)" >&2; exit 1; }
+mkdir -p .bench/callgrind
+# -l for package testing only: ResetTimer and StopTimer must stay real
+# calls for callgrind to see them; the code measured is compiled as usual.
+go test -c -gcflags=testing=-l -o .bench/runtime.cg.test ./runtime
+
+# groups: baseline first, then the rows compared with it.
+groups=(
+  "BenchmarkAuth/bufconn: noauth noauth_header hot"
+  "BenchmarkAuth/bufconn: stream_noauth stream_hot"
+  "BenchmarkCondition: none simple tenant_claim"
+  "BenchmarkKinds: noauth_tls jwt_rs256 oauth2_introspection api_key mtls"
+)
+
+count() { # $1: benchmark path; prints instructions per call
+  local path="$1" re="" part out
+  IFS=/ read -ra parts <<< "$path"
+  for part in "${parts[@]}"; do re+="${re:+/}^${part}\$"; done
+  out=".bench/callgrind/$(echo "$path" | tr '/' '_')"
+  rm -f "$out".*
+  (cd runtime && GOMAXPROCS=1 GOGC=off GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 \
+    valgrind --tool=callgrind --dump-instr=no \
+      --zero-before='testing.(*B).ResetTimer' --dump-before='testing.(*B).StopTimer' \
+      --callgrind-out-file="$OLDPWD/$out.%p" \
+      ../.bench/runtime.cg.test -test.run '^$' -test.bench "$re" -test.benchtime "${N}x" -test.cpu 1 \
+      >/dev/null 2>"$OLDPWD/$out.log") || { echo "callgrind.sh: $path failed; see $out.log" >&2; exit 1; }
+  # The N-call run is the largest dump (the 1-call probe and the parents'
+  # tails are small). A dump's own cost is its "totals:" line; "summary:"
+  # can also hold what another thread ran before the counters were zeroed.
+  grep -h '^totals:' "$out".[0-9]* | awk -v n="$N" '$2 > max { max = $2 } END { printf "%.0f\n", max / n }'
+}
+
+{
+  echo "| benchmark | instructions/call | ratio | vs |"
+  echo "|---|---:|---:|---|"
+  for g in "${groups[@]}"; do
+    prefix="${g%%:*}"; read -ra rows <<< "${g#*: }"
+    base=""
+    for r in "${rows[@]}"; do
+      echo "callgrind: $prefix/$r" >&2
+      c="$(count "$prefix/$r")"
+      if [[ -z "$base" ]]; then
+        base="$c"; echo "| $prefix/$r | $c | - | |"
+      else
+        awk -v p="$prefix/$r" -v c="$c" -v b="$base" -v r="${rows[0]}" 'BEGIN { printf "| %s | %d | %.3fx | %s |\n", p, c, c / b, r }'
+      fi
+    done
+  done
+} | tee .bench/callgrind.md
