@@ -16,7 +16,8 @@
 # runtime features valgrind 3.19 cannot run are switched off (the RDTSCP
 # instruction and signal-based preemption).
 #
-# N (default 3000) tunes it. Output: a table of instructions per call and
+# N (default 3000) tunes it; ONLY (a regexp) keeps the groups whose
+# benchmark prefix matches it. Output: a table of instructions per call and
 # each row's ratio to its baseline (the first row of its group), also in
 # .bench/callgrind.md.
 set -euo pipefail
@@ -59,6 +60,7 @@ count() { # $1: benchmark path; prints instructions per call
   echo "|---|---:|---:|---|"
   for g in "${groups[@]}"; do
     prefix="${g%%:*}"; read -ra rows <<< "${g#*: }"
+    [[ -z "${ONLY:-}" || "$prefix" =~ $ONLY ]] || continue
     base=""
     for r in "${rows[@]}"; do
       echo "callgrind: $prefix/$r" >&2

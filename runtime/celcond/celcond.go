@@ -220,7 +220,7 @@ func (p *Program) Evaluate(ctx context.Context, principal *runtime.Principal, re
 func toProto(p *runtime.Principal, withClaims bool) (*grpcauthv1.Principal, error) {
 	out := &grpcauthv1.Principal{Kind: p.Kind.String(), Subject: p.Subject, Issuer: p.Issuer, Scopes: p.Scopes}
 	if withClaims && len(p.Claims) > 0 {
-		s, err := structpb.NewStruct(p.Claims)
+		s, err := structpb.NewStruct(p.Claims) // checks and converts every claim
 		if err != nil {
 			keys := make([]string, 0, len(p.Claims))
 			for k := range p.Claims {
@@ -229,7 +229,7 @@ func toProto(p *runtime.Principal, withClaims bool) (*grpcauthv1.Principal, erro
 			sort.Strings(keys)
 			return nil, fmt.Errorf("claims %v cannot be given to CEL: %w", keys, err)
 		}
-		out.Claims = s
+		out.Claims = s.Fields
 	}
 	return out, nil
 }

@@ -106,3 +106,41 @@ func TestCostLimit(t *testing.T) {
 		t.Fatalf("huge request: %v, %v; want a cost limit error", ok, err)
 	}
 }
+
+// TestClaimShapes: every JSON shape a claim can take reads in CEL as it
+// reads in JSON, by index and by field, with has() for optional claims.
+func TestClaimShapes(t *testing.T) {
+	p := &runtime.Principal{Kind: runtime.BearerJWT, Claims: map[string]any{
+		"tenant": "acme",
+		"level":  3.0,
+		"admin":  true,
+		"groups": []any{"ops", "dev"},
+		"ext":    map[string]any{"region": "eu", "tier": 2.0},
+		"none":   nil,
+	}}
+	for expr, want := range map[string]bool{
+		"principal.claims['tenant'] == 'acme'":     true,
+		"principal.claims.tenant == 'acme'":        true,
+		"principal.claims['level'] > 2.0":          true,
+		"principal.claims['admin'] == true":        true,
+		"'ops' in principal.claims['groups']":      true,
+		"'qa' in principal.claims['groups']":       false,
+		"principal.claims.ext.region == 'eu'":      true,
+		"principal.claims['ext']['tier'] == 2.0":   true,
+		"has(principal.claims.tenant)":             true,
+		"has(principal.claims.missing)":            false,
+		"principal.claims['none'] == null":         true,
+		"size(principal.claims) == 6":              true,
+		"'tenant' in principal.claims":             true,
+		"principal.claims.all(k, k != 'password')": true,
+	} {
+		prog, err := celcond.Compile(expr, nil)
+		if err != nil {
+			t.Errorf("Compile(%q): %v", expr, err)
+			continue
+		}
+		if got, err := prog.Evaluate(context.Background(), p, nil); got != want || err != nil {
+			t.Errorf("%s = %v, %v; want %v", expr, got, err, want)
+		}
+	}
+}

@@ -60,13 +60,15 @@ type Principal struct {
 	// ```
 	Scopes []string `protobuf:"bytes,4,rep,name=scopes,proto3" json:"scopes,omitempty"`
 	// The verified claims of a token (JWT claims, or the introspection
-	// response); empty for API keys and certificates. A missing claim is an
-	// evaluation error, and an evaluation error denies the call.
+	// response), each a JSON value; empty for API keys and certificates. A
+	// missing claim is an evaluation error, and an evaluation error denies
+	// the call. (A map rather than a google.protobuf.Struct: CEL copies a
+	// whole Struct on every access, a map only the value read.)
 	//
 	// ```proto
 	// condition: "request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/')"
 	// ```
-	Claims        *structpb.Struct `protobuf:"bytes,5,opt,name=claims,proto3" json:"claims,omitempty"`
+	Claims        map[string]*structpb.Value `protobuf:"bytes,5,rep,name=claims,proto3" json:"claims,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -129,7 +131,7 @@ func (x *Principal) GetScopes() []string {
 	return nil
 }
 
-func (x *Principal) GetClaims() *structpb.Struct {
+func (x *Principal) GetClaims() map[string]*structpb.Value {
 	if x != nil {
 		return x.Claims
 	}
@@ -140,13 +142,16 @@ var File_grpcauth_v1_principal_proto protoreflect.FileDescriptor
 
 const file_grpcauth_v1_principal_proto_rawDesc = "" +
 	"\n" +
-	"\x1bgrpcauth/v1/principal.proto\x12\vgrpcauth.v1\x1a\x1cgoogle/protobuf/struct.proto\"\x9a\x01\n" +
+	"\x1bgrpcauth/v1/principal.proto\x12\vgrpcauth.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xf8\x01\n" +
 	"\tPrincipal\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\asubject\x18\x02 \x01(\tR\asubject\x12\x16\n" +
 	"\x06issuer\x18\x03 \x01(\tR\x06issuer\x12\x16\n" +
-	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12/\n" +
-	"\x06claims\x18\x05 \x01(\v2\x17.google.protobuf.StructR\x06claimsBOZMgithub.com/grpcauth/protoc-gen-go-grpcauth/authoptions/grpcauth/v1;grpcauthv1b\x06proto3"
+	"\x06scopes\x18\x04 \x03(\tR\x06scopes\x12:\n" +
+	"\x06claims\x18\x05 \x03(\v2\".grpcauth.v1.Principal.ClaimsEntryR\x06claims\x1aQ\n" +
+	"\vClaimsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12,\n" +
+	"\x05value\x18\x02 \x01(\v2\x16.google.protobuf.ValueR\x05value:\x028\x01BOZMgithub.com/grpcauth/protoc-gen-go-grpcauth/authoptions/grpcauth/v1;grpcauthv1b\x06proto3"
 
 var (
 	file_grpcauth_v1_principal_proto_rawDescOnce sync.Once
@@ -160,18 +165,20 @@ func file_grpcauth_v1_principal_proto_rawDescGZIP() []byte {
 	return file_grpcauth_v1_principal_proto_rawDescData
 }
 
-var file_grpcauth_v1_principal_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_grpcauth_v1_principal_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_grpcauth_v1_principal_proto_goTypes = []any{
-	(*Principal)(nil),       // 0: grpcauth.v1.Principal
-	(*structpb.Struct)(nil), // 1: google.protobuf.Struct
+	(*Principal)(nil),      // 0: grpcauth.v1.Principal
+	nil,                    // 1: grpcauth.v1.Principal.ClaimsEntry
+	(*structpb.Value)(nil), // 2: google.protobuf.Value
 }
 var file_grpcauth_v1_principal_proto_depIdxs = []int32{
-	1, // 0: grpcauth.v1.Principal.claims:type_name -> google.protobuf.Struct
-	1, // [1:1] is the sub-list for method output_type
-	1, // [1:1] is the sub-list for method input_type
-	1, // [1:1] is the sub-list for extension type_name
-	1, // [1:1] is the sub-list for extension extendee
-	0, // [0:1] is the sub-list for field type_name
+	1, // 0: grpcauth.v1.Principal.claims:type_name -> grpcauth.v1.Principal.ClaimsEntry
+	2, // 1: grpcauth.v1.Principal.ClaimsEntry.value:type_name -> google.protobuf.Value
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_grpcauth_v1_principal_proto_init() }
@@ -185,7 +192,7 @@ func file_grpcauth_v1_principal_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grpcauth_v1_principal_proto_rawDesc), len(file_grpcauth_v1_principal_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
