@@ -5,6 +5,7 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"testing"
@@ -81,7 +82,7 @@ func BenchmarkAuth(b *testing.B) {
 							b.Fatal(err)
 						}
 						for {
-							if _, err := s.Recv(); err == io.EOF {
+							if _, err := s.Recv(); errors.Is(err, io.EOF) {
 								break
 							} else if err != nil {
 								b.Fatal(err)

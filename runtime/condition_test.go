@@ -5,6 +5,7 @@ package runtime_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"sync/atomic"
@@ -53,7 +54,7 @@ func (s *tenants) Watch(r *grpcauthtestv1.ShelfRequest, stream grpc.ServerStream
 func (s *tenants) Upload(stream grpc.ClientStreamingServer[grpcauthtestv1.Shelf, grpcauthtestv1.Shelf]) error {
 	s.calls.Add(1)
 	for {
-		if _, err := stream.Recv(); err == io.EOF {
+		if _, err := stream.Recv(); errors.Is(err, io.EOF) {
 			return stream.SendAndClose(&grpcauthtestv1.Shelf{})
 		} else if err != nil {
 			return err
@@ -119,7 +120,7 @@ func TestConditions(t *testing.T) {
 					return err
 				}
 				for {
-					if _, err := s.Recv(); err == io.EOF {
+					if _, err := s.Recv(); errors.Is(err, io.EOF) {
 						return nil
 					} else if err != nil {
 						return err

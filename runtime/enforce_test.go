@@ -47,7 +47,7 @@ var rpcKinds = []rpcKind{
 			return err
 		}
 		for {
-			if _, err := s.Recv(); err == io.EOF {
+			if _, err := s.Recv(); errors.Is(err, io.EOF) {
 				return nil
 			} else if err != nil {
 				return err
@@ -73,7 +73,7 @@ var rpcKinds = []rpcKind{
 		_ = s.Send(&libraryv1.SyncShelfRequest{Book: &libraryv1.Book{Name: "shelves/a/books/9"}})
 		_ = s.CloseSend()
 		for {
-			if _, err := s.Recv(); err == io.EOF {
+			if _, err := s.Recv(); errors.Is(err, io.EOF) {
 				return nil
 			} else if err != nil {
 				return err

@@ -534,7 +534,7 @@ func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p 
 	}
 	// The denied method, so that a client tells the enforcer's answer to
 	// its own call from one a handler passed on.
-	err.WithMetadata("method", method)
+	_ = err.WithMetadata("method", method) // sets it on err
 	subject := ""
 	if p != nil {
 		subject = p.Subject

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -93,7 +94,7 @@ func (r *recorder) ImportBooks(stream grpc.ClientStreamingServer[libraryv1.Impor
 	r.saw(stream.Context())
 	var n int32
 	for {
-		if _, err := stream.Recv(); err == io.EOF {
+		if _, err := stream.Recv(); errors.Is(err, io.EOF) {
 			return stream.SendAndClose(&libraryv1.ImportBooksResponse{Imported: n})
 		} else if err != nil {
 			return err
@@ -106,7 +107,7 @@ func (r *recorder) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelf
 	r.saw(stream.Context())
 	for {
 		req, err := stream.Recv()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {

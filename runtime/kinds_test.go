@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -127,7 +128,7 @@ func (r *kindsRecorder) SecureWatch(m *grpcauthtestv1.Msg, stream grpc.ServerStr
 func echo(stream grpc.BidiStreamingServer[grpcauthtestv1.Msg, grpcauthtestv1.Msg]) error {
 	for {
 		m, err := stream.Recv()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
@@ -147,7 +148,7 @@ func (r *kindsRecorder) WatchAny(m *grpcauthtestv1.Msg, stream grpc.ServerStream
 func (r *kindsRecorder) UploadAny(stream grpc.ClientStreamingServer[grpcauthtestv1.Msg, grpcauthtestv1.Msg]) error {
 	r.saw(stream.Context(), grpcauthtestv1.Kinds_UploadAny_FullMethodName)
 	for {
-		if _, err := stream.Recv(); err == io.EOF {
+		if _, err := stream.Recv(); errors.Is(err, io.EOF) {
 			return stream.SendAndClose(&grpcauthtestv1.Msg{Text: "done"})
 		} else if err != nil {
 			return err
@@ -509,7 +510,7 @@ func withStreams(unary kindsCall) []kindsCall {
 
 func drainStream(recv func() (*grpcauthtestv1.Msg, error)) error {
 	for {
-		if _, err := recv(); err == io.EOF {
+		if _, err := recv(); errors.Is(err, io.EOF) {
 			return nil
 		} else if err != nil {
 			return err

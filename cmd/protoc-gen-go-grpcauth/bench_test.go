@@ -115,11 +115,11 @@ func execPlugin(bin string, data []byte) (*pluginpb.CodeGeneratorResponse, error
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v: %s", filepath.Base(bin), err, stderr.String())
+		return nil, fmt.Errorf("%s: %w: %s", filepath.Base(bin), err, stderr.String())
 	}
 	resp := &pluginpb.CodeGeneratorResponse{}
 	if err := proto.Unmarshal(out, resp); err != nil {
-		return nil, fmt.Errorf("%s: response: %v", filepath.Base(bin), err)
+		return nil, fmt.Errorf("%s: response: %w", filepath.Base(bin), err)
 	}
 	if resp.Error != nil {
 		return nil, fmt.Errorf("%s: %s", filepath.Base(bin), resp.GetError())

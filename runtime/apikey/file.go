@@ -140,7 +140,7 @@ func unchanged(a, b os.FileInfo) bool {
 // load reads and checks the key file at path. The FileInfo is of the file
 // read, nil when it could not be read.
 func load(path string) (*snapshot, os.FileInfo, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) //nolint:gosec // G304: path is the key file the operator configured
 	if err != nil {
 		return nil, nil, fileError(path, err)
 	}
@@ -181,7 +181,7 @@ func load(path string) (*snapshot, os.FileInfo, error) {
 	}
 	clients := make([]Client, len(*doc.Clients))
 	for i, c := range *doc.Clients {
-		clients[i] = Client{Name: c.Name, Scopes: c.Scopes, KeySHA256: c.KeySHA256}
+		clients[i] = Client(c)
 	}
 	snap, err := compile(clients, fmt.Sprintf("key file %q: ", path))
 	if err != nil {

@@ -230,5 +230,5 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("Content-Type", "application/jwk-set+json")
-	w.Write(body)
+	_, _ = w.Write(body) // a failed write is the client's error to see
 }

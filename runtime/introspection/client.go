@@ -123,7 +123,7 @@ func (a *Authenticator) introspect(token string) (*response, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // drained so the connection can be reused
 		return nil, &backendError{detail: fmt.Sprintf("the endpoint answered status %d", resp.StatusCode)}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))

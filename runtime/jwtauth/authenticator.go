@@ -8,7 +8,6 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"math"
@@ -426,8 +425,7 @@ func peerThumbprint(ctx context.Context) string {
 	if !ok || len(ti.State.PeerCertificates) == 0 {
 		return ""
 	}
-	var leaf *x509.Certificate = ti.State.PeerCertificates[0]
-	sum := sha256.Sum256(leaf.Raw)
+	sum := sha256.Sum256(ti.State.PeerCertificates[0].Raw)
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 

@@ -268,7 +268,7 @@ func (ks *keySource) fetch() (*keyMap, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // drained so the connection can be reused
 		return nil, fmt.Errorf("fetch: status %d", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxJWKSSize+1))

@@ -106,7 +106,7 @@ func run(stdout io.Writer) error {
 		n := 0
 		for {
 			_, err := stream.Recv()
-			if err == io.EOF {
+			if errors.Is(err, io.EOF) {
 				return fmt.Sprintf("streamed %d chunk(s)", n), nil
 			}
 			if err != nil {
@@ -326,7 +326,7 @@ func startWorld() (w *world, err error) {
 	dial := func(addr string, creds credentials.TransportCredentials) (*grpc.ClientConn, error) {
 		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
 		if err == nil {
-			w.closers = append(w.closers, func() { conn.Close() })
+			w.closers = append(w.closers, func() { _ = conn.Close() })
 		}
 		return conn, err
 	}
