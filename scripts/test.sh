@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every check: regenerate and diff, go vet, all tests with -race.
+# Runs every check: regenerate and diff, go vet, golangci-lint, all tests
+# with -race.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,9 @@ fi
 
 echo "== go vet"
 go vet ./...
+
+echo "== golangci-lint"
+scripts/lint.sh
 
 echo "== go test -race"
 go test -race -count=1 ./...
