@@ -130,6 +130,12 @@ func (a *Authenticator) introspect(token string) (*response, error) {
 	if err != nil {
 		return nil, a.transportError(ctx, "reading the response failed", err)
 	}
+	if ctx.Err() != nil {
+		// The answer came as the deadline passed (an endpoint that gives
+		// up when the client does may send an empty 200 then): a timeout,
+		// whatever the body says.
+		return nil, a.transportError(ctx, "reading the response failed", ctx.Err())
+	}
 	if len(body) > MaxResponseSize {
 		return nil, &backendError{detail: fmt.Sprintf("the response body is larger than %d bytes", MaxResponseSize)}
 	}

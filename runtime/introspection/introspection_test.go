@@ -426,6 +426,10 @@ func failures() []failure {
 			case <-r.Context().Done():
 			case <-time.After(10 * time.Second):
 			}
+			// Returning would send 200 with an empty body; never answer.
+			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				conn.Close()
+			}
 		}, opts: []introspection.Option{introspection.Timeout(200 * time.Millisecond)}, detail: "timeout"},
 		{name: "timeout mid-body", answer: func(w http.ResponseWriter, r *http.Request, _ string) {
 			w.Header().Set("Content-Length", "100")
