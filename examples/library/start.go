@@ -102,7 +102,7 @@ func Start(cfg Config) (*Running, error) {
 		healthpb.RegisterHealthServer(s, healthSrv)
 		reflection.Register(s)
 		r.servers = append(r.servers, s)
-		go func() { _ = s.Serve(lis) }() // returns when Close stops the server
+		go func() { _ = s.Serve(lis) }() // returns when Stop stops the server
 		return lis.Addr().String(), nil
 	}
 	if r.PlainAddr, err = serve(cfg.PlainAddr); err != nil {

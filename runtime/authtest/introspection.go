@@ -5,6 +5,7 @@ package authtest
 
 import (
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -58,6 +59,10 @@ func (i *Introspector) URL() string { return i.srv.URL + "/introspect" }
 
 // Issuer is the iss of the tokens it issues.
 func (i *Introspector) Issuer() string { return i.issuer }
+
+// Certificate is the certificate the endpoint serves, for clients that
+// are given a CA file rather than an *http.Client.
+func (i *Introspector) Certificate() *x509.Certificate { return i.srv.Certificate() }
 
 // HTTPClient trusts the endpoint's certificate.
 func (i *Introspector) HTTPClient() *http.Client { return i.srv.Client() }

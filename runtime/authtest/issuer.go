@@ -10,6 +10,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -96,6 +97,11 @@ func (i *Issuer) URL() string { return i.srv.URL }
 
 // JWKSURL is where the key set is served.
 func (i *Issuer) JWKSURL() string { return i.srv.URL + JWKSPath }
+
+// Certificate is the certificate the JWKS endpoint serves, for clients
+// that are given a CA file rather than an *http.Client. (httptest's
+// certificate: the introspection endpoint serves the same one.)
+func (i *Issuer) Certificate() *x509.Certificate { return i.srv.Certificate() }
 
 // HTTPClient returns a client that trusts the issuer's TLS certificate.
 func (i *Issuer) HTTPClient() *http.Client { return i.srv.Client() }

@@ -2,60 +2,208 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Command library-server serves the example LibraryService with auth
-// enforced from its .proto, verifying JWTs of one issuer.
+// enforced from its .proto, against your own issuer, keys and CA: a way to
+// try the generated rules with real credentials before wiring them into a
+// service of your own.
+//
+// JWTs (required):
 //
 //	library-server -issuer https://issuer.example -jwks-url https://issuer.example/jwks.json \
 //	  -audience library -tls-cert server.pem -tls-key server-key.pem
+//
+// The other credential kinds are optional, each turned on by its flags:
+//
+//	-introspection-url URL -introspection-client-id ID
+//	    OAuth2 tokens checked by RFC 7662 introspection; the client secret is
+//	    read from $LIBRARY_INTROSPECTION_SECRET, never from a flag.
+//	-api-keys FILE
+//	    API keys (runtime/apikey's JSON key file; reloaded when it changes).
+//	-client-ca FILE -spiffe-trust-domain DOMAIN [-mtls-scope ID=SCOPE,SCOPE ...]
+//	    client certificates with SPIFFE IDs, verified against the PEM bundle
+//	    in FILE (reloaded when it changes), on the TLS listener.
+//
+// -ca-file adds CA certificates (PEM) trusted for the JWKS and
+// introspection endpoints, for issuers behind a private CA.
 package main
 
 import (
+	"context"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
+	"strings"
+	"time"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/examples/library"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/apikey"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/introspection"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/mtls"
 )
 
+// secretEnv holds the introspection client secret: flags show in ps.
+const secretEnv = "LIBRARY_INTROSPECTION_SECRET"
+
+// reloadInterval is how often the API key file and the client CA bundle
+// are checked for changes.
+const reloadInterval = 10 * time.Second
+
+type options struct {
+	issuer, jwksURL, audience                string
+	plainAddr, tlsAddr, certFile, keyFile    string
+	caFile                                   string
+	introspectionURL, clientID, clientSecret string
+	apiKeys                                  string
+	clientCA, trustDomain                    string
+	mtlsScopes                               map[string][]string
+}
+
 func main() {
-	issuer := flag.String("issuer", "", "the accepted JWT issuer (iss)")
-	jwksURL := flag.String("jwks-url", "", "the issuer's JWKS URL (https)")
-	audience := flag.String("audience", "library", "the accepted audience (aud)")
-	plainAddr := flag.String("plain-addr", "127.0.0.1:8080", "plaintext listen address")
-	tlsAddr := flag.String("tls-addr", "127.0.0.1:8443", "TLS listen address (with -tls-cert)")
-	certFile := flag.String("tls-cert", "", "server certificate (PEM)")
-	keyFile := flag.String("tls-key", "", "server key (PEM)")
-	flag.Parse()
-	if err := run(*issuer, *jwksURL, *audience, *plainAddr, *tlsAddr, *certFile, *keyFile); err != nil {
+	o, err := parse(os.Args[1:], os.Getenv)
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "library-server:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	r, err := start(ctx, o, slog.Default())
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "library-server:", err)
 		os.Exit(1)
 	}
+	slog.Info("serving", "plaintext", r.PlainAddr, "tls", r.TLSAddr)
+	<-ctx.Done()
+	r.Stop()
 }
 
-func run(issuer, jwksURL, audience, plainAddr, tlsAddr, certFile, keyFile string) error {
-	a, err := jwtauth.New(jwtauth.Issuer(issuer), jwtauth.Audience(audience), jwtauth.JWKSURL(jwksURL))
-	if err != nil {
-		return err
+// parse reads the command line; getenv supplies the introspection secret.
+func parse(args []string, getenv func(string) string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("library-server", flag.ContinueOnError)
+	fs.StringVar(&o.issuer, "issuer", "", "the accepted JWT issuer (iss); required")
+	fs.StringVar(&o.jwksURL, "jwks-url", "", "the issuer's JWKS URL (https); required")
+	fs.StringVar(&o.audience, "audience", "library", "the accepted audience (aud) of JWTs and introspected tokens")
+	fs.StringVar(&o.plainAddr, "plain-addr", "127.0.0.1:8080", "plaintext listen address")
+	fs.StringVar(&o.tlsAddr, "tls-addr", "127.0.0.1:8443", "TLS listen address (with -tls-cert)")
+	fs.StringVar(&o.certFile, "tls-cert", "", "server certificate (PEM)")
+	fs.StringVar(&o.keyFile, "tls-key", "", "server key (PEM)")
+	fs.StringVar(&o.caFile, "ca-file", "", "extra CA certificates (PEM) for the JWKS and introspection endpoints")
+	fs.StringVar(&o.introspectionURL, "introspection-url", "", "RFC 7662 introspection endpoint (https): turns on OAUTH2_TOKEN")
+	fs.StringVar(&o.clientID, "introspection-client-id", "", "client ID for the introspection endpoint; the secret is $"+secretEnv)
+	fs.StringVar(&o.apiKeys, "api-keys", "", "API key file (JSON): turns on API_KEY")
+	fs.StringVar(&o.clientCA, "client-ca", "", "CA bundle (PEM) for client certificates: turns on MTLS (needs -tls-cert)")
+	fs.StringVar(&o.trustDomain, "spiffe-trust-domain", "", "the SPIFFE trust domain of client certificates (with -client-ca)")
+	fs.Func("mtls-scope", "ID=SCOPE[,SCOPE...]: scopes of a client certificate's SPIFFE ID (repeatable)", func(v string) error {
+		id, scopes, ok := strings.Cut(v, "=")
+		if !ok || id == "" || scopes == "" {
+			return errors.New("want ID=SCOPE[,SCOPE...]")
+		}
+		if o.mtlsScopes == nil {
+			o.mtlsScopes = map[string][]string{}
+		}
+		o.mtlsScopes[id] = append(o.mtlsScopes[id], strings.Split(scopes, ",")...)
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return o, err
 	}
-	cfg := library.Config{JWT: a, PlainAddr: plainAddr, TLSAddr: tlsAddr, Logger: slog.Default()}
-	if certFile != "" {
-		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	case (o.certFile == "") != (o.keyFile == ""):
+		return o, errors.New("-tls-cert and -tls-key go together")
+	case o.introspectionURL != "" && o.clientID == "":
+		return o, errors.New("-introspection-url needs -introspection-client-id")
+	case o.clientCA != "" && o.trustDomain == "":
+		return o, errors.New("-client-ca needs -spiffe-trust-domain")
+	case o.clientCA != "" && o.certFile == "":
+		return o, errors.New("-client-ca needs -tls-cert: client certificates come over TLS")
+	case o.mtlsScopes != nil && o.clientCA == "":
+		return o, errors.New("-mtls-scope needs -client-ca")
+	}
+	if o.introspectionURL != "" {
+		if o.clientSecret = getenv(secretEnv); o.clientSecret == "" {
+			return o, fmt.Errorf("-introspection-url needs the client secret in $%s", secretEnv)
+		}
+	}
+	return o, nil
+}
+
+// start builds the authenticators o asks for and starts the server. The
+// key file and CA bundle watchers run until ctx ends.
+func start(ctx context.Context, o options, logger *slog.Logger) (*library.Running, error) {
+	hc := http.DefaultClient
+	if o.caFile != "" {
+		pool, err := x509.SystemCertPool()
 		if err != nil {
-			return err
+			pool = x509.NewCertPool()
+		}
+		pem, err := os.ReadFile(o.caFile)
+		if err != nil {
+			return nil, err
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("-ca-file %s: no PEM certificates", o.caFile)
+		}
+		hc = &http.Client{Transport: &http.Transport{
+			TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+			Proxy:             http.ProxyFromEnvironment,
+			ForceAttemptHTTP2: true,
+		}}
+	}
+	jwt, err := jwtauth.New(jwtauth.Issuer(o.issuer), jwtauth.Audience(o.audience), jwtauth.JWKSURL(o.jwksURL), jwtauth.HTTPClient(hc))
+	if err != nil {
+		return nil, err
+	}
+	cfg := library.Config{JWT: jwt, PlainAddr: o.plainAddr, TLSAddr: o.tlsAddr, Logger: logger}
+	if o.certFile != "" {
+		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
+		if err != nil {
+			return nil, err
 		}
 		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	r, err := library.Start(cfg)
-	if err != nil {
-		return err
+	if o.introspectionURL != "" {
+		if cfg.OAuth2, err = introspection.New(
+			introspection.Endpoint(o.introspectionURL),
+			introspection.ClientSecret(o.clientID, o.clientSecret),
+			introspection.Audience(o.audience),
+			introspection.HTTPClient(hc),
+		); err != nil {
+			return nil, err
+		}
 	}
-	defer r.Stop()
-	slog.Info("serving", "plaintext", r.PlainAddr, "tls", r.TLSAddr)
-	stop := make(chan os.Signal, 1)
-	signal.Notify(stop, os.Interrupt)
-	<-stop
-	return nil
+	report := func(what string) func(error) {
+		return func(err error) {
+			logger.Warn("reload failed; the last good one stays in use", "what", what, "error", err)
+		}
+	}
+	if o.apiKeys != "" {
+		keys, err := apikey.LoadFile(o.apiKeys)
+		if err != nil {
+			return nil, err
+		}
+		go keys.Watch(ctx, reloadInterval, report("api keys"))
+		cfg.APIKeys = keys
+	}
+	if o.clientCA != "" {
+		mopts := []mtls.Option{mtls.SPIFFE(o.trustDomain), mtls.BundleFile(o.clientCA)}
+		if o.mtlsScopes != nil {
+			mopts = append(mopts, mtls.Scopes(o.mtlsScopes))
+		}
+		if cfg.MTLS, err = mtls.New(mopts...); err != nil {
+			return nil, err
+		}
+		go func() { _ = cfg.MTLS.Watch(ctx, reloadInterval, report("client CA bundle")) }()
+	}
+	return library.Start(cfg)
 }
