@@ -24,7 +24,9 @@ import (
 	"sync"
 
 	"cel.dev/cel-go/cel"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
 	"cel.dev/cel-go/interpreter"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -69,8 +71,8 @@ func newEnv(request protoreflect.MessageDescriptor, types ...cel.EnvOption) (*ce
 	return cel.NewEnv(opts...)
 }
 
-// maxCost bounds the evaluation cost of one condition (CEL's cost units,
-// roughly one per operation and per element visited).
+// maxCost bounds the evaluation cost of a condition with a comprehension
+// (CEL's cost units, roughly one per operation and per element visited).
 const maxCost = 1_000_000
 
 // Program is a compiled condition. It implements runtime.ConditionEvaluator.
@@ -80,9 +82,10 @@ type Program struct {
 	hasRequest  bool
 	readsClaims bool // claims are converted only for conditions that may read them
 
-	once sync.Once
-	prg  cel.Program
-	err  error
+	once  sync.Once
+	prg   cel.Program
+	loops bool // has a comprehension: evaluated under the call's context
+	err   error
 }
 
 // New returns the condition expr for request's type (nil for a condition
@@ -97,7 +100,7 @@ func New(expr string, request proto.Message) *Program {
 
 // Prepare compiles the condition, once.
 func (p *Program) Prepare() error {
-	p.once.Do(func() { p.prg, p.err = compile(p.expr, p.request) })
+	p.once.Do(func() { p.prg, p.loops, p.err = compile(p.expr, p.request) })
 	return p.err
 }
 
@@ -114,25 +117,40 @@ func Compile(expr string, request proto.Message) (*Program, error) {
 	return p, nil
 }
 
-func compile(expr string, request proto.Message) (cel.Program, error) {
+// compile returns the program of expr and whether it has a comprehension
+// (all, exists, map, filter...).
+func compile(expr string, request proto.Message) (cel.Program, bool, error) {
 	env, err := Env(request)
 	if err != nil {
-		return nil, fmt.Errorf("celcond: %w", err)
+		return nil, false, fmt.Errorf("celcond: %w", err)
 	}
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
-		return nil, fmt.Errorf("celcond: condition %q: %w", expr, iss.Err())
+		return nil, false, fmt.Errorf("celcond: condition %q: %w", expr, iss.Err())
 	}
 	if !ast.OutputType().IsExactType(types.BoolType) {
-		return nil, fmt.Errorf("celcond: condition %q is of type %s, not bool", expr, ast.OutputType())
+		return nil, false, fmt.Errorf("celcond: condition %q is of type %s, not bool", expr, ast.OutputType())
 	}
-	// A cost limit and interrupt checks bound what one call can spend on
-	// its condition (a comprehension over a large repeated field).
-	prg, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(maxCost), cel.InterruptCheckFrequency(100))
+	loops := false
+	celast.PreOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		loops = loops || e.Kind() == celast.ComprehensionKind
+	}))
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if loops {
+		// A cost limit and interrupt checks bound what one call can spend
+		// on a comprehension (over a large repeated field, or nested).
+		// Without one, every operation runs at most once and costs at
+		// most linear time in the request: CEL charges a call's cost after
+		// the call, so a limit there could only stop the last operation
+		// early, while tracking it more than doubles what a small
+		// condition costs (BenchmarkEvaluate: 516 → 211 ns without it).
+		opts = append(opts, cel.CostLimit(maxCost), cel.InterruptCheckFrequency(100))
+	}
+	prg, err := env.Program(ast, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("celcond: condition %q: %w", expr, err)
+		return nil, false, fmt.Errorf("celcond: condition %q: %w", expr, err)
 	}
-	return prg, nil
+	return prg, loops, nil
 }
 
 // MustCompile is Compile for generated package variables: it panics when
@@ -201,7 +219,15 @@ func (p *Program) Evaluate(ctx context.Context, principal *runtime.Principal, re
 		return false, fmt.Errorf("no principal")
 	}
 	act := &activation{request: request, principal: principal, withClaims: p.readsClaims}
-	out, _, err := p.prg.ContextEval(ctx, act)
+	var out ref.Val
+	if p.loops {
+		// Interrupt checks run only inside comprehension loops: only
+		// there does the call's context (a caller gone away) matter, and
+		// only there is it worth ContextEval's cancellable context.
+		out, _, err = p.prg.ContextEval(ctx, act)
+	} else {
+		out, _, err = p.prg.Eval(act)
+	}
 	if act.err != nil {
 		return false, act.err
 	}

@@ -144,3 +144,29 @@ func TestClaimShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelledCall: a comprehension stops when the call's context is done
+// (the caller went away); a condition without one has no loop to stop and
+// is decided as usual.
+func TestCancelledCall(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	loop, err := celcond.Compile("request.tags.all(t, t != 'secret')", &grpcauthtestv1.SearchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := &grpcauthtestv1.SearchRequest{Tags: make([]string, 1000)}
+	if ok, err := loop.Evaluate(ctx, &runtime.Principal{}, req); ok || err == nil {
+		t.Errorf("comprehension under a cancelled context = %v, %v; want false and an error", ok, err)
+	}
+	if ok, err := loop.Evaluate(context.Background(), &runtime.Principal{}, req); !ok || err != nil {
+		t.Errorf("comprehension = %v, %v; want true", ok, err)
+	}
+	flat, err := celcond.Compile("request.limit == 0", &grpcauthtestv1.SearchRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := flat.Evaluate(ctx, &runtime.Principal{}, req); !ok || err != nil {
+		t.Errorf("loop-free condition under a cancelled context = %v, %v; want true", ok, err)
+	}
+}
