@@ -170,3 +170,33 @@ func TestCancelledCall(t *testing.T) {
 		t.Errorf("loop-free condition under a cancelled context = %v, %v; want true", ok, err)
 	}
 }
+
+// TestRegexPatterns: matches() takes its pattern from the condition's text
+// only. A pattern from the request could be chosen to run for seconds.
+func TestRegexPatterns(t *testing.T) {
+	req := &grpcauthtestv1.ShelfRequest{}
+	for expr, want := range map[string]string{
+		"request.shelf.matches('^tenants/[a-z]+/')":     "",
+		"matches(request.shelf, '^tenants/')":           "",
+		"request.shelf.matches(request.shelf)":          "must be a string literal",
+		"matches(request.shelf, request.shelf)":         "must be a string literal",
+		"request.shelf.matches(principal.claims['re'])": "must be a string literal",
+		"request.shelf.matches('^tenants/' + 'x')":      "must be a string literal",
+		"request.shelf.matches('[')":                    "invalid matches argument",
+	} {
+		_, err := celcond.Compile(expr, req)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("Compile(%q): %v", expr, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("Compile(%q) = %v; want an error containing %q", expr, err, want)
+		}
+	}
+	p, err := celcond.Compile("request.shelf.matches('^tenants/[a-z]+/')", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}); !ok || err != nil {
+		t.Errorf("literal pattern = %v, %v; want true", ok, err)
+	}
+}
