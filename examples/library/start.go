@@ -4,6 +4,7 @@
 package library
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"log/slog"
@@ -50,10 +51,28 @@ type Running struct {
 	servers   []*grpc.Server
 }
 
-// Stop stops the server.
+// Stop stops the server, ending the calls in flight.
 func (r *Running) Stop() {
 	for _, s := range r.servers {
 		s.Stop()
+	}
+}
+
+// Shutdown stops accepting calls and waits for those in flight to end,
+// until ctx is done; then it ends them.
+func (r *Running) Shutdown(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		for _, s := range r.servers {
+			s.GracefulStop()
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		r.Stop()
+		<-done
 	}
 }
 

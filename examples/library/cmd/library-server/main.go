@@ -38,6 +38,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/examples/library"
@@ -49,6 +50,10 @@ import (
 
 // secretEnv holds the introspection client secret: flags show in ps.
 const secretEnv = "LIBRARY_INTROSPECTION_SECRET"
+
+// shutdownGrace is how long calls in flight may run on after SIGINT or
+// SIGTERM.
+const shutdownGrace = 10 * time.Second
 
 // reloadInterval is how often the API key file and the client CA bundle
 // are checked for changes.
@@ -73,7 +78,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "library-server:", err)
 		os.Exit(2)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	r, err := start(ctx, o, slog.Default())
 	if err != nil {
@@ -82,7 +87,10 @@ func main() {
 	}
 	slog.Info("serving", "plaintext", r.PlainAddr, "tls", r.TLSAddr)
 	<-ctx.Done()
-	r.Stop()
+	slog.Info("stopping: waiting for calls in flight", "at-most", shutdownGrace)
+	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	r.Shutdown(grace)
 }
 
 // parse reads the command line; getenv supplies the introspection secret.
@@ -129,6 +137,8 @@ func parse(args []string, getenv func(string) string) (options, error) {
 		return o, errors.New("-client-ca needs -tls-cert: client certificates come over TLS")
 	case o.mtlsScopes != nil && o.clientCA == "":
 		return o, errors.New("-mtls-scope needs -client-ca")
+	case o.trustDomain != "" && o.clientCA == "":
+		return o, errors.New("-spiffe-trust-domain needs -client-ca")
 	}
 	if o.introspectionURL != "" {
 		if o.clientSecret = getenv(secretEnv); o.clientSecret == "" {
@@ -154,11 +164,9 @@ func start(ctx context.Context, o options, logger *slog.Logger) (*library.Runnin
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("-ca-file %s: no PEM certificates", o.caFile)
 		}
-		hc = &http.Client{Transport: &http.Transport{
-			TLSClientConfig:   &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-			Proxy:             http.ProxyFromEnvironment,
-			ForceAttemptHTTP2: true,
-		}}
+		t := http.DefaultTransport.(*http.Transport).Clone() // its dial, handshake and idle timeouts
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		hc = &http.Client{Transport: t}
 	}
 	jwt, err := jwtauth.New(jwtauth.Issuer(o.issuer), jwtauth.Audience(o.audience), jwtauth.JWKSURL(o.jwksURL), jwtauth.HTTPClient(hc))
 	if err != nil {

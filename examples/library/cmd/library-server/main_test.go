@@ -100,7 +100,11 @@ func TestServerAllKinds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(r.Stop)
+	t.Cleanup(func() {
+		grace, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r.Shutdown(grace)
+	})
 
 	dial := func(cert *tls.Certificate) libraryv1.LibraryServiceClient {
 		cfg := &tls.Config{RootCAs: serverCA.Pool(), MinVersion: tls.VersionTLS12}
@@ -187,6 +191,7 @@ func TestParse(t *testing.T) {
 		{[]string{"-client-ca", "ca.pem", "-spiffe-trust-domain", "d.test"}, "needs -tls-cert"},
 		{[]string{"-mtls-scope", "spiffe://d.test/x=a"}, "-mtls-scope needs -client-ca"},
 		{[]string{"-mtls-scope", "nonsense"}, "want ID=SCOPE"},
+		{[]string{"-spiffe-trust-domain", "d.test"}, "-spiffe-trust-domain needs -client-ca"},
 		{[]string{"stray"}, "unexpected arguments"},
 	} {
 		_, err := parse(append(append([]string{}, base...), c.args...), noEnv)
