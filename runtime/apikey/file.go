@@ -144,7 +144,7 @@ func load(path string) (*snapshot, os.FileInfo, error) {
 	if err != nil {
 		return nil, nil, fileError(path, err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // opened read-only: a close error loses nothing
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, nil, fileError(path, err)

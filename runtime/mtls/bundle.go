@@ -36,7 +36,7 @@ func readLimited(path string) ([]byte, error) {
 	if err != nil {
 		return nil, errorf("trust bundle: %w", err)
 	}
-	defer f.Close()
+	defer f.Close() //nolint:errcheck // opened read-only: a close error loses nothing
 	data, err := io.ReadAll(io.LimitReader(f, MaxBundleSize+1))
 	if err != nil {
 		return nil, errorf("trust bundle %q: %w", path, err)
