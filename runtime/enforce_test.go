@@ -389,6 +389,13 @@ func TestConflictingRules(t *testing.T) {
 	}
 }
 
+// TestNilEnforcerOption: a nil option is a configuration error, not a panic.
+func TestNilEnforcerOption(t *testing.T) {
+	if _, err := runtime.NewEnforcer(runtime.WithLogger(nil), nil); !errors.Is(err, runtime.ErrInvalidOption) {
+		t.Fatalf("NewEnforcer(nil option) = %v; want an error wrapping ErrInvalidOption", err)
+	}
+}
+
 // TestRuleLookupDoesNotAllocate: finding a method's rule is free.
 func TestRuleLookupDoesNotAllocate(t *testing.T) {
 	enf, err := runtime.NewEnforcer(runtime.WithRules(libraryv1.LibraryServiceAuthRules))

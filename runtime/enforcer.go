@@ -246,6 +246,9 @@ func NewEnforcer(opts ...Option) (*Enforcer, error) {
 	empty := map[string]*Rule{}
 	e.table.Store(&empty)
 	for _, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
+		}
 		if err := o(e); err != nil {
 			return nil, err
 		}

@@ -56,6 +56,9 @@ func New(opts ...Option) (*Authenticator, error) {
 		now:                time.Now,
 	}
 	for _, o := range opts {
+		if o == nil {
+			return nil, errorf("nil option")
+		}
 		if err := o(&cfg); err != nil {
 			return nil, err
 		}

@@ -5,6 +5,7 @@ package jwtauth_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
@@ -51,5 +52,13 @@ func TestRegisteredClaimTypes(t *testing.T) {
 				t.Errorf("reason %q; want %q", got, c.reason)
 			}
 		})
+	}
+}
+
+// TestNilOption: a nil option is a configuration error, not a panic.
+func TestNilOption(t *testing.T) {
+	_, err := jwtauth.New(jwtauth.Issuer("https://i.example"), nil, jwtauth.Audience("a"))
+	if !errors.Is(err, jwtauth.ErrInvalidConfig) {
+		t.Fatalf("New(nil option) = %v; want an error wrapping ErrInvalidConfig", err)
 	}
 }
