@@ -5,8 +5,6 @@ package runtime_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net"
 	"testing"
 	"time"
@@ -81,12 +79,8 @@ func BenchmarkAuth(b *testing.B) {
 						if err != nil {
 							b.Fatal(err)
 						}
-						for {
-							if _, err := s.Recv(); errors.Is(err, io.EOF) {
-								break
-							} else if err != nil {
-								b.Fatal(err)
-							}
+						if err := recvAll(s.Recv); err != nil {
+							b.Fatal(err)
 						}
 					}
 				}

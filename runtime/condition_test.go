@@ -119,13 +119,7 @@ func TestConditions(t *testing.T) {
 				if err != nil {
 					return err
 				}
-				for {
-					if _, err := s.Recv(); errors.Is(err, io.EOF) {
-						return nil
-					} else if err != nil {
-						return err
-					}
-				}
+				return recvAll(s.Recv)
 			}
 			for name, call := range map[string]func(context.Context, string) error{"unary": get, "server_streaming": watch} {
 				t.Run(name, func(t *testing.T) {

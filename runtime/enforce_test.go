@@ -6,7 +6,6 @@ package runtime_test
 import (
 	"context"
 	"errors"
-	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -46,13 +45,7 @@ var rpcKinds = []rpcKind{
 		if err != nil {
 			return err
 		}
-		for {
-			if _, err := s.Recv(); errors.Is(err, io.EOF) {
-				return nil
-			} else if err != nil {
-				return err
-			}
-		}
+		return recvAll(s.Recv)
 	}},
 	{"client_streaming", "library.write", func(ctx context.Context, c libraryv1.LibraryServiceClient) error {
 		s, err := c.ImportBooks(ctx)
@@ -72,13 +65,7 @@ var rpcKinds = []rpcKind{
 		}
 		_ = s.Send(&libraryv1.SyncShelfRequest{Book: &libraryv1.Book{Name: "shelves/a/books/9"}})
 		_ = s.CloseSend()
-		for {
-			if _, err := s.Recv(); errors.Is(err, io.EOF) {
-				return nil
-			} else if err != nil {
-				return err
-			}
-		}
+		return recvAll(s.Recv)
 	}},
 }
 

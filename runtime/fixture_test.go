@@ -277,3 +277,14 @@ func dial(t testing.TB, lis *bufconn.Listener, creds credentials.TransportCreden
 	t.Cleanup(func() { conn.Close() })
 	return conn
 }
+
+// recvAll receives until the stream ends: nil at io.EOF, else the error.
+func recvAll[T any](recv func() (*T, error)) error {
+	for {
+		if _, err := recv(); errors.Is(err, io.EOF) {
+			return nil
+		} else if err != nil {
+			return err
+		}
+	}
+}
