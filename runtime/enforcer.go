@@ -52,7 +52,8 @@ type Decision struct {
 	Kind CredentialKind
 	// Subject is the authenticated subject, empty when unknown.
 	Subject string
-	// Rule is the rule that was enforced; nil for a method without one.
+	// Rule is a copy of the rule that was enforced; nil for a method
+	// without one. Changing it changes no decision.
 	Rule *Rule
 }
 
@@ -235,16 +236,26 @@ type Enforcer struct {
 	now               func() time.Time
 	noStreamExpiry    bool
 
-	mu    sync.Mutex                       // serialises writers of table
-	table atomic.Pointer[map[string]*Rule] // full method → rule, copy on write
+	mu    sync.Mutex                            // serialises writers of table and own
+	table atomic.Pointer[map[string]registered] // full method → rule, copy on write
+	owned atomic.Pointer[map[*Rule]*Rule]       // a rule as added, and each own copy → own copy
+}
+
+// registered is a method's rule in an enforcer: the pointer that was added
+// (returned by [Enforcer.Rule]) and the enforcer's own copy of it, taken
+// when it was added, from which every decision is made.
+type registered struct {
+	added *Rule
+	own   *Rule
 }
 
 // NewEnforcer returns an enforcer configured by opts. Its errors wrap
 // [ErrInvalidOption].
 func NewEnforcer(opts ...Option) (*Enforcer, error) {
 	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize, now: time.Now}
-	empty := map[string]*Rule{}
+	empty, none := map[string]registered{}, map[*Rule]*Rule{}
 	e.table.Store(&empty)
+	e.owned.Store(&none)
 	for _, o := range opts {
 		if o == nil {
 			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
@@ -257,15 +268,20 @@ func NewEnforcer(opts ...Option) (*Enforcer, error) {
 }
 
 // AddRules adds generated rule tables to the table the interceptors use.
-// Adding the same table again is a no-op; a different rule for a method
-// that already has one is an error.
+// The enforcer keeps a deep copy of each rule, taken now: changing a table
+// after it was added changes no decision. Adding the same table again is a
+// no-op; a different rule for a method that already has one is an error.
 func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	old := *e.table.Load()
-	next := make(map[string]*Rule, len(old)+8)
+	old, oldOwned := *e.table.Load(), *e.owned.Load()
+	next := make(map[string]registered, len(old)+8)
 	for k, v := range old {
 		next[k] = v
+	}
+	owned := make(map[*Rule]*Rule, len(oldOwned)+16)
+	for k, v := range oldOwned {
+		owned[k] = v
 	}
 	for _, sr := range rules {
 		if sr == nil {
@@ -275,35 +291,67 @@ func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
 			if r == nil || r.FullMethod == "" {
 				return fmt.Errorf("%w: %s: rule without a method name", ErrInvalidOption, sr.Service)
 			}
-			if prev, ok := next[r.FullMethod]; ok && prev != r {
-				return fmt.Errorf("%w: %s: a different rule is already registered", ErrInvalidOption, r.FullMethod)
+			if prev, ok := next[r.FullMethod]; ok {
+				if prev.added != r {
+					return fmt.Errorf("%w: %s: a different rule is already registered", ErrInvalidOption, r.FullMethod)
+				}
+				continue // the same rule again: the copy taken first stands
 			}
-			if p, ok := r.Evaluator.(interface{ Prepare() error }); ok {
+			own := r.frozen()
+			if p, ok := own.Evaluator.(interface{ Prepare() error }); ok {
 				if err := p.Prepare(); err != nil {
 					return fmt.Errorf("%w: %s: condition: %w", ErrInvalidOption, r.FullMethod, err)
 				}
 			}
-			next[r.FullMethod] = r
+			next[r.FullMethod] = registered{added: r, own: own}
+			owned[r], owned[own] = own, own
 		}
 	}
 	e.table.Store(&next)
+	e.owned.Store(&owned)
 	return nil
 }
 
-// Rule returns the rule registered for fullMethod, or nil. It does not
-// allocate.
+// Rule returns the rule that was added for fullMethod, or nil. It does not
+// allocate. Decisions are made from the enforcer's own copy of it (see
+// [Enforcer.AddRules]), not from what Rule returns.
 func (e *Enforcer) Rule(fullMethod string) *Rule {
-	return (*e.table.Load())[fullMethod]
+	return (*e.table.Load())[fullMethod].added
+}
+
+// rule returns the enforcer's own copy of fullMethod's rule, or nil.
+func (e *Enforcer) rule(fullMethod string) *Rule {
+	return (*e.table.Load())[fullMethod].own
+}
+
+// own returns the enforcer's own copy of rule: rule itself when it is one,
+// the copy taken when it was added, or rule as given when it was never
+// added to e.
+func (e *Enforcer) own(rule *Rule) *Rule {
+	if rule == nil {
+		return nil
+	}
+	if own, ok := (*e.owned.Load())[rule]; ok {
+		return own
+	}
+	return rule
 }
 
 // Authorize decides a call to the method of rule with the credentials in
 // ctx. On success it returns the context the handler must run with (it
 // holds the principal); on failure an *Error. A nil rule is a method nobody
-// declared and is denied. Generated code calls Authorize; so do the
-// interceptors. A call already authorized by this enforcer against the same
-// rule (by an interceptor and then a generated wrapper) is decided once;
-// another enforcer decides again.
+// declared and is denied. A rule added to e (by [Enforcer.AddRules],
+// [WithRules] or generated registration) is decided by e's own copy of it; a
+// rule never added is decided as given. Generated code calls Authorize; so
+// do the interceptors. A call already authorized by this enforcer against
+// the same rule (by an interceptor and then a generated wrapper) is decided
+// once; another enforcer decides again.
 func (e *Enforcer) Authorize(ctx context.Context, rule *Rule) (context.Context, error) {
+	return e.authorize(ctx, e.own(rule))
+}
+
+// authorize is Authorize for a rule that is already e's own copy.
+func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, error) {
 	if s := stateFrom(ctx); s != nil && s.rule == rule && s.enf == e && rule != nil {
 		return ctx, nil
 	}
@@ -325,7 +373,7 @@ func (e *Enforcer) allowed(ctx context.Context, rule *Rule, kind CredentialKind,
 	if e.audit == nil {
 		return
 	}
-	d := &Decision{FullMethod: rule.FullMethod, Allowed: true, Code: codes.OK, Kind: kind, Rule: rule}
+	d := &Decision{FullMethod: rule.FullMethod, Allowed: true, Code: codes.OK, Kind: kind, Rule: rule.auditView()}
 	if p != nil {
 		d.Subject = p.Subject
 	}
@@ -543,7 +591,7 @@ func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p 
 		subject = p.Subject
 	}
 	if e.audit != nil {
-		e.audit(ctx, &Decision{FullMethod: method, Code: err.Code, Reason: err.Reason, Detail: err.Detail, Kind: kind, Subject: subject, Rule: rule})
+		e.audit(ctx, &Decision{FullMethod: method, Code: err.Code, Reason: err.Reason, Detail: err.Detail, Kind: kind, Subject: subject, Rule: rule.auditView()})
 	}
 	if e.logger == nil {
 		return

@@ -85,8 +85,9 @@ func (r *Requirement) accepts(k CredentialKind) bool {
 }
 
 // Rule is the effective auth rule of one method, computed by the generator.
-// Generated code declares one Rule per method; a Rule must not be changed
-// after it is handed to an [Enforcer].
+// Generated code declares one Rule per method. An [Enforcer] decides from
+// its own deep copy, taken when the rule is added: changing a Rule (or the
+// generated XxxAuthRules table holding it) afterwards changes no decision.
 type Rule struct {
 	// FullMethod is the method's name as gRPC sees it: "/pkg.Service/Method".
 	FullMethod string
@@ -115,6 +116,46 @@ type Rule struct {
 	// Source names the proto element the access was declared on, such as
 	// "library.v1.LibraryService" (inherited from the service). For audit.
 	Source string
+
+	// view is the copy audit hooks are shown, set on an enforcer's own
+	// copies only: a hook that changes it changes no decision.
+	view *Rule
+}
+
+// clone returns a deep copy of r: nothing of it is shared with r but the
+// Evaluator (a compiled program, immutable).
+func (r *Rule) clone() *Rule {
+	c := *r
+	c.view = nil
+	if r.Requirements != nil {
+		c.Requirements = make([]Requirement, len(r.Requirements))
+		for i, req := range r.Requirements {
+			c.Requirements[i] = Requirement{
+				Credentials: append([]CredentialKind(nil), req.Credentials...),
+				Scopes:      append([]string(nil), req.Scopes...),
+			}
+		}
+	}
+	return &c
+}
+
+// frozen returns the enforcer's own copy of r with its audit view.
+func (r *Rule) frozen() *Rule {
+	own := r.clone()
+	own.view = r.clone()
+	return own
+}
+
+// auditView is what an audit hook sees of the enforcer's rule r: a copy,
+// so that a hook cannot change a decision. Nil for a nil rule.
+func (r *Rule) auditView() *Rule {
+	if r == nil {
+		return nil
+	}
+	if r.view != nil {
+		return r.view
+	}
+	return r // a rule never added to an enforcer: the caller's own
 }
 
 // acceptedKinds returns the distinct credential kinds of all requirements,

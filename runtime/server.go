@@ -16,7 +16,7 @@ import (
 // services are registered with their plain RegisterXxxServer.
 func (e *Enforcer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		ctx, err := e.Authorize(ctx, e.Rule(info.FullMethod))
+		ctx, err := e.authorize(ctx, e.rule(info.FullMethod))
 		if err != nil {
 			return nil, err
 		}
@@ -32,7 +32,7 @@ func (e *Enforcer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // opens, before any message is read.
 func (e *Enforcer) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := e.Authorize(ss.Context(), e.Rule(info.FullMethod))
+		ctx, err := e.authorize(ss.Context(), e.rule(info.FullMethod))
 		if err != nil {
 			return err
 		}
@@ -62,12 +62,12 @@ func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grp
 	out := *desc
 	out.Methods = make([]grpc.MethodDesc, len(desc.Methods))
 	for i, m := range desc.Methods {
-		rule := rules.Lookup("/" + desc.ServiceName + "/" + m.MethodName)
+		rule := e.own(rules.Lookup("/" + desc.ServiceName + "/" + m.MethodName))
 		h := m.Handler
 		out.Methods[i] = grpc.MethodDesc{
 			MethodName: m.MethodName,
 			Handler: func(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-				ctx, err := e.Authorize(ctx, rule)
+				ctx, err := e.authorize(ctx, rule)
 				if err != nil {
 					return nil, err
 				}
@@ -87,10 +87,10 @@ func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grp
 	}
 	out.Streams = make([]grpc.StreamDesc, len(desc.Streams))
 	for i, s := range desc.Streams {
-		rule := rules.Lookup("/" + desc.ServiceName + "/" + s.StreamName)
+		rule := e.own(rules.Lookup("/" + desc.ServiceName + "/" + s.StreamName))
 		h := s.Handler
 		s.Handler = func(srv any, ss grpc.ServerStream) error {
-			ctx, err := e.Authorize(ss.Context(), rule)
+			ctx, err := e.authorize(ss.Context(), rule)
 			if err != nil {
 				return err
 			}
