@@ -15,10 +15,17 @@ type ConditionEvaluator interface {
 	Evaluate(ctx context.Context, p *Principal, request any) (bool, error)
 }
 
+// Version is the release of this module: the runtime and the plugin
+// (protoc-gen-go-grpcauth --version) are released together under it.
+const Version = "v0.1.0"
+
 // SupportPackageIsVersion1 is referenced by generated code to check, at
 // compile time, that it is compatible with this runtime. Newer runtimes keep
-// old constants; a generated file that needs a newer runtime fails to compile
-// until github.com/grpcauth/protoc-gen-go-grpcauth is updated.
+// old constants; a generated file that needs a newer runtime fails to
+// compile ("undefined: runtime.SupportPackageIsVersionN") until the module
+// is updated to the plugin's version:
+//
+//	go get github.com/grpcauth/protoc-gen-go-grpcauth@<the version in the generated file's header>
 const SupportPackageIsVersion1 = true
 
 // CredentialKind is a kind of credential a caller can present. The values

@@ -34,7 +34,34 @@
 //
 // # Install
 //
-//	go install github.com/grpcauth/protoc-gen-go-grpcauth/cmd/protoc-gen-go-grpcauth@latest
+//	go install github.com/grpcauth/protoc-gen-go-grpcauth/cmd/protoc-gen-go-grpcauth@v0.1.0
+//	go get github.com/grpcauth/protoc-gen-go-grpcauth@v0.1.0
+//
+// The first installs the plugin; the second, run in your module, requires
+// the runtime that generated code links, at the same version: the plugin
+// and the runtime are released together under one version.
+//
+// # The options
+//
+// Files that declare rules import "grpcauth/v1/auth.proto". The plugin
+// carries that file and the two it imports, in the version it was built
+// with, and writes them into a folder you name:
+//
+//	protoc-gen-go-grpcauth --export-options third_party/grpcauth
+//
+// which creates third_party/grpcauth/grpcauth/v1/{auth,rules,principal}.proto
+// and third_party/grpcauth/buf.yaml. With protoc, pass
+// -I third_party/grpcauth. With buf, list the folder as a module of your
+// workspace's buf.yaml and generate only your own module:
+//
+//	version: v2
+//	modules:
+//	  - path: proto
+//	  - path: third_party/grpcauth
+//
+// and in buf.gen.yaml, inputs: [{directory: proto}]. Export again after
+// upgrading the plugin. A workspace can instead depend on the module
+// published to the Buf Schema Registry: deps: [buf.build/grpcauth/grpcauth].
 //
 // # buf
 //
@@ -53,7 +80,7 @@
 //
 // # protoc
 //
-//	protoc -I . -I path/to/authoptions \
+//	protoc -I . -I third_party/grpcauth \
 //	  --go_out=gen --go_opt=paths=source_relative \
 //	  --go-grpc_out=gen --go-grpc_opt=paths=source_relative \
 //	  --go-grpcauth_out=gen --go-grpcauth_opt=paths=source_relative \
@@ -77,8 +104,10 @@
 //
 // # Flags
 //
-//	--version   print the plugin's version and exit
-//	--help      print this manual and exit
+//	--version              print the plugin's version and exit
+//	--help                 print this manual and exit
+//	--export-options DIR   write the grpcauth.v1 options' .proto files and a
+//	                       buf.yaml into DIR, and exit
 package main
 
 import (
@@ -87,6 +116,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/authoptions"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 
 	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -95,7 +128,8 @@ import (
 
 const (
 	pluginName = "protoc-gen-go-grpcauth"
-	version    = "v0.1.0"
+	// version is the runtime's: the two are released together.
+	version = runtime.Version
 )
 
 //go:embed manual.txt
@@ -126,6 +160,17 @@ func handleArgs(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case len(args) == 1 && (args[0] == "--help" || args[0] == "-h"):
 		fmt.Fprint(stdout, manual)
+		return 0
+	case args[0] == "--export-options":
+		if len(args) != 2 || args[1] == "" || strings.HasPrefix(args[1], "-") {
+			fmt.Fprintf(stderr, "%s: --export-options takes one folder: --export-options DIR\n", pluginName)
+			return 2
+		}
+		if err := authoptions.Export(args[1]); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", pluginName, err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "wrote the grpcauth.v1 options (%s) to %s: use -I %s with protoc, or list it as a module in buf.yaml\n", version, args[1], args[1])
 		return 0
 	}
 	fmt.Fprintf(stderr, "%s: unknown argument %q\nThis program is a protoc plugin: run it through protoc or buf. See --help.\n", pluginName, args[0])

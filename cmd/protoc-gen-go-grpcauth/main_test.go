@@ -206,6 +206,19 @@ func TestManualIsPackageDoc(t *testing.T) {
 
 func docText(f *ast.File) string { return f.Doc.Text() }
 
+// TestManualVersion keeps the manual's install lines at the plugin's own
+// version.
+func TestManualVersion(t *testing.T) {
+	for _, want := range []string{
+		"go install github.com/grpcauth/protoc-gen-go-grpcauth/cmd/protoc-gen-go-grpcauth@" + version + "\n",
+		"go get github.com/grpcauth/protoc-gen-go-grpcauth@" + version + "\n",
+	} {
+		if !strings.Contains(manual, want) {
+			t.Errorf("the manual does not say %q", want)
+		}
+	}
+}
+
 func TestArgs(t *testing.T) {
 	for _, tc := range []struct {
 		args     []string
@@ -218,6 +231,10 @@ func TestArgs(t *testing.T) {
 		{args: []string{"--help"}, code: 0, stdout: manual},
 		{args: []string{"--frobnicate"}, code: 2, inStderr: `unknown argument "--frobnicate"`},
 		{args: []string{"--version", "x"}, code: 2, inStderr: `unknown argument "--version"`},
+		{args: []string{"--export-options"}, code: 2, inStderr: "--export-options takes one folder"},
+		{args: []string{"--export-options", ""}, code: 2, inStderr: "--export-options takes one folder"},
+		{args: []string{"--export-options", "--help"}, code: 2, inStderr: "--export-options takes one folder"},
+		{args: []string{"--export-options", "a", "b"}, code: 2, inStderr: "--export-options takes one folder"},
 	} {
 		var out, errb bytes.Buffer
 		if code := handleArgs(tc.args, &out, &errb); code != tc.code {
@@ -229,6 +246,33 @@ func TestArgs(t *testing.T) {
 		if !strings.Contains(errb.String(), tc.inStderr) {
 			t.Errorf("%v: stderr %q, want it to contain %q", tc.args, errb.String(), tc.inStderr)
 		}
+	}
+}
+
+// TestExportOptions runs --export-options and checks what it wrote; the
+// consumer test (scripts/consumer.sh) then builds a workspace on it with buf
+// and protoc.
+func TestExportOptions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "third_party", "grpcauth")
+	var out, errb bytes.Buffer
+	if code := handleArgs([]string{"--export-options", dir}, &out, &errb); code != 0 {
+		t.Fatalf("code %d, stderr %q", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "-I "+dir) {
+		t.Errorf("stdout %q does not say how to use the folder", out.String())
+	}
+	for _, f := range []string{"buf.yaml", "grpcauth/v1/auth.proto", "grpcauth/v1/rules.proto", "grpcauth/v1/principal.proto"} {
+		if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f))); err != nil {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	blocked := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if code := handleArgs([]string{"--export-options", blocked}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "export to") {
+		t.Errorf("export into a file: code %d, stderr %q", code, errb.String())
 	}
 }
 
