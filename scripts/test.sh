@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check: regenerate and diff, go vet, golangci-lint, all tests
-# with -race.
+# with -race, and the consumer test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +21,6 @@ scripts/lint.sh
 
 echo "== go test -race"
 go test -race -count=1 ./...
+
+echo "== consumer test"
+scripts/consumer.sh
