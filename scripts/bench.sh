@@ -21,7 +21,7 @@ mkdir -p .bench
 scripts/tools.sh # protoc-gen-go-grpc, the plugin benchmark's baseline
 [[ -x .bin/benchstat ]] || GOBIN="$PWD/.bin" go install golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-pkgs=(./runtime ./runtime/jwtauth ./runtime/celcond ./cmd/protoc-gen-go-grpcauth)
+pkgs=(./runtime ./runtime/jwtauth ./runtime/celcond ./cmd/protoc-gen-go-grpcauth/generator)
 for p in "${pkgs[@]}"; do
   go test -c -o ".bench/$(basename "$p").test" "$p"
 done

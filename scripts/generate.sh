@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/tools.sh
 PATH="$PWD/.bin:$PATH" buf generate
-go test ./cmd/protoc-gen-go-grpcauth -run 'TestGolden|TestManualIsPackageDoc' -update >/dev/null
+go test ./cmd/protoc-gen-go-grpcauth/generator -run 'TestGolden|TestManualIsPackageDoc' -update >/dev/null

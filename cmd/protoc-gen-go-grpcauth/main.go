@@ -102,6 +102,10 @@
 // default since protoc-gen-go-grpc v1.4.0) and links
 // github.com/grpcauth/protoc-gen-go-grpcauth/runtime.
 //
+// The generator is also a library: package
+// github.com/grpcauth/protoc-gen-go-grpcauth/cmd/protoc-gen-go-grpcauth/generator
+// runs the plugin over given arguments, standard input and output.
+//
 // # Flags
 //
 //	--version              print the plugin's version and exit
@@ -111,75 +115,17 @@
 package main
 
 import (
-	_ "embed"
-	"flag"
-	"fmt"
-	"io"
+	"context"
 	"os"
-	"strings"
 
-	"github.com/grpcauth/protoc-gen-go-grpcauth/authoptions"
-	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
-
-	"google.golang.org/protobuf/compiler/protogen"
-	"google.golang.org/protobuf/types/descriptorpb"
-	"google.golang.org/protobuf/types/pluginpb"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/cmd/protoc-gen-go-grpcauth/generator"
 )
-
-const (
-	pluginName = "protoc-gen-go-grpcauth"
-	// version is the runtime's: the two are released together.
-	version = runtime.Version
-)
-
-//go:embed manual.txt
-var manual string
 
 func main() {
-	if code := handleArgs(os.Args[1:], os.Stdout, os.Stderr); code >= 0 {
-		os.Exit(code)
-	}
-	var flags flag.FlagSet
-	cfg := config{}
-	flags.StringVar(&cfg.unannotated, "unannotated", "error", `"error" or "deny": what to do with a method without an effective rule`)
-	protogen.Options{ParamFunc: flags.Set}.Run(func(gen *protogen.Plugin) error {
-		setFeatures(gen)
-		return generate(gen, cfg)
-	})
-}
-
-// handleArgs handles command-line arguments, which protoc and buf never
-// pass. It returns the exit code, or -1 to go on and read a request from
-// standard input.
-func handleArgs(args []string, stdout, stderr io.Writer) int {
-	switch {
-	case len(args) == 0:
-		return -1
-	case len(args) == 1 && args[0] == "--version":
-		fmt.Fprintln(stdout, pluginName, version)
-		return 0
-	case len(args) == 1 && (args[0] == "--help" || args[0] == "-h"):
-		fmt.Fprint(stdout, manual)
-		return 0
-	case args[0] == "--export-options":
-		if len(args) != 2 || args[1] == "" || strings.HasPrefix(args[1], "-") {
-			fmt.Fprintf(stderr, "%s: --export-options takes one folder: --export-options DIR\n", pluginName)
-			return 2
-		}
-		if err := authoptions.Export(args[1]); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", pluginName, err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "wrote the grpcauth.v1 options (%s) to %s: use -I %s with protoc, or list it as a module in buf.yaml\n", version, args[1], args[1])
-		return 0
-	}
-	fmt.Fprintf(stderr, "%s: unknown argument %q\nThis program is a protoc plugin: run it through protoc or buf. See --help.\n", pluginName, args[0])
-	return 2
-}
-
-func setFeatures(gen *protogen.Plugin) {
-	gen.SupportedFeatures = uint64(pluginpb.CodeGeneratorResponse_FEATURE_PROTO3_OPTIONAL) |
-		uint64(pluginpb.CodeGeneratorResponse_FEATURE_SUPPORTS_EDITIONS)
-	gen.SupportedEditionsMinimum = descriptorpb.Edition_EDITION_PROTO2
-	gen.SupportedEditionsMaximum = descriptorpb.Edition_EDITION_2023
+	os.Exit(generator.Run(context.Background(), generator.Env{
+		Args:   os.Args[1:],
+		Stdin:  os.Stdin,
+		Stdout: os.Stdout,
+		Stderr: os.Stderr,
+	}))
 }

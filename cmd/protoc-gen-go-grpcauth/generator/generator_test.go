@@ -1,7 +1,7 @@
 // Copyright 2026 The protoc-gen-go-grpcauth Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package main
+package generator
 
 import (
 	"bytes"
@@ -19,14 +19,13 @@ import (
 
 	"github.com/bufbuild/protocompile"
 	"github.com/google/go-cmp/cmp"
-	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/pluginpb"
 )
 
-// update rewrites the golden files: go test ./cmd/protoc-gen-go-grpcauth -update
+// update rewrites the golden files: go test ./cmd/protoc-gen-go-grpcauth/generator -update
 var update = flag.Bool("update", false, "rewrite golden files")
 
 // compilerVersion is fixed so golden headers do not depend on the machine.
@@ -49,7 +48,7 @@ func request(t testing.TB, dir, parameter string) *pluginpb.CodeGeneratorRequest
 	sort.Strings(files)
 	c := protocompile.Compiler{
 		Resolver: protocompile.WithStandardImports(&protocompile.SourceResolver{
-			ImportPaths: []string{dir, filepath.Join("..", "..", "authoptions")},
+			ImportPaths: []string{dir, filepath.Join("..", "..", "..", "authoptions")},
 		}),
 		SourceInfoMode: protocompile.SourceInfoStandard,
 	}
@@ -94,18 +93,7 @@ func request(t testing.TB, dir, parameter string) *pluginpb.CodeGeneratorRequest
 // run runs the plugin on req as main does and returns its response.
 func run(t *testing.T, req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
 	t.Helper()
-	var flags flag.FlagSet
-	cfg := config{}
-	flags.StringVar(&cfg.unannotated, "unannotated", "error", "")
-	gen, err := protogen.Options{ParamFunc: flags.Set}.New(req)
-	if err != nil {
-		return &pluginpb.CodeGeneratorResponse{Error: proto.String(err.Error())}
-	}
-	setFeatures(gen)
-	if err := generate(gen, cfg); err != nil {
-		gen.Error(err)
-	}
-	return gen.Response()
+	return Generate(req)
 }
 
 // TestGolden runs every case under testdata. A case is a folder with
@@ -190,7 +178,7 @@ func writeFile(t *testing.T, path string, b []byte) {
 
 // TestManualIsPackageDoc keeps --help equal to the package doc comment.
 func TestManualIsPackageDoc(t *testing.T) {
-	f, err := parser.ParseFile(token.NewFileSet(), "main.go", nil, parser.ParseComments|parser.PackageClauseOnly)
+	f, err := parser.ParseFile(token.NewFileSet(), filepath.Join("..", "main.go"), nil, parser.ParseComments|parser.PackageClauseOnly)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,8 +198,8 @@ func docText(f *ast.File) string { return f.Doc.Text() }
 // version.
 func TestManualVersion(t *testing.T) {
 	for _, want := range []string{
-		"go install github.com/grpcauth/protoc-gen-go-grpcauth/cmd/protoc-gen-go-grpcauth@" + version + "\n",
-		"go get github.com/grpcauth/protoc-gen-go-grpcauth@" + version + "\n",
+		"go install github.com/grpcauth/protoc-gen-go-grpcauth/cmd/protoc-gen-go-grpcauth@" + Version + "\n",
+		"go get github.com/grpcauth/protoc-gen-go-grpcauth@" + Version + "\n",
 	} {
 		if !strings.Contains(manual, want) {
 			t.Errorf("the manual does not say %q", want)
@@ -227,7 +215,7 @@ func TestArgs(t *testing.T) {
 		inStderr string
 	}{
 		{args: nil, code: -1},
-		{args: []string{"--version"}, code: 0, stdout: "protoc-gen-go-grpcauth " + version + "\n"},
+		{args: []string{"--version"}, code: 0, stdout: "protoc-gen-go-grpcauth " + Version + "\n"},
 		{args: []string{"--help"}, code: 0, stdout: manual},
 		{args: []string{"--frobnicate"}, code: 2, inStderr: `unknown argument "--frobnicate"`},
 		{args: []string{"--version", "x"}, code: 2, inStderr: `unknown argument "--version"`},
@@ -273,6 +261,41 @@ func TestExportOptions(t *testing.T) {
 	errb.Reset()
 	if code := handleArgs([]string{"--export-options", blocked}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "export to") {
 		t.Errorf("export into a file: code %d, stderr %q", code, errb.String())
+	}
+}
+
+// TestRun drives the plugin as main does, over given standard input and
+// output: the response on stdout is Generate's, byte for byte; a request
+// that is not one is exit code 1 with a message, nothing on stdout.
+func TestRun(t *testing.T) {
+	req := request(t, filepath.Join("testdata", "unary"), "paths=source_relative")
+	in, err := proto.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	if code := Run(context.Background(), Env{Stdin: bytes.NewReader(in), Stdout: &out, Stderr: &errb}); code != 0 {
+		t.Fatalf("Run = %d, stderr %q", code, errb.String())
+	}
+	want, err := proto.Marshal(Generate(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out.Bytes(), want) {
+		t.Error("Run's response differs from Generate's")
+	}
+	resp := &pluginpb.CodeGeneratorResponse{}
+	if err := proto.Unmarshal(out.Bytes(), resp); err != nil || len(resp.GetFile()) == 0 || resp.Error != nil {
+		t.Fatalf("response: %v, %d files, error %q", err, len(resp.GetFile()), resp.GetError())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := Run(context.Background(), Env{Stdin: strings.NewReader("\xff not a request"), Stdout: &out, Stderr: &errb}); code != 1 || out.Len() != 0 || !strings.Contains(errb.String(), "not a CodeGeneratorRequest") {
+		t.Errorf("garbage on stdin: code %d, stdout %d bytes, stderr %q", code, out.Len(), errb.String())
+	}
+	out.Reset()
+	if code := Run(context.Background(), Env{Args: []string{"--version"}, Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}); code != 0 || out.String() != PluginName+" "+Version+"\n" {
+		t.Errorf("--version: code %d, %q", code, out.String())
 	}
 }
 

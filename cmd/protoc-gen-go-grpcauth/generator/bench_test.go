@@ -1,10 +1,11 @@
 // Copyright 2026 The protoc-gen-go-grpcauth Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package main
+package generator
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"go/parser"
 	"go/token"
@@ -14,7 +15,6 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/protobuf/compiler/protogen"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/pluginpb"
 )
@@ -95,15 +95,11 @@ func generateInProcess(data []byte) (*pluginpb.CodeGeneratorResponse, error) {
 	if err := proto.Unmarshal(data, req); err != nil {
 		return nil, err
 	}
-	gen, err := protogen.Options{}.New(req)
-	if err != nil {
-		return nil, err
+	resp := Generate(req)
+	if resp.Error != nil {
+		return nil, errors.New(resp.GetError())
 	}
-	setFeatures(gen)
-	if err := generate(gen, config{unannotated: "error"}); err != nil {
-		return nil, err
-	}
-	return gen.Response(), nil
+	return resp, nil
 }
 
 // execPlugin runs the plugin binary with the request bytes on standard
@@ -176,7 +172,7 @@ func BenchmarkGenerate1000(b *testing.B) {
 		}
 	})
 
-	grpcBin, err := filepath.Abs(filepath.Join("..", "..", ".bin", "protoc-gen-go-grpc"))
+	grpcBin, err := filepath.Abs(filepath.Join("..", "..", "..", ".bin", "protoc-gen-go-grpc"))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -186,8 +182,8 @@ func BenchmarkGenerate1000(b *testing.B) {
 	}
 	ownBin := ""
 	if haveGRPC {
-		ownBin = filepath.Join(b.TempDir(), pluginName)
-		cmd := exec.Command("go", "build", "-o", ownBin, ".")
+		ownBin = filepath.Join(b.TempDir(), PluginName)
+		cmd := exec.Command("go", "build", "-o", ownBin, "..")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("go build: %v\n%s", err, out)
 		}

@@ -1,7 +1,7 @@
 // Copyright 2026 The protoc-gen-go-grpcauth Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-package main
+package generator
 
 import (
 	"errors"
