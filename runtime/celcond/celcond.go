@@ -180,17 +180,6 @@ func compile(expr string, request proto.Message) (cel.Program, bool, error) {
 	return prg, loops, nil
 }
 
-// MustCompile is Compile for generated package variables: it panics when
-// expr does not compile, which means the generated code and this package
-// disagree (regenerate).
-func MustCompile(expr string, request proto.Message) *Program {
-	p, err := Compile(expr, request)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
-
 // memoKey names the CEL view of a principal in Principal.Memo.
 type memoKey struct{ withClaims bool }
 
