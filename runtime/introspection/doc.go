@@ -36,7 +36,7 @@
 // It fails closed: a non-200 status, a network error, a timeout, a body too
 // large or not a well-formed response all deny with UNAVAILABLE
 // AUTH_BACKEND_UNAVAILABLE, never OK. Denials and their details never hold
-// the token.
+// the token, nor the endpoint's URL (its path or query may hold a secret).
 //
 // Successful results are cached for [CacheTTL] (60s by default), never past
 // the token's exp, which is checked again on every hit. The cache is keyed
