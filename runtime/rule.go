@@ -10,7 +10,9 @@ import (
 
 // ConditionEvaluator evaluates a method's compiled condition against the
 // principal and the decoded request (nil when the condition is decided at
-// stream open). An error denies the call.
+// stream open). An error denies the call; its text goes into the denial's
+// log line and audit detail, so it must hold no value of the request or
+// the principal (runtime/celcond's errors name a kind and a position).
 type ConditionEvaluator interface {
 	Evaluate(ctx context.Context, p *Principal, request any) (bool, error)
 }

@@ -79,7 +79,9 @@ func (i *Introspector) FailWith(status int) {
 
 // Issue returns a new opaque access token for subject with scopes and
 // audience, active for ttl; extra fields are added to its introspection
-// response (a nil value removes a field).
+// response (a nil value removes a field). A token bound to a client
+// certificate (RFC 8705 §3.2) has the extra field
+// "cnf": map[string]any{"x5t#S256": runtime.CertificateThumbprint(cert)}.
 func (i *Introspector) Issue(subject string, scopes []string, audience string, ttl time.Duration, extra map[string]any) string {
 	b := make([]byte, 24)
 	if _, err := rand.Read(b); err != nil {

@@ -13,13 +13,17 @@
 // `buf generate`. At run time a condition is compiled once, when the
 // program starts; a false result denies with PERMISSION_DENIED
 // CONDITION_FAILED, and so does an evaluation error (a missing claim, a
-// claim of the wrong type): never OK, never a panic.
+// claim of the wrong type): never OK, never a panic. An evaluation error
+// names its kind and its place in the condition, "no such key (1:17)",
+// never a value of the request or the principal, so that it can be logged
+// and audited.
 package celcond
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -86,7 +90,8 @@ type Program struct {
 
 	once  sync.Once
 	prg   cel.Program
-	loops bool // has a comprehension: evaluated under the call's context
+	info  *celast.SourceInfo // positions of the checked expression's nodes, for errors
+	loops bool               // has a comprehension: evaluated under the call's context
 	err   error
 }
 
@@ -102,7 +107,7 @@ func New(expr string, request proto.Message) *Program {
 
 // Prepare compiles the condition, once.
 func (p *Program) Prepare() error {
-	p.once.Do(func() { p.prg, p.loops, p.err = compile(p.expr, p.request) })
+	p.once.Do(func() { p.prg, p.info, p.loops, p.err = compile(p.expr, p.request) })
 	return p.err
 }
 
@@ -143,19 +148,19 @@ func (literalPatterns) Validate(_ *cel.Env, _ cel.ValidatorConfig, a *celast.AST
 	}
 }
 
-// compile returns the program of expr and whether it has a comprehension
-// (all, exists, map, filter...).
-func compile(expr string, request proto.Message) (cel.Program, bool, error) {
+// compile returns the program of expr, the positions of its nodes, and
+// whether it has a comprehension (all, exists, map, filter...).
+func compile(expr string, request proto.Message) (cel.Program, *celast.SourceInfo, bool, error) {
 	env, err := Env(request)
 	if err != nil {
-		return nil, false, fmt.Errorf("celcond: %w", err)
+		return nil, nil, false, fmt.Errorf("celcond: %w", err)
 	}
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
-		return nil, false, fmt.Errorf("celcond: condition %q: %w", expr, iss.Err())
+		return nil, nil, false, fmt.Errorf("celcond: condition %q: %w", expr, iss.Err())
 	}
 	if !ast.OutputType().IsExactType(types.BoolType) {
-		return nil, false, fmt.Errorf("celcond: condition %q is of type %s, not bool", expr, ast.OutputType())
+		return nil, nil, false, fmt.Errorf("celcond: condition %q is of type %s, not bool", expr, ast.OutputType())
 	}
 	loops := false
 	celast.PreOrderVisit(ast.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
@@ -175,20 +180,9 @@ func compile(expr string, request proto.Message) (cel.Program, bool, error) {
 	}
 	prg, err := env.Program(ast, opts...)
 	if err != nil {
-		return nil, false, fmt.Errorf("celcond: condition %q: %w", expr, err)
+		return nil, nil, false, fmt.Errorf("celcond: condition %q: %w", expr, err)
 	}
-	return prg, loops, nil
-}
-
-// MustCompile is Compile for generated package variables: it panics when
-// expr does not compile, which means the generated code and this package
-// disagree (regenerate).
-func MustCompile(expr string, request proto.Message) *Program {
-	p, err := Compile(expr, request)
-	if err != nil {
-		panic(err)
-	}
-	return p
+	return prg, ast.NativeRep().SourceInfo(), loops, nil
 }
 
 // memoKey names the CEL view of a principal in Principal.Memo.
@@ -228,10 +222,20 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 
 // Evaluate runs the condition. Any evaluation error, and any result other
 // than a bool, is an error: the caller denies.
+//
+// An error's text is safe to log and audit: it never holds a value of the
+// request or of the principal. cel-go's own errors do ("no such key:
+// <the key>", "invalid RFC 3339 timestamp <the text>"), so an evaluation
+// error is reported as its kind and, when cel-go knows it, the position in
+// the condition of the expression that failed, as (line:column): "no such
+// key (1:17)", "division by zero (1:5)", "cost limit exceeded",
+// "cancelled". An error of a cancelled call or a passed deadline wraps
+// [context.Canceled] or [context.DeadlineExceeded].
 func (p *Program) Evaluate(ctx context.Context, principal *runtime.Principal, request any) (result bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			result, err = false, fmt.Errorf("condition panicked: %v", r)
+			// Not r itself: a panic's value may quote the request.
+			result, err = false, &evalError{kind: "panic"}
 		}
 	}()
 	if err := p.Prepare(); err != nil {
@@ -259,7 +263,7 @@ func (p *Program) Evaluate(ctx context.Context, principal *runtime.Principal, re
 		return false, act.err
 	}
 	if err != nil {
-		return false, err
+		return false, describe(err, p.info)
 	}
 	b, ok := out.Value().(bool)
 	if !ok {
@@ -269,20 +273,106 @@ func (p *Program) Evaluate(ctx context.Context, principal *runtime.Principal, re
 }
 
 // toProto converts the principal for CEL. Claims that JSON cannot hold are
-// an error.
+// an error, which names neither the claim nor its value (structpb's error
+// may quote the value).
 func toProto(p *runtime.Principal, withClaims bool) (*grpcauthv1.Principal, error) {
 	out := &grpcauthv1.Principal{Kind: p.Kind.String(), Subject: p.Subject, Issuer: p.Issuer, Scopes: p.Scopes}
 	if withClaims && len(p.Claims) > 0 {
 		s, err := structpb.NewStruct(p.Claims) // checks and converts every claim
 		if err != nil {
-			keys := make([]string, 0, len(p.Claims))
-			for k := range p.Claims {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			return nil, fmt.Errorf("claims %v cannot be given to CEL: %w", keys, err)
+			return nil, &evalError{kind: "a claim is not a JSON value"}
 		}
 		out.Claims = s.Fields
 	}
 	return out, nil
+}
+
+// evalError is an evaluation error that is safe to log and audit: what
+// kind of error, and where in the condition, never a value.
+type evalError struct {
+	kind      string
+	line, col int   // the failing expression's position, 1-based; 0 when unknown
+	cause     error // context.Canceled or context.DeadlineExceeded, else nil
+}
+
+func (e *evalError) Error() string {
+	if e.line == 0 {
+		return e.kind
+	}
+	return e.kind + " (" + strconv.Itoa(e.line) + ":" + strconv.Itoa(e.col) + ")"
+}
+
+func (e *evalError) Unwrap() error { return e.cause }
+
+// describe turns an error of cel-go's evaluation into an evalError. The
+// kind comes from a fixed list, matched against the start of cel-go's
+// message, which is then dropped: what follows it is often a value. The
+// position is that of the node cel-go labelled the error with, found in
+// info as the generator reports compile errors (column 1-based).
+func describe(err error, info *celast.SourceInfo) *evalError {
+	e := &evalError{kind: "evaluation error"}
+	var cancelled interpreter.EvalCancelledError
+	switch {
+	case errors.Is(err, context.Canceled):
+		e.kind, e.cause = "cancelled", context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		e.kind, e.cause = "deadline exceeded", context.DeadlineExceeded
+	case errors.As(err, &cancelled):
+		switch cancelled.Cause {
+		case interpreter.CostLimitExceeded:
+			e.kind = "cost limit exceeded"
+		case interpreter.MemoryLimitExceeded:
+			e.kind = "memory limit exceeded"
+		default:
+			e.kind = "cancelled"
+		}
+	case errors.Is(err, interpreter.InterruptError{}):
+		e.kind = "cancelled"
+	default:
+		e.kind = kindOf(err.Error())
+	}
+	var ce *types.Err
+	if errors.As(err, &ce) && ce.NodeID() != 0 && info != nil {
+		if loc := info.GetStartLocation(ce.NodeID()); loc.Line() > 0 {
+			e.line, e.col = loc.Line(), loc.Column()+1
+		}
+	}
+	return e
+}
+
+// errorKinds are the kinds of cel-go evaluation error, by the start of
+// their message: the longest first where one starts another.
+var errorKinds = []struct{ prefix, kind string }{
+	{"no such key", "no such key"},
+	{"no such attribute", "no such attribute"},
+	{"no such field", "no such field"},
+	{"no such overload", "no such overload"},
+	{"division by zero", "division by zero"},
+	{"modulus by zero", "modulus by zero"},
+	{"unsigned integer overflow", "unsigned integer overflow"},
+	{"integer overflow", "integer overflow"},
+	{"duration overflow", "duration overflow"},
+	{"timestamp overflow", "timestamp overflow"},
+	{"type conversion", "type conversion"},
+	{"unsupported type conversion", "type conversion"},
+	{"strconv.", "type conversion"},
+	{"invalid RFC 3339 timestamp", "invalid timestamp"},
+	{"invalid UTF-8", "invalid UTF-8"},
+	{"index out of", "index out of range"},
+	{"NaN values cannot be ordered", "NaN values cannot be ordered"},
+	{"optional.none() dereference", "optional.none() dereference"},
+	{"internal error", "internal error"},
+}
+
+// kindOf is the kind of an evaluation error whose message is msg.
+func kindOf(msg string) string {
+	for _, k := range errorKinds {
+		if strings.HasPrefix(msg, k.prefix) {
+			return k.kind
+		}
+	}
+	if strings.HasPrefix(msg, "index ") && strings.Contains(msg, "out of range") {
+		return "index out of range" // "index 3 out of range", "index '3' out of range in list size '2'"
+	}
+	return "evaluation error"
 }

@@ -5,8 +5,10 @@ package celcond_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	grpcauthtestv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/grpcauthtest/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
@@ -198,5 +200,60 @@ func TestRegexPatterns(t *testing.T) {
 	}
 	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}); !ok || err != nil {
 		t.Errorf("literal pattern = %v, %v; want true", ok, err)
+	}
+}
+
+// TestEvaluationErrorsAreSafe: an evaluation error says what kind of error
+// and where in the condition, and holds no value of the request or the
+// principal (cel-go's own messages quote them); a cancelled call's or a
+// passed deadline's error still matches its context error.
+func TestEvaluationErrorsAreSafe(t *testing.T) {
+	const secret = "SECRET-VALUE-42"
+	req := &grpcauthtestv1.SearchRequest{Limit: -1, Tags: make([]string, 1000), Page: &grpcauthtestv1.Page{Token: secret}}
+	for i := range req.Tags {
+		req.Tags[i] = secret
+	}
+	alice := &runtime.Principal{Kind: runtime.BearerJWT, Subject: "alice", Claims: map[string]any{"tenant": secret}}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	for _, c := range []struct {
+		name, expr string
+		ctx        context.Context
+		p          *runtime.Principal
+		want       string
+		is         error
+	}{
+		{"missing_key", "principal.claims[request.page.token] == 'x'", context.Background(), alice, "no such key (1:17)", nil},
+		{"missing_claim_from_claim", "principal.claims[principal.claims.tenant] == 'x'", context.Background(), alice, "no such key (1:17)", nil},
+		{"modulus_by_zero", "100 % (request.limit + 1) > 0", context.Background(), alice, "modulus by zero (1:5)", nil},
+		{"unsigned_overflow", "uint(request.limit) > 0u", context.Background(), alice, "unsigned integer overflow (1:5)", nil},
+		{"duration", "duration(request.page.token) > duration('1s')", context.Background(), alice, "type conversion (1:9)", nil},
+		{"timestamp", "timestamp(request.page.token) > timestamp(0)", context.Background(), alice, "invalid timestamp (1:10)", nil},
+		{"index", "request.tags[request.limit + 2000] == 'x'", context.Background(), alice, "index out of range (1:13)", nil},
+		{"cancelled", "request.tags.all(t, t != request.page.token + 'x')", cancelled, alice, "cancelled", context.Canceled},
+		{"deadline", "request.tags.all(t, t != request.page.token + 'x')", expired, alice, "deadline exceeded", context.DeadlineExceeded},
+		{"claim_not_json", "principal.claims['tenant'] == 'x'", context.Background(), &runtime.Principal{Claims: map[string]any{secret: "\xff" + secret}}, "a claim is not a JSON value", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p, err := celcond.Compile(c.expr, req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ok, err := p.Evaluate(c.ctx, c.p, req)
+			if ok || err == nil {
+				t.Fatalf("Evaluate = %v, %v; want false and an error", ok, err)
+			}
+			if err.Error() != c.want {
+				t.Errorf("error = %q; want %q", err, c.want)
+			}
+			if strings.Contains(err.Error(), "SECRET") {
+				t.Errorf("error %q holds a value of the call", err)
+			}
+			if c.is != nil && !errors.Is(err, c.is) {
+				t.Errorf("error %q does not match %v", err, c.is)
+			}
+		})
 	}
 }

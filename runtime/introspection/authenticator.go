@@ -5,6 +5,8 @@ package introspection
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"maps"
 	"net/http"
@@ -90,8 +92,13 @@ func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError
 // Caller faults are *runtime.Error with their reason: TOKEN_REVOKED for an
 // inactive token, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, ISSUER_UNTRUSTED,
 // AUDIENCE_MISMATCH, CREDENTIAL_KIND_NOT_ACCEPTED for a refresh token,
-// CLAIMS_INVALID for an active token that names nobody, and
-// CREDENTIALS_MALFORMED for an empty or oversized token. Any failure of the
+// CLAIMS_INVALID for an active token that names nobody or whose cnf is not
+// an object, CREDENTIALS_INVALID for a token bound to a client certificate
+// (cnf "x5t#S256", RFC 8705 §3.2) that the call's connection did not
+// present, or bound by a confirmation method this server cannot verify, and
+// CREDENTIALS_MALFORMED for an empty or oversized token. The binding is
+// checked on every call, cache hits included: a cached answer is shared by
+// every connection that presents the token. Any failure of the
 // endpoint fails closed with AUTH_BACKEND_UNAVAILABLE (UNAVAILABLE). When
 // ctx ends while the request runs, Authenticate returns ctx.Err() at once;
 // the request goes on for the callers that share it.
@@ -115,6 +122,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 				// Checked again on every hit: the clock has moved since.
 				if err := a.check(e.resp, now); err != nil {
 					a.cache.remove(key, e)
+					return nil, err
+				}
+				// The entry stays: it is good on the connection it is
+				// bound to.
+				if err := checkBinding(ctx, e.resp); err != nil {
 					return nil, err
 				}
 				return principalOf(e.resp), nil
@@ -144,6 +156,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 			WithDetail("introspection failed")
 	}
 	if err := a.check(f.resp, a.cfg.now()); err != nil {
+		return nil, err
+	}
+	if err := checkBinding(ctx, f.resp); err != nil {
 		return nil, err
 	}
 	return principalOf(f.resp), nil
@@ -195,7 +210,52 @@ func (a *Authenticator) check(r *response, now time.Time) *runtime.Error {
 	if subjectOf(r) == "" {
 		return deny(runtime.ReasonClaimsInvalid, "the token names no subject (sub, username or client_id)")
 	}
+	if cnf, ok := r.claims["cnf"]; ok {
+		return checkConfirmation(cnf)
+	}
 	return nil
+}
+
+// checkConfirmation checks the form of an answer's cnf member (RFC 7800,
+// RFC 8705 §3.2), with the reasons runtime/jwtauth gives a JWT's cnf
+// claim. The only confirmation method supported is RFC 8705's certificate
+// binding, "x5t#S256", and it must be alone: a member this server cannot
+// verify (DPoP's "jkt", RFC 9449, for one) is a proof it cannot check, and
+// a proof it cannot check is no proof. Whether the call's connection holds
+// the certificate is checked per call, by checkBinding.
+func checkConfirmation(cnf any) *runtime.Error {
+	m, ok := cnf.(map[string]any)
+	if !ok {
+		return deny(runtime.ReasonClaimsInvalid, "the token's cnf claim is not an object")
+	}
+	x5t, ok := m["x5t#S256"]
+	if !ok || len(m) != 1 {
+		return deny(runtime.ReasonCredentialsInvalid, "the token's confirmation method (cnf) is not supported by this server").
+			WithDetail("the introspection answer's cnf holds a confirmation method other than x5t#S256 (such as DPoP's jkt), which this server cannot verify")
+	}
+	if s, ok := x5t.(string); !ok || !isThumbprint(s) {
+		return deny(runtime.ReasonCredentialsInvalid, "the token's certificate thumbprint (cnf x5t#S256) is not a base64url SHA-256")
+	}
+	return nil
+}
+
+// isThumbprint reports whether s is an x5t#S256 as RFC 8705 §3.1 writes
+// it: the unpadded base64url encoding of 32 bytes, and the only such
+// encoding of them (no padding bits set, no line break).
+func isThumbprint(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == sha256.Size && base64.RawURLEncoding.EncodeToString(b) == s
+}
+
+// checkBinding checks, for the call ctx, the certificate binding of a
+// checked answer, if it has one.
+func checkBinding(ctx context.Context, r *response) *runtime.Error {
+	m, _ := r.claims["cnf"].(map[string]any)
+	x5t, _ := m["x5t#S256"].(string)
+	if x5t == "" {
+		return nil
+	}
+	return runtime.CheckCertificateBinding(ctx, x5t)
 }
 
 func subjectOf(r *response) string {

@@ -146,12 +146,19 @@ func (a *Authenticator) introspect(token string) (*response, error) {
 	return r, nil
 }
 
-// transportError describes a network failure. The errors of net/http name
-// the endpoint but never the request body, where the token is.
+// transportError describes a network failure. The errors of net/http
+// never hold the request body, where the token is, but a *url.Error quotes
+// the endpoint URL, whose path or query may hold a secret: it is replaced,
+// in the text and in the cause, by its operation and the error it wraps,
+// as runtime/jwtauth does for its key fetches.
 func (a *Authenticator) transportError(ctx context.Context, what string, err error) *backendError {
 	var ne net.Error
 	if ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 		return &backendError{detail: fmt.Sprintf("timeout: no complete answer within %s", a.cfg.timeout.Round(time.Millisecond))}
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = fmt.Errorf("%s: %w", ue.Op, ue.Err)
 	}
 	return &backendError{detail: what + ": " + err.Error(), cause: err}
 }

@@ -24,13 +24,19 @@
 // when present, not in the future; iss equal to [Issuer] when one is set
 // (a response without iss is then refused); aud containing one of
 // [Audience] exactly when set; and a subject, taken from sub, else username,
-// else client_id. The principal's scopes are the space-separated "scope";
-// its Claims are the whole response.
+// else client_id. An answer with a "cnf" member binds the token to a client
+// certificate (RFC 8705 §3.2): its only member must be "x5t#S256", a
+// canonical base64url SHA-256, and every call that presents the token,
+// cache hits included, must come over a TLS connection that presented the
+// certificate of that thumbprint (else CREDENTIALS_INVALID, as
+// runtime/jwtauth does for a JWT's cnf); any other confirmation method,
+// such as DPoP's "jkt", is refused. The principal's scopes are the
+// space-separated "scope"; its Claims are the whole response.
 //
 // It fails closed: a non-200 status, a network error, a timeout, a body too
 // large or not a well-formed response all deny with UNAVAILABLE
 // AUTH_BACKEND_UNAVAILABLE, never OK. Denials and their details never hold
-// the token.
+// the token, nor the endpoint's URL (its path or query may hold a secret).
 //
 // Successful results are cached for [CacheTTL] (60s by default), never past
 // the token's exp, which is checked again on every hit. The cache is keyed

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"math"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/go-jose/go-jose/v4/jwt"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 )
@@ -146,7 +143,7 @@ func (a *Authenticator) hit(ctx context.Context, token string, e *cacheEntry) *r
 		a.cache.drop(token)
 		return nil
 	}
-	if e.cnf != "" && peerThumbprint(ctx) != e.cnf {
+	if e.cnf != "" && runtime.CheckCertificateBinding(ctx, e.cnf) != nil {
 		return nil
 	}
 	return e.principal
@@ -407,29 +404,7 @@ func checkConfirmation(ctx context.Context, cnf any) *runtime.Error {
 	if !ok {
 		return deny(runtime.ReasonCredentialsInvalid, "the token's confirmation method (cnf) is not supported by this server")
 	}
-	got := peerThumbprint(ctx)
-	if got == "" {
-		return deny(runtime.ReasonCredentialsInvalid, "the token is bound to a client certificate and the connection presented none")
-	}
-	if got != want {
-		return deny(runtime.ReasonCredentialsInvalid, "the token is bound to another client certificate")
-	}
-	return nil
-}
-
-// peerThumbprint is the base64url SHA-256 of the call's client
-// certificate (RFC 8705 x5t#S256), or "" without one.
-func peerThumbprint(ctx context.Context) string {
-	p, _ := peer.FromContext(ctx)
-	if p == nil {
-		return ""
-	}
-	ti, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(ti.State.PeerCertificates) == 0 {
-		return ""
-	}
-	sum := sha256.Sum256(ti.State.PeerCertificates[0].Raw)
-	return base64.RawURLEncoding.EncodeToString(sum[:])
+	return runtime.CheckCertificateBinding(ctx, want)
 }
 
 // maxNumericDate bounds exp, nbf and iat as go-jose does: larger values

@@ -110,11 +110,13 @@ func (a *Authenticator) AuthenticatePeer(ctx context.Context, info credentials.T
 	}
 
 	// Defence in depth: the handshake verified the chain against the
-	// bundle of its time; check it against the current one. The result is
-	// remembered per connection (the leaf is the connection's own value)
-	// until the bundle changes or a certificate of the chain expires.
+	// bundle of its time; check it against the current one. The result,
+	// scopes included, is remembered per connection (the leaf is the
+	// connection's own value) until the bundle is replaced, a certificate
+	// of the chain expires, or ForgetScopes is called.
 	b := a.bundle.Load()
-	if p := a.verified.get(leaf, b, now); p != nil {
+	gen := a.verified.generation()
+	if p := a.verified.get(leaf, b, gen, now); p != nil {
 		return p, nil
 	}
 	opts := x509.VerifyOptions{
@@ -156,35 +158,62 @@ func (a *Authenticator) AuthenticatePeer(ctx context.Context, info credentials.T
 		Certificate: leaf,
 		ExpiresAt:   leaf.NotAfter,
 	}
-	a.verified.put(leaf, &verifiedConn{bundle: b, validUntil: validUntil, principal: p})
+	a.verified.put(leaf, &verifiedConn{bundle: b, gen: gen, validUntil: validUntil, principal: p})
 	return p, nil
 }
+
+// ForgetScopes drops the principals remembered per connection, so that
+// the next call on every open connection asks [ScopeFunc] again (and
+// verifies its certificate against the current bundle again). Call it
+// when what ScopeFunc answers has changed: until then, a connection
+// keeps the scopes of its first call. A call whose authentication ran
+// while ForgetScopes was called may still see the old scopes; every call
+// that starts after ForgetScopes returns sees the new answer. It is safe
+// for concurrent use.
+func (a *Authenticator) ForgetScopes() { a.verified.forget() }
 
 // maxVerifiedConns bounds the per-connection verification cache.
 const maxVerifiedConns = 4096
 
 // connCache remembers, per connection's leaf certificate, the principal
-// verified against a given bundle. The principal is shared between the
-// connection's calls and must not be modified.
+// verified against a given bundle in a given generation. The principal is
+// shared between the connection's calls and must not be modified.
 type connCache struct {
-	mu sync.Mutex
-	m  map[*x509.Certificate]*verifiedConn
+	mu  sync.Mutex
+	m   map[*x509.Certificate]*verifiedConn
+	gen uint64 // bumped by forget: older entries, and entries being built, are not used
 }
 
 type verifiedConn struct {
 	bundle     *bundle
+	gen        uint64 // the generation read before the principal was built
 	validUntil time.Time
 	principal  *runtime.Principal
 }
 
-func (c *connCache) get(leaf *x509.Certificate, b *bundle, now time.Time) *runtime.Principal {
+func (c *connCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
+}
+
+func (c *connCache) get(leaf *x509.Certificate, b *bundle, gen uint64, now time.Time) *runtime.Principal {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	v := c.m[leaf]
-	if v == nil || v.bundle != b || now.After(v.validUntil) {
+	if v == nil || v.bundle != b || v.gen != gen || now.After(v.validUntil) {
 		return nil
 	}
 	return v.principal
+}
+
+// forget drops every entry; an entry put later by an authentication that
+// read the generation before is never used.
+func (c *connCache) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.m = nil
 }
 
 func (c *connCache) put(leaf *x509.Certificate, v *verifiedConn) {

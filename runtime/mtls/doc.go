@@ -81,5 +81,8 @@
 //
 // [Scopes] maps identities to scopes; [ScopeFunc] computes them. An
 // identity without scopes still authenticates: methods that need no scope
-// accept it.
+// accept it. A connection's principal, scopes included, is built on its
+// first call and reused by its later calls until the trust bundle is
+// replaced or [Authenticator.ForgetScopes] is called, so a ScopeFunc whose
+// answers change needs ForgetScopes to reach open connections.
 package mtls

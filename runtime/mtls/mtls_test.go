@@ -555,6 +555,62 @@ func TestScopesMapping(t *testing.T) {
 	})
 }
 
+// TestForgetScopes: a connection's principal, ScopeFunc's answer
+// included, is kept for the connection's later calls, so a changed answer
+// is not seen on it until ForgetScopes, and is seen on its next call
+// after; a bundle reload drops it too.
+func TestForgetScopes(t *testing.T) {
+	ca, srvCA := newCA(t, "workloads"), newCA(t, "server")
+	ctx := context.Background()
+	const id = "spiffe://example.org/ns/prod/sa/reader"
+	var current atomic.Pointer[[]string]
+	current.Store(&[]string{"library.read"})
+	var calls atomic.Int32
+	path := filepath.Join(t.TempDir(), "bundle.pem")
+	writeBundle(t, path, ca)
+	a := newAuth(t, mtls.SPIFFE(td), mtls.BundleFile(path), mtls.ScopeFunc(func(string) []string {
+		calls.Add(1)
+		return *current.Load()
+	}))
+	conn := connect(t, a.ServerTLSConfig(serverBase(t, srvCA)), srvCA, workload(t, ca, id))
+	scopes := func() string {
+		t.Helper()
+		p, err := a.AuthenticatePeer(ctx, conn)
+		wantOK(t, p, err, id)
+		return strings.Join(p.Scopes, " ")
+	}
+
+	if got := scopes(); got != "library.read" {
+		t.Fatalf("scopes = %q; want library.read", got)
+	}
+	current.Store(&[]string{"library.write"})
+	if got := scopes(); got != "library.read" {
+		t.Errorf("before ForgetScopes: scopes = %q; want the connection's remembered library.read", got)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("before ForgetScopes: ScopeFunc called %d times; want 1", n)
+	}
+
+	a.ForgetScopes()
+	if got := scopes(); got != "library.write" {
+		t.Errorf("after ForgetScopes: scopes = %q; want library.write", got)
+	}
+	if got := scopes(); got != "library.write" {
+		t.Errorf("second call after ForgetScopes: scopes = %q; want library.write", got)
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("after ForgetScopes: ScopeFunc called %d times in all; want 2 (once again, then remembered)", n)
+	}
+
+	current.Store(&[]string{"library.admin"})
+	if err := a.ReloadBundle(); err != nil {
+		t.Fatal(err)
+	}
+	if got := scopes(); got != "library.admin" {
+		t.Errorf("after ReloadBundle: scopes = %q; want library.admin", got)
+	}
+}
+
 func TestBundleReload(t *testing.T) {
 	ca1, ca2, srvCA := newCA(t, "ca1"), newCA(t, "ca2"), newCA(t, "server")
 	const id1, id2 = "spiffe://example.org/ns/a/sa/one", "spiffe://example.org/ns/b/sa/two"

@@ -136,9 +136,15 @@ func Scopes(m map[string][]string) Option {
 }
 
 // ScopeFunc sets the function that returns the scopes of an identity. It is
-// called on every successful authentication, concurrently, and must be
-// fast; its result is copied. At most one of [Scopes] and ScopeFunc may be
-// given.
+// called once per connection, when the connection's certificate is first
+// authenticated; the connection's later calls reuse its answer until the
+// trust bundle is replaced (by every successful [Authenticator.ReloadBundle],
+// and by [Authenticator.Watch] when the file changed) or
+// [Authenticator.ForgetScopes] is called: call ForgetScopes when what it
+// answers changes. (It may also be called again for a connection whose
+// remembered answer was evicted, beyond 4096 open connections.) It is called
+// concurrently and must be fast; its result is copied. At most one of
+// [Scopes] and ScopeFunc may be given.
 func ScopeFunc(f func(identity string) []string) Option {
 	return func(c *config) error {
 		if f == nil {

@@ -229,11 +229,17 @@ type Rule struct {
 	// option (grpcauth.v1.service) = { transport: TLS_REQUIRED };
 	// ```
 	Transport Transport `protobuf:"varint,3,opt,name=transport,proto3,enum=grpcauth.v1.Transport" json:"transport,omitempty"`
-	// A CEL expression over `request` (the typed request message) and
-	// `principal`, evaluated after a requirement is met. Inherits unless set;
-	// set it to "" to clear an inherited condition. The current plugin refuses
-	// a non-empty condition at generate time until CEL support lands: a
-	// condition is never silently ignored.
+	// A CEL expression of type bool over `request` (the typed request
+	// message) and `principal` (a grpcauth.v1.Principal: kind, subject,
+	// issuer, scopes, claims), decided after a requirement is met. Inherits
+	// unless set; set it to "" to clear an inherited condition. The plugin
+	// type-checks it at generate time: an unknown field, a non-bool
+	// expression, or a matches() whose pattern is not a string literal fails
+	// generation. Unary and server-streaming methods decide it on the decoded
+	// request, before the handler runs; client- and bidi-streaming methods
+	// decide it when the stream opens, so their conditions may not read
+	// `request`. False, or an evaluation error such as a missing claim,
+	// denies the call with PERMISSION_DENIED and reason CONDITION_FAILED.
 	//
 	// ```proto
 	//
