@@ -172,7 +172,7 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 	// One decode of the claims (go-jose's JSON); the registered ones are
 	// then read from it with strict types.
 	var all map[string]any
-	if err := tok.UnsafeClaimsWithoutVerification(&all); err != nil {
+	if err := tok.UnsafeClaimsWithoutVerification(&all); err != nil || all == nil { // nil: the payload is JSON null
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("the claims did not decode (their content is not logged)")
 	}
 	std, cerr := registeredClaims(all)
@@ -413,12 +413,13 @@ const maxNumericDate = 1 << 62
 
 // registeredClaims reads iss, sub, aud, exp, nbf, iat and jti from decoded
 // claims with the types RFC 7519 gives them, as go-jose's jwt.Claims
-// would: a claim of another type makes the token malformed; a JSON null
-// string claim counts as absent, a null aud as malformed.
+// would: a claim of another type is CLAIMS_INVALID (the token is a JWS;
+// its claims are wrong); a JSON null string or date claim counts as
+// absent, a null aud is of the wrong type.
 func registeredClaims(all map[string]any) (jwt.Claims, *runtime.Error) {
 	var c jwt.Claims
 	bad := func(name string) *runtime.Error {
-		return deny(runtime.ReasonCredentialsMalformed, "the token's "+name+" claim is of the wrong type")
+		return deny(runtime.ReasonClaimsInvalid, "the token's "+name+" claim is of the wrong type")
 	}
 	for _, f := range [...]struct {
 		name string

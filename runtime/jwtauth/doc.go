@@ -19,6 +19,12 @@
 // within the leeway); aud containing one of the audiences exactly; a sub.
 // Headers that point at other keys (jwk, jku, x5u, x5c) are never used.
 //
+// A token that cannot be read as a compact JWS (its parts, their
+// base64url, the header's JSON, a payload that is not a JSON object) is
+// CREDENTIALS_MALFORMED. A registered claim of the wrong type (iss, sub or
+// jti not a string, aud not a string or an array of strings, exp, nbf or
+// iat not a number in range) is CLAIMS_INVALID.
+//
 // Claims that need no key are checked before the key lookup, so an expired
 // token, a wrong audience or an unknown issuer never causes a JWKS fetch.
 // Key fetches are singleflight; an unknown kid triggers at most one refresh
