@@ -5,6 +5,7 @@ package runtime_test
 
 import (
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 
@@ -49,5 +50,41 @@ func TestJWTClaimOfTheWrongType(t *testing.T) {
 			{"sub_array", f.iss.Mint(s, authtest.Claim("sub", []string{"alice"})), runtime.ReasonClaimsInvalid},
 			{"iss_number", f.iss.Mint(s, authtest.Claim("iss", 1)), runtime.ReasonClaimsInvalid},
 		})
+	})
+}
+
+// TestScopeStringsStrict: a scope string that is not RFC 6749 §3.3's
+// grammar is 16 CLAIMS_INVALID, for a JWT's scope and scp claims and for
+// an introspection answer's scope, on unary and streaming calls; a lenient
+// split would have found the method's scope "s" in each.
+func TestScopeStringsStrict(t *testing.T) {
+	malformed := []string{"s  t", " s", "s ", "s\tt", "t\ns", "s\u00a0t"}
+	kindsModes(t, func(t *testing.T, m mode) {
+		f := newKindsFixture(t, m, kindsOptions{})
+		var tokens []hostileToken
+		for _, sc := range malformed {
+			tokens = append(tokens,
+				hostileToken{"scope/" + sc, f.iss.Mint(authtest.Claim("scope", sc)), runtime.ReasonClaimsInvalid},
+				hostileToken{"scp_string/" + sc, f.iss.Mint(authtest.Claim("scp", sc)), runtime.ReasonClaimsInvalid},
+				hostileToken{"scp_member/" + sc, f.iss.Mint(authtest.Claim("scp", []string{"s", sc})), runtime.ReasonClaimsInvalid},
+			)
+		}
+		tokens = append(tokens, hostileToken{"scp_member_two_scopes", f.iss.Mint(authtest.Claim("scp", []string{"t s"})), runtime.ReasonClaimsInvalid})
+		f.wantTokensDenied(t, tokens)
+
+		for _, sc := range malformed {
+			token := f.in.Issue("bob", nil, "library", time.Hour, map[string]any{"scope": sc})
+			for _, k := range withStreams(callOAuth2) {
+				t.Run("introspection/"+sc+"/"+k.name, func(t *testing.T) {
+					f.wantDenied(t, k, bearerMD(token), f.client, codes.Unauthenticated, runtime.ReasonClaimsInvalid)
+				})
+			}
+		}
+		f.noneAllowed(t)
+
+		// Well-formed strings still work.
+		f.wantAllowed(t, callJwt, bearerMD(f.iss.Mint(authtest.Claim("scope", "t s"))), f.client, runtime.BearerJWT, "alice")
+		f.wantAllowed(t, kindsStreams[2], bearerMD(f.iss.Mint(authtest.Claim("scp", []string{"t", "s"}))), f.client, runtime.BearerJWT, "alice")
+		f.wantAllowed(t, kindsStreams[0], bearerMD(f.in.Issue("bob", []string{"t", "s"}, "library", time.Hour, nil)), f.client, runtime.OAuth2Token, "bob")
 	})
 }

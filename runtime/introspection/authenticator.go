@@ -10,6 +10,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -92,8 +93,9 @@ func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError
 // Caller faults are *runtime.Error with their reason: TOKEN_REVOKED for an
 // inactive token, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, ISSUER_UNTRUSTED,
 // AUDIENCE_MISMATCH, CREDENTIAL_KIND_NOT_ACCEPTED for a refresh token,
-// CLAIMS_INVALID for an active token that names nobody or whose cnf is not
-// an object, CREDENTIALS_INVALID for a token bound to a client certificate
+// CLAIMS_INVALID for an active token that names nobody, whose scope is
+// not a well-formed scope string or whose cnf is not an object,
+// CREDENTIALS_INVALID for a token bound to a client certificate
 // (cnf "x5t#S256", RFC 8705 §3.2) that the call's connection did not
 // present, or bound by a confirmation method this server cannot verify, and
 // CREDENTIALS_MALFORMED for an empty or oversized token. The binding is
@@ -210,6 +212,9 @@ func (a *Authenticator) check(r *response, now time.Time) *runtime.Error {
 	if subjectOf(r) == "" {
 		return deny(runtime.ReasonClaimsInvalid, "the token names no subject (sub, username or client_id)")
 	}
+	if r.scopeErr != nil {
+		return deny(runtime.ReasonClaimsInvalid, "the token's scope is not a well-formed scope string")
+	}
 	if cnf, ok := r.claims["cnf"]; ok {
 		return checkConfirmation(cnf)
 	}
@@ -276,7 +281,7 @@ func principalOf(r *response) *runtime.Principal {
 		Kind:      runtime.OAuth2Token,
 		Subject:   subjectOf(r),
 		Issuer:    r.Iss,
-		Scopes:    strings.Fields(r.Scope),
+		Scopes:    slices.Clone(r.scopes),
 		Claims:    maps.Clone(r.claims),
 		ExpiresAt: r.Exp.time(),
 	}

@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -911,7 +912,7 @@ func TestPrincipal(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, subject string
 	}{
-		{"sub", fmt.Sprintf(`{"active":true,"sub":"alice","username":"al","client_id":"svc","scope":"read  write","iss":"https://as.example","exp":%d,"token_type":"Bearer","ext":{"tenant":"t1"}}`, exp), "alice"},
+		{"sub", fmt.Sprintf(`{"active":true,"sub":"alice","username":"al","client_id":"svc","scope":"read write","iss":"https://as.example","exp":%d,"token_type":"Bearer","ext":{"tenant":"t1"}}`, exp), "alice"},
 		{"username", `{"active":true,"username":"al","client_id":"svc"}`, "al"},
 		{"client_id", `{"active":true,"client_id":"svc"}`, "svc"},
 		{"fractional exp", fmt.Sprintf(`{"active":true,"sub":"alice","exp":%d.5}`, exp), "alice"},
@@ -950,6 +951,36 @@ func TestPrincipal(t *testing.T) {
 		_, err := newAuth(t, s).Authenticate(context.Background(), "tok-1")
 		wantDenial(t, err, runtime.ReasonClaimsInvalid)
 	})
+}
+
+// TestScopeStrict: the answer's scope is split by runtime.ParseScope (RFC
+// 6749 §3.3, strictly); a malformed scope string is 16 CLAIMS_INVALID,
+// never split leniently, and such an answer is not cached.
+func TestScopeStrict(t *testing.T) {
+	clock := newClock()
+	// JSON-escaped: the body holds them as written here.
+	for _, scope := range []string{"read  write", " read", "read ", `read\twrite`, `read\nwrite`, " ", `read\\write`, `read\"`, `caf\u00e9`, `read\u0000`, "caf\u00e9"} {
+		t.Run(scope, func(t *testing.T) {
+			s := newServer(t, clock, reply(`{"active":true,"sub":"alice","scope":"`+scope+`"}`))
+			a := newAuth(t, s)
+			for range 2 {
+				_, err := a.Authenticate(context.Background(), "tok-1")
+				e := wantDenial(t, err, runtime.ReasonClaimsInvalid)
+				if strings.Contains(e.Message+e.Detail, "read") {
+					t.Errorf("the denial quotes the scope: %q / %q", e.Message, e.Detail)
+				}
+			}
+			wantRequests(t, s, 2) // refused answers are never cached
+		})
+	}
+	for scope, want := range map[string][]string{"": nil, "read": {"read"}, "read write": {"read", "write"}} {
+		t.Run("ok/"+scope, func(t *testing.T) {
+			s := newServer(t, clock, reply(`{"active":true,"sub":"alice","scope":"`+scope+`"}`))
+			if p := mustOK(t, newAuth(t, s), "tok-1"); !slices.Equal(p.Scopes, want) {
+				t.Fatalf("scopes %q; want %q", p.Scopes, want)
+			}
+		})
+	}
 }
 
 func TestTokenShape(t *testing.T) {

@@ -276,18 +276,26 @@ func (a *Authenticator) audienceOK(aud jwt.Audience) bool {
 	return false
 }
 
-// scopesOf reads scopes from "scope" (RFC 8693: space-separated string) or,
-// when absent, "scp" (a string or an array of strings).
+// scopesOf reads scopes from "scope" (RFC 8693 §4.2: a scope string of
+// RFC 6749 §3.3) or, when absent, "scp" (a scope string, or an array whose
+// every member is one scope-token). Scope strings are split by
+// runtime.ParseScope, strictly: a doubled, leading or trailing space, a tab
+// or a character outside the grammar is CLAIMS_INVALID, so that no token
+// holds a scope one reader of the claim sees and another does not.
 func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
 	bad := func(name string) *runtime.Error {
-		return deny(runtime.ReasonClaimsInvalid, "the token's "+name+" claim is not a string or an array of strings")
+		return deny(runtime.ReasonClaimsInvalid, "the token's "+name+" claim is not a scope string or an array of scope-tokens")
 	}
 	if v, ok := claims["scope"]; ok {
 		s, ok := v.(string)
 		if !ok {
 			return nil, bad("scope")
 		}
-		return strings.Fields(s), nil
+		out, err := runtime.ParseScope(s)
+		if err != nil {
+			return nil, bad("scope")
+		}
+		return out, nil
 	}
 	switch v := claims["scp"].(type) {
 	case nil:
@@ -296,12 +304,16 @@ func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
 		}
 		return nil, nil
 	case string:
-		return strings.Fields(v), nil
+		out, err := runtime.ParseScope(v)
+		if err != nil {
+			return nil, bad("scp")
+		}
+		return out, nil
 	case []any:
 		out := make([]string, 0, len(v))
 		for _, e := range v {
 			s, ok := e.(string)
-			if !ok {
+			if !ok || !scopeToken(s) {
 				return nil, bad("scp")
 			}
 			out = append(out, s)
@@ -309,6 +321,16 @@ func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
 		return out, nil
 	}
 	return nil, bad("scp")
+}
+
+// scopeToken reports whether s is exactly one RFC 6749 §3.3 scope-token:
+// a scope string that runtime.ParseScope splits into one scope.
+func scopeToken(s string) bool {
+	if s == "" || strings.IndexByte(s, ' ') >= 0 {
+		return false
+	}
+	_, err := runtime.ParseScope(s)
+	return err == nil
 }
 
 // canonical reports whether the three parts of token are canonical

@@ -32,7 +32,12 @@
 // while the endpoint fails, and then calls fail closed with UNAVAILABLE
 // AUTH_BACKEND_UNAVAILABLE.
 //
-// Scopes come from the "scope" claim (space-separated) or else "scp" (a
-// string or an array of strings). All verified claims are in
-// Principal.Claims.
+// Scopes come from the "scope" claim or else "scp". A scope string (scope,
+// or scp as a string) is split by [runtime.ParseScope], strictly as RFC 6749
+// §3.3 writes it: scope-tokens separated by exactly one space. An array
+// scp holds one scope-token per member. A doubled, leading or trailing
+// space, a tab, a member holding a space, a quote, a backslash or a
+// character outside printable ASCII is CLAIMS_INVALID: never split
+// leniently, so that no token holds a scope that another reader of the
+// same claim would not see. All verified claims are in Principal.Claims.
 package jwtauth
