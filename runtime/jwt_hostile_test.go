@@ -88,3 +88,23 @@ func TestScopeStringsStrict(t *testing.T) {
 		f.wantAllowed(t, kindsStreams[0], bearerMD(f.in.Issue("bob", []string{"t", "s"}, "library", time.Hour, nil)), f.client, runtime.OAuth2Token, "bob")
 	})
 }
+
+// TestJWTCriticalHeader: a token signed by the issuer's own key whose
+// header has crit (any value) or b64 is 16 CREDENTIALS_MALFORMED on unary
+// and streaming calls, and causes no key fetch.
+func TestJWTCriticalHeader(t *testing.T) {
+	kindsModes(t, func(t *testing.T, m mode) {
+		f := newKindsFixture(t, m, kindsOptions{})
+		s := authtest.Scopes("s")
+		f.wantTokensDenied(t, []hostileToken{
+			{"crit_empty", f.iss.Mint(s, authtest.Header("crit", []string{})), runtime.ReasonCredentialsMalformed},
+			{"crit_b64", f.iss.Mint(s, authtest.Header("crit", []string{"b64"}), authtest.Header("b64", true)), runtime.ReasonCredentialsMalformed},
+			{"crit_unknown", f.iss.Mint(s, authtest.Header("crit", []string{"x-policy"}), authtest.Header("x-policy", "v")), runtime.ReasonCredentialsMalformed},
+			{"crit_string", f.iss.Mint(s, authtest.Header("crit", "b64")), runtime.ReasonCredentialsMalformed},
+			{"b64_false", f.iss.Mint(s, authtest.Header("b64", false)), runtime.ReasonCredentialsMalformed},
+		})
+		if n := f.iss.Fetches(); n != 0 {
+			t.Errorf("%d JWKS fetches; want 0 (the header is checked before any key)", n)
+		}
+	})
+}

@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -168,6 +169,9 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token must carry exactly one signature")
 	}
 	hdr := tok.Headers[0]
+	if derr := checkHeader(token); derr != nil {
+		return nil, nil, derr
+	}
 
 	// One decode of the claims (go-jose's JSON); the registered ones are
 	// then read from it with strict types.
@@ -220,6 +224,31 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 		ExpiresAt: std.Expiry.Time().Add(a.cfg.leeway), // as long as this server accepts it
 	}
 	return entry.principal, entry, nil
+}
+
+// checkHeader checks the protected header's members that go-jose leaves
+// to its caller, in the header as sent: go-jose drops members whose value
+// is JSON null, and accepts an empty crit list and crit ["b64"]. This
+// server implements no JWS extension (RFC 7515 §4.1.11): a crit member of
+// any value, or a b64 member (RFC 7797, the unencoded payload, which
+// changes what the signature covers), makes the token one it cannot read.
+// token is canonical and its header decoded once already, by go-jose.
+func checkHeader(token string) *runtime.Error {
+	raw, err := base64.RawURLEncoding.DecodeString(token[:strings.IndexByte(token, '.')])
+	var members map[string]json.RawMessage
+	if err == nil {
+		err = json.Unmarshal(raw, &members)
+	}
+	if err != nil {
+		return deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the header did not decode (its content is not logged)")
+	}
+	if _, ok := members["crit"]; ok {
+		return deny(runtime.ReasonCredentialsMalformed, "the token's header lists critical extensions (crit); this server implements none")
+	}
+	if _, ok := members["b64"]; ok {
+		return deny(runtime.ReasonCredentialsMalformed, "the token's header has a b64 member; this server does not implement unencoded payloads")
+	}
+	return nil
 }
 
 // checkClaims checks the registered claims that need no key.

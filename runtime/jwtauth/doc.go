@@ -18,6 +18,9 @@
 // the issuer; exp present and not past; nbf and iat not in the future (both
 // within the leeway); aud containing one of the audiences exactly; a sub.
 // Headers that point at other keys (jwk, jku, x5u, x5c) are never used.
+// No JWS extension is implemented (RFC 7515 §4.1.11): a header with a crit
+// member of any value (an empty list and ["b64"] included) or a b64 member
+// (RFC 7797) is CREDENTIALS_MALFORMED, before any key lookup.
 //
 // A token that cannot be read as a compact JWS (its parts, their
 // base64url, the header's JSON, a payload that is not a JSON object) is
