@@ -108,3 +108,26 @@ func TestJWTCriticalHeader(t *testing.T) {
 		}
 	})
 }
+
+// TestJWTExplicitTyping: an OIDC ID token of the trusted issuer for this
+// audience (typ JWT), and tokens without typ or with another type, are 16
+// CLAIMS_INVALID on unary and streaming calls, without a key fetch; an
+// access token (typ at+jwt) passes.
+func TestJWTExplicitTyping(t *testing.T) {
+	kindsModes(t, func(t *testing.T, m mode) {
+		f := newKindsFixture(t, m, kindsOptions{})
+		s := authtest.Scopes("s")
+		f.wantTokensDenied(t, []hostileToken{
+			{"id_token", f.iss.Mint(s, authtest.Type("JWT"), authtest.Claim("nonce", "n-0S6"), authtest.Claim("azp", "library")), runtime.ReasonClaimsInvalid},
+			{"no_typ", f.iss.Mint(s, authtest.Type("")), runtime.ReasonClaimsInvalid},
+			{"secevent", f.iss.Mint(s, authtest.Type("secevent+jwt")), runtime.ReasonClaimsInvalid},
+			{"typ_number", f.iss.Mint(s, authtest.Header("typ", 9068)), runtime.ReasonClaimsInvalid},
+		})
+		if n := f.iss.Fetches(); n != 0 {
+			t.Errorf("%d JWKS fetches; want 0 (typ is checked before any key)", n)
+		}
+		for _, k := range withStreams(callJwt) {
+			f.wantAllowed(t, k, bearerMD(f.iss.Mint(s, authtest.Type("application/at+jwt"))), f.client, runtime.BearerJWT, "alice")
+		}
+	})
+}

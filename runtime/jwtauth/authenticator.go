@@ -44,6 +44,7 @@ var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{
 		algorithms:         DefaultAlgorithms,
+		types:              []string{DefaultType},
 		leeway:             DefaultLeeway,
 		refreshInterval:    DefaultRefreshInterval,
 		minRefreshInterval: DefaultMinRefreshInterval,
@@ -85,8 +86,9 @@ func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError
 
 // Authenticate verifies token and returns its principal. The order keeps
 // the issuer's key endpoint out of reach of junk: size and shape first, then
-// the algorithm allow-list, then the claims that need no key (iss, exp, nbf,
-// iat, aud, sub), and only then the key lookup and the signature. Claims are
+// the algorithm allow-list and the header (no crit or b64; typ one of
+// [Types]), then the claims that need no key (iss, exp, nbf, iat, aud,
+// sub, scope), and only then the key lookup and the signature. Claims are
 // used only once the signature is verified.
 //
 // A token verified before is served from a bounded cache: see [CacheSize].
@@ -169,7 +171,8 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token must carry exactly one signature")
 	}
 	hdr := tok.Headers[0]
-	if derr := checkHeader(token); derr != nil {
+	header, derr := checkHeader(token)
+	if derr != nil {
 		return nil, nil, derr
 	}
 
@@ -178,6 +181,9 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 	var all map[string]any
 	if err := tok.UnsafeClaimsWithoutVerification(&all); err != nil || all == nil { // nil: the payload is JSON null
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("the claims did not decode (their content is not logged)")
+	}
+	if derr := a.checkType(header); derr != nil {
+		return nil, nil, derr
 	}
 	std, cerr := registeredClaims(all)
 	if cerr != nil {
@@ -227,28 +233,65 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 }
 
 // checkHeader checks the protected header's members that go-jose leaves
-// to its caller, in the header as sent: go-jose drops members whose value
-// is JSON null, and accepts an empty crit list and crit ["b64"]. This
-// server implements no JWS extension (RFC 7515 §4.1.11): a crit member of
-// any value, or a b64 member (RFC 7797, the unencoded payload, which
-// changes what the signature covers), makes the token one it cannot read.
-// token is canonical and its header decoded once already, by go-jose.
-func checkHeader(token string) *runtime.Error {
+// to its caller, in the header as sent (go-jose drops members whose value
+// is JSON null, and accepts an empty crit list and crit ["b64"]), and
+// returns them. This server implements no JWS extension (RFC 7515
+// §4.1.11): a crit member of any value, or a b64 member (RFC 7797, the
+// unencoded payload, which changes what the signature covers), makes the
+// token one it cannot read. token is canonical and its header was decoded
+// once already, by go-jose.
+func checkHeader(token string) (map[string]json.RawMessage, *runtime.Error) {
 	raw, err := base64.RawURLEncoding.DecodeString(token[:strings.IndexByte(token, '.')])
 	var members map[string]json.RawMessage
 	if err == nil {
 		err = json.Unmarshal(raw, &members)
 	}
 	if err != nil {
-		return deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the header did not decode (its content is not logged)")
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the header did not decode (its content is not logged)")
 	}
 	if _, ok := members["crit"]; ok {
-		return deny(runtime.ReasonCredentialsMalformed, "the token's header lists critical extensions (crit); this server implements none")
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's header lists critical extensions (crit); this server implements none")
 	}
 	if _, ok := members["b64"]; ok {
-		return deny(runtime.ReasonCredentialsMalformed, "the token's header has a b64 member; this server does not implement unencoded payloads")
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's header has a b64 member; this server does not implement unencoded payloads")
+	}
+	return members, nil
+}
+
+// checkType checks the typ header against [Types] (explicit typing, RFC
+// 9068 §4, RFC 8725 §3.11): an ID token or another JWT of the issuer is not
+// an access token.
+func (a *Authenticator) checkType(header map[string]json.RawMessage) *runtime.Error {
+	v, ok := header["typ"]
+	if !ok {
+		if a.cfg.untypedOK {
+			return nil
+		}
+		return deny(runtime.ReasonClaimsInvalid, "the token has no typ header; this server accepts access tokens of the types it is configured for")
+	}
+	var typ string
+	if err := json.Unmarshal(v, &typ); err != nil {
+		return deny(runtime.ReasonClaimsInvalid, "the token's typ header is not a string")
+	}
+	if !a.typeOK(typ) {
+		return deny(runtime.ReasonClaimsInvalid, "the token's type (typ) is not one this server accepts as an access token")
 	}
 	return nil
+}
+
+// typeOK reports whether typ, as sent, is one of the configured types:
+// case-insensitively, with or without "application/" (RFC 7515 §4.1.9).
+func (a *Authenticator) typeOK(typ string) bool {
+	const prefix = "application/"
+	if len(typ) >= len(prefix) && strings.EqualFold(typ[:len(prefix)], prefix) {
+		typ = typ[len(prefix):]
+	}
+	for _, t := range a.cfg.types {
+		if strings.EqualFold(typ, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkClaims checks the registered claims that need no key.

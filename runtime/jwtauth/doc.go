@@ -12,6 +12,9 @@
 //	enf, err := runtime.NewEnforcer(runtime.WithJWT(a))
 //
 // What it accepts: a compact JWS of at most 8 KiB, in canonical base64url,
+// whose typ header is one of [Types] (default "at+jwt", RFC 9068: an OIDC
+// ID token, typ "JWT" or none, is not an access token; a typ not accepted
+// is CLAIMS_INVALID, before any key lookup),
 // signed with an algorithm of the allow-list (RS256, ES256 and EdDSA by
 // default; never HMAC or none; RSA-PSS only with a salt as long as the hash)
 // by the key its kid names, whose own alg and curve must match; iss equal to

@@ -6,6 +6,7 @@ package jwtauth_test
 import (
 	"crypto"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 )
 
 // TestCriticalHeader: RFC 7515 §4.1.11 — a crit header lists extensions
@@ -68,5 +70,87 @@ func TestCriticalHeader(t *testing.T) {
 		}
 		sig := signPKCS1(t, key, crypto.SHA256)([]byte(hdr + "." + string(raw)))
 		mustDeny(t, s, hdr+"."+b64(raw)+"."+b64(sig), runtime.ReasonCredentialsMalformed)
+	})
+}
+
+// TestExplicitTyping: RFC 9068 §4 and RFC 8725 §3.11 — only a token whose
+// typ is one of Types (default at+jwt) is an access token here, compared
+// case-insensitively with or without "application/" (RFC 7515 §4.1.9).
+// An OIDC ID token for this audience (typ JWT), a token without typ, or a
+// typ that is not a string is CLAIMS_INVALID, before any key is fetched.
+func TestExplicitTyping(t *testing.T) {
+	iss := newIssuer(t)
+	typ := authtest.Type
+	t.Run("default", func(t *testing.T) {
+		a := newAuth(t, iss)
+		for _, ok := range []string{"at+jwt", "AT+JWT", "At+Jwt", "application/at+jwt", "Application/AT+JWT", "APPLICATION/at+jwt"} {
+			mustAccept(t, a, iss.Mint(typ(ok)))
+		}
+		fetches := iss.Fetches()
+		idToken := iss.Mint(typ("JWT"), authtest.Claim("nonce", "n-0S6_WzA2Mj"), authtest.Claim("azp", "library"), authtest.Claim("auth_time", time.Now().Unix()))
+		mustDeny(t, a, idToken, runtime.ReasonClaimsInvalid)
+		for name, opts := range map[string][]authtest.TokenOption{
+			"missing":            {typ("")},
+			"JWT":                {typ("JWT")},
+			"jwt":                {typ("jwt")},
+			"application/jwt":    {typ("application/jwt")},
+			"at+jwt, space":      {typ("at+jwt ")},
+			"space, at+jwt":      {typ(" at+jwt")},
+			"text/at+jwt":        {typ("text/at+jwt")},
+			"application twice":  {typ("application/application/at+jwt")},
+			"at+jwt; parameter":  {typ("at+jwt; charset=utf-8")},
+			"application/ alone": {typ("application/")},
+			"empty string":       {typ(""), authtest.Header("typ", "")},
+			"number":             {typ(""), authtest.Header("typ", 1)},
+			"array":              {typ(""), authtest.Header("typ", []string{"at+jwt"})},
+			"object":             {typ(""), authtest.Header("typ", map[string]any{"at+jwt": true})},
+			"bool":               {typ(""), authtest.Header("typ", true)},
+			"id token":           {typ("JWT"), authtest.Claim("nonce", "n")},
+			"secevent":           {typ("secevent+jwt")},
+			"logout":             {typ("logout+jwt")},
+		} {
+			t.Run(name, func(t *testing.T) {
+				mustDeny(t, a, iss.Mint(opts...), runtime.ReasonClaimsInvalid)
+			})
+		}
+		t.Run("null", func(t *testing.T) {
+			key := otherRSA()
+			s := newStaticAuth(t, []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "RS256", Use: "sig"}})
+			tok := handSign(t, map[string]any{"alg": "RS256", "kid": "k", "typ": nil}, claimsFor(staticIssuer, time.Now()), signPKCS1(t, key, crypto.SHA256))
+			mustDeny(t, s, tok, runtime.ReasonClaimsInvalid)
+		})
+		if n := iss.Fetches(); n != fetches {
+			t.Errorf("%d JWKS fetches for refused types; want none (typ is checked before any key)", n-fetches)
+		}
+	})
+	t.Run("plain JWT too", func(t *testing.T) {
+		a := newAuth(t, iss, jwtauth.Types("at+jwt", "JWT"))
+		for _, ok := range []string{"at+jwt", "JWT", "jwt", "application/JWT", "application/at+jwt"} {
+			mustAccept(t, a, iss.Mint(typ(ok)))
+		}
+		mustDeny(t, a, iss.Mint(typ("")), runtime.ReasonClaimsInvalid)
+		mustDeny(t, a, iss.Mint(typ("secevent+jwt")), runtime.ReasonClaimsInvalid)
+	})
+	t.Run("configured with the prefix", func(t *testing.T) {
+		a := newAuth(t, iss, jwtauth.Types("application/AT+JWT"))
+		mustAccept(t, a, iss.Mint(typ("at+jwt")))
+		mustAccept(t, a, iss.Mint(typ("application/at+jwt")))
+		mustDeny(t, a, iss.Mint(typ("JWT")), runtime.ReasonClaimsInvalid)
+	})
+	t.Run("missing allowed when listed", func(t *testing.T) {
+		a := newAuth(t, iss, jwtauth.Types("at+jwt", ""))
+		mustAccept(t, a, iss.Mint(typ("")))
+		mustAccept(t, a, iss.Mint(typ("at+jwt")))
+		mustDeny(t, a, iss.Mint(typ("JWT")), runtime.ReasonClaimsInvalid)
+		// Present but empty is not missing.
+		mustDeny(t, a, iss.Mint(typ(""), authtest.Header("typ", "")), runtime.ReasonClaimsInvalid)
+	})
+	t.Run("configuration", func(t *testing.T) {
+		for _, types := range [][]string{nil, {"application/"}, {"at+jwt", "a b"}, {"at+jwt\n"}, {"\u00e9"}, {"at+jwt", "APPLICATION/"}} {
+			_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Types(types...))
+			if !errors.Is(err, jwtauth.ErrInvalidConfig) {
+				t.Errorf("Types(%q): want an error wrapping ErrInvalidConfig, got %v", types, err)
+			}
+		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -28,6 +29,10 @@ const (
 	DefaultMaxTokenSize       = 8 << 10
 	DefaultMaxJWKSSize        = 1 << 20
 )
+
+// DefaultType is the only typ header accepted unless [Types] says
+// otherwise: RFC 9068's JWT access token.
+const DefaultType = "at+jwt"
 
 // DefaultAlgorithms are accepted unless [Algorithms] says otherwise.
 var DefaultAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
@@ -49,6 +54,8 @@ type config struct {
 	jwksURL            *url.URL
 	staticKeys         *jose.JSONWebKeySet
 	algorithms         []jose.SignatureAlgorithm
+	types              []string // normalized by normalizeType; never ""
+	untypedOK          bool     // a token without typ is accepted
 	leeway             time.Duration
 	maxLifetime        time.Duration
 	subject            *regexp.Regexp
@@ -138,6 +145,64 @@ func Algorithms(algs ...jose.SignatureAlgorithm) Option {
 		c.algorithms = append([]jose.SignatureAlgorithm(nil), algs...)
 		return nil
 	}
+}
+
+// Types sets the accepted values of the typ header (default [DefaultType],
+// "at+jwt"). RFC 9068 §4 and RFC 8725 §3.11: a JWT access token says what
+// it is, so that another JWT of the same issuer for the same audience —
+// above all an OpenID Connect ID token, typ "JWT" or none — is not taken
+// for one. Values are compared case-insensitively, with or without the
+// "application/" prefix (RFC 7515 §4.1.9): "at+jwt" also accepts
+// "application/AT+JWT". A token whose typ is not listed, is not a string
+// or is empty is refused with CLAIMS_INVALID before any key is fetched.
+//
+// For an issuer whose access tokens say typ "JWT", accept it too:
+//
+//	jwtauth.Types("at+jwt", "JWT")
+//
+// A token without typ is accepted only when "" is listed, as in
+// Types("at+jwt", "JWT", ""); this lets ID tokens without typ through, so
+// do it only for an issuer that sets no typ on its access tokens and
+// whose ID tokens never carry this server's audience.
+func Types(types ...string) Option {
+	return func(c *config) error {
+		if len(types) == 0 {
+			return errorf("Types: none given")
+		}
+		c.types, c.untypedOK = nil, false
+		for _, t := range types {
+			if t == "" {
+				c.untypedOK = true
+				continue
+			}
+			n := normalizeType(t)
+			if !mediaType(n) {
+				return errorf("Types: %q is not a media type", t)
+			}
+			c.types = append(c.types, n)
+		}
+		return nil
+	}
+}
+
+// normalizeType is t without a leading "application/" (in any case), in
+// lower case.
+func normalizeType(t string) string {
+	const prefix = "application/"
+	if len(t) >= len(prefix) && strings.EqualFold(t[:len(prefix)], prefix) {
+		t = t[len(prefix):]
+	}
+	return strings.ToLower(t)
+}
+
+// mediaType reports whether t is non-empty printable ASCII without spaces.
+func mediaType(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] > '~' {
+			return false
+		}
+	}
+	return t != ""
 }
 
 // Leeway sets the clock skew allowed on exp, nbf and iat (default 30s, at

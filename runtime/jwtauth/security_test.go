@@ -211,9 +211,13 @@ func b64JSON(t *testing.T, v any) string {
 	return b64(b)
 }
 
-// handSign builds a compact JWS by hand: sign gets the signing input.
+// handSign builds a compact JWS by hand: sign gets the signing input. The
+// header gets typ "at+jwt" unless it has a typ member (nil for JSON null).
 func handSign(t *testing.T, header map[string]any, claims any, sign func(input []byte) []byte) string {
 	t.Helper()
+	if _, ok := header["typ"]; !ok {
+		header["typ"] = "at+jwt"
+	}
 	input := b64JSON(t, header) + "." + b64JSON(t, claims)
 	return input + "." + b64(sign([]byte(input)))
 }
@@ -276,7 +280,7 @@ func joseSign(t *testing.T, alg jose.SignatureAlgorithm, key any, kid string, cl
 	if so == nil {
 		so = &jose.SignerOptions{}
 	}
-	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, so.WithType("JWT"))
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, so.WithType("at+jwt"))
 	if err != nil {
 		t.Fatalf("jose.NewSigner(%s): %v", alg, err)
 	}
@@ -295,7 +299,7 @@ func signHMAC(t *testing.T, alg jose.SignatureAlgorithm, secret []byte, kid stri
 	if len(secret) >= h.Size() {
 		return joseSign(t, alg, secret, kid, claims, nil)
 	}
-	return handSign(t, map[string]any{"alg": string(alg), "kid": kid, "typ": "JWT"}, claims, func(in []byte) []byte {
+	return handSign(t, map[string]any{"alg": string(alg), "kid": kid, "typ": "at+jwt"}, claims, func(in []byte) []byte {
 		m := hmac.New(h.New, secret)
 		m.Write(in)
 		return m.Sum(nil)
@@ -371,7 +375,7 @@ func TestSecurity01_AlgNone(t *testing.T) {
 
 	for _, alg := range []string{"none", "None", "NONE", "nOnE"} {
 		for _, kid := range []string{"", "rs256-1"} {
-			hdr := map[string]any{"alg": alg, "typ": "JWT"}
+			hdr := map[string]any{"alg": alg, "typ": "at+jwt"}
 			if kid != "" {
 				hdr["kid"] = kid
 			}
