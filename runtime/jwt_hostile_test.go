@@ -4,9 +4,18 @@
 package runtime_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 	"google.golang.org/grpc/codes"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
@@ -27,10 +36,16 @@ type hostileToken struct {
 // ran.
 func (f *kindsFixture) wantTokensDenied(t *testing.T, tokens []hostileToken) {
 	t.Helper()
+	f.wantTokensDeniedWith(t, codes.Unauthenticated, tokens)
+}
+
+// wantTokensDeniedWith is wantTokensDenied for a denial with code.
+func (f *kindsFixture) wantTokensDeniedWith(t *testing.T, code codes.Code, tokens []hostileToken) {
+	t.Helper()
 	for _, c := range tokens {
 		for _, k := range withStreams(callJwt) {
 			t.Run(c.name+"/"+k.name, func(t *testing.T) {
-				f.wantDenied(t, k, bearerMD(c.token), f.client, codes.Unauthenticated, c.reason)
+				f.wantDenied(t, k, bearerMD(c.token), f.client, code, c.reason)
 			})
 		}
 	}
@@ -129,5 +144,100 @@ func TestJWTExplicitTyping(t *testing.T) {
 		for _, k := range withStreams(callJwt) {
 			f.wantAllowed(t, k, bearerMD(f.iss.Mint(s, authtest.Type("application/at+jwt"))), f.client, runtime.BearerJWT, "alice")
 		}
+	})
+}
+
+// signedBy is a token of issuer signed with key under kid, valid now,
+// with scope "s".
+func signedBy(t *testing.T, issuer string, alg jose.SignatureAlgorithm, key any, kid string) string {
+	t.Helper()
+	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: alg, Key: jose.JSONWebKey{Key: key, KeyID: kid}}, (&jose.SignerOptions{}).WithType("at+jwt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tok, err := jwt.Signed(signer).Claims(map[string]any{
+		"iss": issuer, "sub": "alice", "aud": "library", "scope": "s", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// jwks is the JSON key set of keys, written by go-jose (private members
+// included).
+func jwks(t *testing.T, keys ...jose.JSONWebKey) []byte {
+	t.Helper()
+	b, err := json.Marshal(jose.JSONWebKeySet{Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func ecKey(t *testing.T) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestJWKSPolicy: a JWKS that publishes private keys or names two keys
+// by one kid is served to the server's authenticator. The leaked keys and
+// the ambiguous kid never verify a token, on unary and streaming calls,
+// while the set's good key does; a set left with no usable key fails
+// closed with 14 AUTH_BACKEND_UNAVAILABLE.
+func TestJWKSPolicy(t *testing.T) {
+	good, leakedEC, dup1, dup2 := ecKey(t), ecKey(t), ecKey(t), ecKey(t)
+	_, leakedEd, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kindsModes(t, func(t *testing.T, m mode) {
+		t.Run("mixed_set", func(t *testing.T) {
+			f := newKindsFixture(t, m, kindsOptions{uncachedJWT: true})
+			f.iss.ServeJWKSBody(jwks(t,
+				jose.JSONWebKey{Key: &good.PublicKey, KeyID: "good", Algorithm: "ES256", Use: "sig"},
+				jose.JSONWebKey{Key: leakedEC, KeyID: "leaked-ec", Algorithm: "ES256", Use: "sig"},
+				jose.JSONWebKey{Key: leakedEd, KeyID: "leaked-ed", Algorithm: "EdDSA", Use: "sig"},
+				jose.JSONWebKey{Key: &leakedEC.PublicKey, KeyID: "twin", Algorithm: "ES256", Use: "sig"},
+				jose.JSONWebKey{Key: []byte("a shared secret of 32 bytes!!!!!"), KeyID: "oct", Algorithm: "HS256", Use: "sig"},
+				jose.JSONWebKey{Key: &dup1.PublicKey, KeyID: "dup", Algorithm: "ES256", Use: "sig"},
+				jose.JSONWebKey{Key: &dup2.PublicKey, KeyID: "dup", Algorithm: "ES256", Use: "sig"},
+			))
+			f.wantTokensDenied(t, []hostileToken{
+				{name: "leaked_ec", token: signedBy(t, f.iss.URL(), jose.ES256, leakedEC, "leaked-ec"), reason: runtime.ReasonTokenInvalidSignature},
+				{name: "leaked_ed25519", token: signedBy(t, f.iss.URL(), jose.EdDSA, leakedEd, "leaked-ed"), reason: runtime.ReasonTokenInvalidSignature},
+				{name: "public_twin_of_leaked", token: signedBy(t, f.iss.URL(), jose.ES256, leakedEC, "twin"), reason: runtime.ReasonTokenInvalidSignature},
+				{name: "kid_twice_first", token: signedBy(t, f.iss.URL(), jose.ES256, dup1, "dup"), reason: runtime.ReasonTokenInvalidSignature},
+				{name: "kid_twice_second", token: signedBy(t, f.iss.URL(), jose.ES256, dup2, "dup"), reason: runtime.ReasonTokenInvalidSignature},
+			})
+			for _, k := range withStreams(callJwt) {
+				f.wantAllowed(t, k, bearerMD(signedBy(t, f.iss.URL(), jose.ES256, good, "good")), f.client, runtime.BearerJWT, "alice")
+			}
+			for _, kid := range []string{"leaked-ec", "leaked-ed", "twin", "oct", "dup"} {
+				if n := strings.Count(f.log.String(), "kid="+kid+" "); n != 1 {
+					t.Errorf("the log names kid %s %d times; want once (one fetch):\n%s", kid, n, f.log)
+				}
+			}
+			f.noSecrets(t, base64.RawURLEncoding.EncodeToString(must(leakedEC.Bytes())), base64.RawURLEncoding.EncodeToString(leakedEd.Seed()))
+		})
+		t.Run("only_private", func(t *testing.T) {
+			f := newKindsFixture(t, m, kindsOptions{uncachedJWT: true})
+			f.iss.ServeJWKSBody(jwks(t, jose.JSONWebKey{Key: leakedEC, KeyID: "leaked-ec", Algorithm: "ES256", Use: "sig"}))
+			f.wantTokensDeniedWith(t, codes.Unavailable, []hostileToken{
+				{"leaked", signedBy(t, f.iss.URL(), jose.ES256, leakedEC, "leaked-ec"), runtime.ReasonAuthBackendUnavailable},
+			})
+		})
 	})
 }

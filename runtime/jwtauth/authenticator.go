@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"strings"
 	"time"
@@ -52,6 +53,7 @@ func New(opts ...Option) (*Authenticator, error) {
 		fetchTimeout:       DefaultFetchTimeout,
 		maxTokenSize:       DefaultMaxTokenSize,
 		cacheSize:          DefaultCacheSize,
+		logger:             slog.Default(),
 		now:                time.Now,
 	}
 	for _, o := range opts {

@@ -6,6 +6,7 @@ package jwtauth
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -67,6 +68,7 @@ type config struct {
 	fetchTimeout       time.Duration
 	maxTokenSize       int
 	cacheSize          int
+	logger             *slog.Logger // nil: no logging
 	now                func() time.Time
 }
 
@@ -120,8 +122,10 @@ func JWKSURL(u string) Option {
 	}
 }
 
-// StaticKeys sets a fixed key set instead of a JWKS URL. Private keys in it
-// are reduced to their public halves; symmetric keys are refused.
+// StaticKeys sets a fixed key set instead of a JWKS URL. The key-set
+// policy of the package doc applies as to a fetched set, but a key it
+// would leave out — a private or symmetric key among them — is an error of
+// [New] rather than a key skipped.
 func StaticKeys(set jose.JSONWebKeySet) Option {
 	return func(c *config) error {
 		c.staticKeys = &set
@@ -331,6 +335,18 @@ func CacheSize(n int) Option {
 			return errorf("CacheSize: %d is negative", n)
 		}
 		c.cacheSize = n
+		return nil
+	}
+}
+
+// Logger sets where the authenticator reports keys of a fetched JWKS
+// that it does not use (a private or symmetric key, a kid that names two
+// keys, a key its own alg does not fit …): once per key set, naming the
+// kid, never the key. The default is slog.Default(); nil turns logging
+// off. Denials are logged by the enforcer, not here.
+func Logger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
 		return nil
 	}
 }

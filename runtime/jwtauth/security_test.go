@@ -484,10 +484,11 @@ func TestSecurity03_AlgNotAllowedOrNotTheKeys(t *testing.T) {
 	t.Run("JWK alg RS384, token RS256", func(t *testing.T) {
 		key := otherRSA()
 		tok := handSign(t, map[string]any{"alg": "RS256", "kid": "k"}, claims(), signPKCS1(t, key, crypto.SHA256))
-		a := newStaticAuth(t, []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "RS384", Use: "sig"}})
+		both := jwtauth.Algorithms(jose.RS256, jose.RS384) // a key whose alg is not accepted is refused by New
+		a := newStaticAuth(t, []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "RS384", Use: "sig"}}, both)
 		mustDeny(t, a, tok, runtime.ReasonTokenInvalidSignature)
 		// The same token verifies when the key says RS256: only alg differs.
-		ok := newStaticAuth(t, []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "RS256", Use: "sig"}})
+		ok := newStaticAuth(t, []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "RS256", Use: "sig"}}, both)
 		mustAccept(t, ok, tok)
 	})
 	t.Run("JWK alg RS256, token PS256", func(t *testing.T) {
@@ -503,10 +504,17 @@ func TestSecurity03_AlgNotAllowedOrNotTheKeys(t *testing.T) {
 		mustDeny(t, a, tok, runtime.ReasonTokenInvalidSignature)
 	})
 	t.Run("ES256 token, JWK alg ES384", func(t *testing.T) {
-		key := mustEC(t, elliptic.P256())
+		key := mustEC(t, elliptic.P384())
 		tok := handSign(t, map[string]any{"alg": "ES256", "kid": "k"}, claims(), signP1363(t, key, crypto.SHA256))
-		a := newStaticAuth(t, []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "ES384"}})
+		a := newStaticAuth(t, []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "ES384"}}, jwtauth.Algorithms(jose.ES256, jose.ES384))
 		mustDeny(t, a, tok, runtime.ReasonTokenInvalidSignature)
+		// A P-256 key that says ES384 is not a key at all (TestKeySetPolicy).
+		p256 := mustEC(t, elliptic.P256())
+		_, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.Algorithms(jose.ES256, jose.ES384),
+			jwtauth.StaticKeys(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p256.PublicKey, KeyID: "k", Algorithm: "ES384"}}}))
+		if !errors.Is(err, jwtauth.ErrInvalidConfig) {
+			t.Fatalf("want a P-256 key with alg ES384 refused with ErrInvalidConfig, got %v", err)
+		}
 	})
 	t.Run("EdDSA token, RSA key", func(t *testing.T) {
 		key := otherRSA()

@@ -179,7 +179,7 @@ func start(ctx context.Context, o options, logger *slog.Logger) (*library.Runnin
 		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		hc = &http.Client{Transport: t}
 	}
-	jwt, err := jwtauth.New(jwtauth.Issuer(o.issuer), jwtauth.Audience(o.audience), jwtauth.JWKSURL(o.jwksURL), jwtauth.HTTPClient(hc), jwtauth.Types(o.jwtTypes...))
+	jwt, err := jwtauth.New(jwtauth.Issuer(o.issuer), jwtauth.Audience(o.audience), jwtauth.JWKSURL(o.jwksURL), jwtauth.HTTPClient(hc), jwtauth.Types(o.jwtTypes...), jwtauth.Logger(logger))
 	if err != nil {
 		return nil, err
 	}
