@@ -488,16 +488,17 @@ func pssSaltOK(token, alg string, key *jose.JSONWebKey) bool {
 // checkConfirmation checks a token's cnf claim (RFC 7800). The only
 // confirmation method supported is RFC 8705's certificate binding,
 // "x5t#S256": the SHA-256 thumbprint of the client certificate the call's
-// TLS connection presented. A bound token on a connection without that
-// certificate is refused, and so is a confirmation method this server
-// cannot check (a proof it cannot verify is no proof).
+// TLS connection presented, and it must be alone. A bound token on a
+// connection without that certificate is refused, and so is a confirmation
+// method this server cannot check, beside x5t#S256 or instead of it (a
+// proof it cannot verify is no proof), as runtime/introspection does.
 func checkConfirmation(ctx context.Context, cnf any) *runtime.Error {
 	m, ok := cnf.(map[string]any)
 	if !ok {
 		return deny(runtime.ReasonClaimsInvalid, "the token's cnf claim is not an object")
 	}
 	want, ok := m["x5t#S256"].(string)
-	if !ok {
+	if !ok || len(m) != 1 {
 		return deny(runtime.ReasonCredentialsInvalid, "the token's confirmation method (cnf) is not supported by this server")
 	}
 	return runtime.CheckCertificateBinding(ctx, want)
