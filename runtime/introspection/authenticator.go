@@ -131,10 +131,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 				if err := checkBinding(ctx, e.resp); err != nil {
 					return nil, err
 				}
+				a.cache.hits.Add(1)
 				return principalOf(e.resp), nil
 			}
 			a.cache.remove(key, e)
 		}
+		a.cache.misses.Add(1)
 	}
 
 	if err := ctx.Err(); err != nil {
@@ -285,6 +287,19 @@ func principalOf(r *response) *runtime.Principal {
 		Claims:    maps.Clone(r.claims),
 		ExpiresAt: r.Exp.time(),
 	}
+}
+
+// CacheStats returns the answer cache's counters: entries held and its
+// capacity, look-ups answered from it (hits: the endpoint was not asked)
+// or not (misses), and live entries dropped to make room (evictions). A
+// cached answer refused on this call (expired, bound to another
+// certificate) counts as neither. All zero when the cache is off. Safe for
+// concurrent use.
+func (a *Authenticator) CacheStats() runtime.CacheStats {
+	if a.cache == nil {
+		return runtime.CacheStats{}
+	}
+	return a.cache.stats()
 }
 
 // len returns the number of cached entries, for tests.

@@ -1142,3 +1142,27 @@ func TestNoGoroutineLeak(t *testing.T) {
 	close(release) // the abandoned shared request ends
 	waitFor(t, "the abandoned request to end", func() bool { return introspection.Waiters(a, "tok-slow") == 0 })
 }
+
+// TestCacheStats counts the endpoint's answers served from the cache.
+func TestCacheStats(t *testing.T) {
+	clock := newClock()
+	s := newServer(t, clock, reply(fmt.Sprintf(`{"active":true,"sub":"alice","exp":%d}`, clock.Unix(time.Hour))))
+	a := newAuth(t, s, introspection.CacheSize(2))
+	if got := a.CacheStats(); got != (runtime.CacheStats{Capacity: 2}) {
+		t.Fatalf("new cache: %+v", got)
+	}
+	tok := randomToken(t)
+	for range 3 {
+		mustOK(t, a, tok)
+	}
+	wantRequests(t, s, 1)
+	if got := a.CacheStats(); got != (runtime.CacheStats{Entries: 1, Capacity: 2, Hits: 2, Misses: 1}) {
+		t.Fatalf("one token three times: %+v", got)
+	}
+	for range 3 {
+		mustOK(t, a, randomToken(t))
+	}
+	if got := a.CacheStats(); got.Entries != 2 || got.Evictions != 2 || got.Misses != 4 {
+		t.Fatalf("after three more tokens: %+v; want 2 entries, 2 evictions, 4 misses", got)
+	}
+}

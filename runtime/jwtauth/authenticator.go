@@ -101,11 +101,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is too large").WithDetail("token of %d bytes", len(token))
 	}
 	if a.cache != nil {
-		if e := a.cache.get(token); e != nil {
+		e, shard := a.cache.get(token)
+		if e != nil {
 			if p := a.hit(ctx, token, e); p != nil {
+				shard.hits.Add(1)
 				return p, nil
 			}
 		}
+		shard.misses.Add(1)
 	}
 	p, entry, err := a.verify(ctx, token)
 	if err != nil {
@@ -115,6 +118,18 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 		a.cache.put(token, entry, a.cfg.now())
 	}
 	return p, nil
+}
+
+// CacheStats returns the verified-token cache's counters: entries held
+// and its capacity, look-ups answered from it (hits) or not (misses: a
+// token not seen, or one whose entry could no longer be used), and live
+// entries dropped to make room (evictions). All zero when the cache is off
+// ([CacheSize] 0). Safe for concurrent use.
+func (a *Authenticator) CacheStats() runtime.CacheStats {
+	if a.cache == nil {
+		return runtime.CacheStats{}
+	}
+	return a.cache.stats()
 }
 
 // hit returns the cached principal of token if the entry may still be
