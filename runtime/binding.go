@@ -21,10 +21,22 @@ func CertificateThumbprint(cert *x509.Certificate) string {
 }
 
 // PeerCertificateThumbprint returns the [CertificateThumbprint] of the
-// client certificate the call's TLS connection presented (the peer in ctx),
-// or "" when the call came without one. It is for authenticators of
+// call's client certificate: the one a trusted proxy forwarded
+// (x-forwarded-client-cert, see [TrustedProxy]) while the enforcer
+// authenticates the call, else the one the TLS connection presented (of
+// the [Connection] an integration handed over, else of the gRPC peer), or
+// "" when the call came without one. It is for authenticators of
 // certificate-bound tokens; see [CheckCertificateBinding].
 func PeerCertificateThumbprint(ctx context.Context) string {
+	if c, ok := ctx.Value(forwardedCertKey{}).(*x509.Certificate); ok && c != nil {
+		return CertificateThumbprint(c)
+	}
+	if hc, ok := ConnectionFrom(ctx); ok {
+		if hc.TLS == nil || len(hc.TLS.PeerCertificates) == 0 || hc.TLS.PeerCertificates[0] == nil {
+			return ""
+		}
+		return CertificateThumbprint(hc.TLS.PeerCertificates[0])
+	}
 	p, _ := peer.FromContext(ctx)
 	if p == nil {
 		return ""
@@ -35,6 +47,10 @@ func PeerCertificateThumbprint(ctx context.Context) string {
 	}
 	return CertificateThumbprint(ti.State.PeerCertificates[0])
 }
+
+// forwardedCertKey keys, in the context the enforcer hands authenticators,
+// the leaf certificate a trusted proxy forwarded for the call.
+type forwardedCertKey struct{}
 
 // CheckCertificateBinding checks a certificate-bound token (RFC 8705 §3): the
 // call ctx must have come over a TLS connection whose client certificate has

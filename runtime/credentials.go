@@ -5,6 +5,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/x509"
+	"net/http"
 	"strconv"
 	"strings"
 
@@ -42,17 +44,105 @@ const (
 	schemeAPIKey
 )
 
-// extract reads the caller's metadata credential. It reads only the
-// entries it needs. Two credentials at once, a -bin variant of a credential
-// entry, or a value of the wrong shape is malformed: never "first one wins",
-// never re-read as another kind.
-func (e *Enforcer) extract(ctx context.Context) (credential, *Error) {
+// extract reads the caller's credential: from the HTTP headers of a
+// [Connection] an integration handed over, else from incoming metadata. It
+// reads only the entries it needs. Two credentials at once, a -bin variant
+// of a credential entry, or a value of the wrong shape is malformed: never
+// "first one wins", never re-read as another kind.
+func (e *Enforcer) extract(ctx context.Context, c *callConn) (credential, *Error) {
+	if c.http != nil {
+		return e.extractHTTP(ctx, c.http.Header)
+	}
 	if len(metadata.ValueFromIncomingContext(ctx, authorizationBinKey)) > 0 ||
 		len(metadata.ValueFromIncomingContext(ctx, apiKeyBinKey)) > 0 {
-		return credential{}, NewError(ReasonCredentialsMalformed, "binary (-bin) credential entries are not credentials; send authorization or x-api-key")
+		return credential{}, errBinaryCredential()
 	}
-	auth := metadata.ValueFromIncomingContext(ctx, AuthorizationKey)
-	keys := metadata.ValueFromIncomingContext(ctx, APIKeyKey)
+	return e.credentialOf(metadata.ValueFromIncomingContext(ctx, AuthorizationKey), metadata.ValueFromIncomingContext(ctx, APIKeyKey))
+}
+
+func errBinaryCredential() *Error {
+	return NewError(ReasonCredentialsMalformed, "binary (-bin) credential entries are not credentials; send authorization or x-api-key")
+}
+
+// The HTTP headers that carry a credential, and the prefix grpc-gateway
+// turns into metadata.
+const (
+	headerAuthorization = "Authorization"
+	headerAPIKey        = "X-Api-Key"
+	headerXFCC          = "X-Forwarded-Client-Cert"
+	grpcMetadataPrefix  = "Grpc-Metadata-"
+)
+
+// httpCredentialHeader classifies an HTTP header name: a bearer header, an
+// API key header, a -bin variant of either (bin), or none. The
+// Grpc-Metadata- form of each counts as the header itself: grpc-gateway
+// forwards both as the same metadata entry.
+func httpCredentialHeader(name string) (auth, key, bin bool) {
+	if len(name) > len(grpcMetadataPrefix) && strings.EqualFold(name[:len(grpcMetadataPrefix)], grpcMetadataPrefix) {
+		name = name[len(grpcMetadataPrefix):]
+	}
+	switch {
+	case strings.EqualFold(name, headerAuthorization):
+		return true, false, false
+	case strings.EqualFold(name, headerAPIKey):
+		return false, true, false
+	case strings.EqualFold(name, headerAuthorization+"-Bin"), strings.EqualFold(name, headerAPIKey+"-Bin"):
+		return false, false, true
+	}
+	return false, false, false
+}
+
+// extractHTTP reads the credential of a call that came over HTTP from its
+// headers h, every credential header and its Grpc-Metadata- form counted.
+// Incoming metadata beside them (what grpc-gateway derived from h) must
+// hold no credential value that h does not: a custom header matcher that
+// maps another header onto authorization or x-api-key is refused rather
+// than read.
+func (e *Enforcer) extractHTTP(ctx context.Context, h http.Header) (credential, *Error) {
+	var auth, keys []string
+	for name, vals := range h {
+		a, k, bin := httpCredentialHeader(name)
+		switch {
+		case bin && len(vals) > 0:
+			return credential{}, errBinaryCredential()
+		case a:
+			auth = append(auth, vals...)
+		case k:
+			keys = append(keys, vals...)
+		}
+	}
+	if len(metadata.ValueFromIncomingContext(ctx, authorizationBinKey)) > 0 ||
+		len(metadata.ValueFromIncomingContext(ctx, apiKeyBinKey)) > 0 {
+		return credential{}, errBinaryCredential()
+	}
+	if !within(metadata.ValueFromIncomingContext(ctx, AuthorizationKey), auth) ||
+		!within(metadata.ValueFromIncomingContext(ctx, APIKeyKey), keys) {
+		return credential{}, NewError(ReasonCredentialsMalformed, "a credential in metadata that no credential header carries; send exactly one Authorization or X-Api-Key header").
+			WithDetail("incoming metadata holds a credential value that is not one of the request's credential headers (a header matcher mapping another header onto it?)")
+	}
+	return e.credentialOf(auth, keys)
+}
+
+// within reports whether every value of sub is one of all.
+func within(sub, all []string) bool {
+	for _, v := range sub {
+		found := false
+		for _, w := range all {
+			if v == w {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// credentialOf is the one credential among the authorization and
+// x-api-key values sent.
+func (e *Enforcer) credentialOf(auth, keys []string) (credential, *Error) {
 	switch n := len(auth) + len(keys); {
 	case n == 0:
 		return credential{}, nil
@@ -78,6 +168,59 @@ func (e *Enforcer) extract(ctx context.Context) (credential, *Error) {
 		return credential{}, NewError(ReasonCredentialsMalformed, `authorization must be "Bearer " followed by a token`)
 	}
 	return credential{scheme: schemeBearer, secret: token}, nil
+}
+
+// forwardedChain returns the client certificate chain a trusted proxy
+// forwarded in x-forwarded-client-cert, or nil when none was sent. The
+// header is read only from a trusted proxy that forwards certificates, on
+// a plaintext connection: on a TLS connection the client certificate is
+// the connection's own, and from any other peer the header is a spoof.
+// Either way its presence is malformed, never ignored. On a call over
+// HTTP the header is read from the request, never from metadata (which a
+// client fills through grpc-gateway's Grpc-Metadata- headers).
+func (e *Enforcer) forwardedChain(ctx context.Context, c *callConn) ([]*x509.Certificate, *Error) {
+	var vals []string
+	if c.http != nil {
+		for name, vs := range c.http.Header {
+			switch {
+			case strings.EqualFold(name, headerXFCC):
+				vals = append(vals, vs...)
+			case strings.EqualFold(name, grpcMetadataPrefix+headerXFCC) && len(vs) > 0:
+				return nil, errXFCCInMetadata()
+			}
+		}
+		if len(metadata.ValueFromIncomingContext(ctx, ForwardedClientCertKey)) > 0 {
+			return nil, errXFCCInMetadata()
+		}
+	} else {
+		vals = metadata.ValueFromIncomingContext(ctx, ForwardedClientCertKey)
+	}
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	switch {
+	case c.tls != nil:
+		return nil, NewError(ReasonCredentialsMalformed, "x-forwarded-client-cert on a connection with transport security: its client certificate is the connection's own").
+			WithDetail("x-forwarded-client-cert is never read on a TLS connection")
+	case c.proxy == nil:
+		return nil, NewError(ReasonCredentialsMalformed, "x-forwarded-client-cert is accepted only from a trusted proxy").
+			WithDetail("x-forwarded-client-cert from a peer that is not a trusted proxy (WithTrustedProxies)")
+	case !c.proxy.ForwardedClientCert:
+		return nil, NewError(ReasonCredentialsMalformed, "x-forwarded-client-cert is accepted only from a trusted proxy").
+			WithDetail("x-forwarded-client-cert from a trusted proxy without ForwardedClientCert")
+	case len(vals) > 1:
+		return nil, NewError(ReasonCredentialsMalformed, "more than one x-forwarded-client-cert entry")
+	}
+	chain, err := parseXFCC(vals[0])
+	if err != nil {
+		return nil, NewError(ReasonCredentialsMalformed, "x-forwarded-client-cert is malformed").WithDetail("x-forwarded-client-cert: %v", err)
+	}
+	return chain, nil
+}
+
+func errXFCCInMetadata() *Error {
+	return NewError(ReasonCredentialsMalformed, "x-forwarded-client-cert is accepted only from a trusted proxy").
+		WithDetail("a forwarded client certificate in gRPC metadata (Grpc-Metadata-X-Forwarded-Client-Cert) on a call over HTTP")
 }
 
 // isAPIKey reports whether k is a non-empty run of visible ASCII.

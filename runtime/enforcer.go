@@ -235,6 +235,8 @@ type Enforcer struct {
 	maxCredentialSize int
 	now               func() time.Time
 	noStreamExpiry    bool
+	proxies           []TrustedProxy // WithTrustedProxies
+	served            servedRegistry // what generated registration registered, for CheckServed
 
 	mu    sync.Mutex                            // serialises writers of table and own
 	table atomic.Pointer[map[string]registered] // full method → rule, copy on write
@@ -263,6 +265,9 @@ func NewEnforcer(opts ...Option) (*Enforcer, error) {
 		if err := o(e); err != nil {
 			return nil, err
 		}
+	}
+	if err := e.checkProxies(); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
@@ -421,21 +426,30 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, Credenti
 	if rule == nil || rule.Undeclared {
 		return nil, NoCredential, NewError(ReasonMethodNotDeclared, "no auth rule is declared for this method")
 	}
-	authInfo, secure := transportOf(ctx)
-	if rule.Transport == TLSRequired && !secure {
+	conn := e.connOf(ctx)
+	if rule.Transport == TLSRequired && !conn.secure {
 		return nil, NoCredential, NewError(ReasonTransportInsecure, "this method requires TLS; the call arrived in plaintext")
 	}
 	if rule.Public {
 		return nil, NoCredential, nil
 	}
-	cred, derr := e.extract(ctx)
+	cred, derr := e.extract(ctx, &conn)
 	if derr != nil {
 		return nil, NoCredential, derr
 	}
-	if cred.scheme != schemeNone && !secure && !e.allowPlaintext {
+	chain, derr := e.forwardedChain(ctx, &conn)
+	if derr != nil {
+		return nil, NoCredential, derr
+	}
+	if cred.scheme != schemeNone && !conn.secure && !e.allowPlaintext {
 		return nil, NoCredential, NewError(ReasonTransportInsecure, "credentials must not be sent over a plaintext connection; use TLS")
 	}
-	kind := e.kindOf(rule, cred, authInfo)
+	if chain != nil {
+		// Authenticators see the forwarded certificate as the call's
+		// (PeerCertificateThumbprint: certificate-bound tokens).
+		ctx = context.WithValue(ctx, forwardedCertKey{}, chain[0])
+	}
+	kind := e.kindOf(rule, cred, conn.hasCert() || chain != nil)
 	if kind == NoCredential {
 		accepted := kindList(rule.acceptedKinds())
 		return nil, NoCredential, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+accepted).
@@ -453,7 +467,15 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, Credenti
 		if e.mtls == nil {
 			return nil, kind, notConfigured(kind, rule)
 		}
-		tlsInfo, _ := authInfo.(credentials.TLSInfo) // kindOf returns MTLS only for TLS
+		if chain != nil {
+			ca, ok := e.mtls.(ChainAuthenticator) // NewEnforcer checked it
+			if !ok {
+				return nil, kind, notConfigured(kind, rule)
+			}
+			p, err = ca.AuthenticateChain(ctx, chain)
+			break
+		}
+		tlsInfo, _ := conn.tls.(credentials.TLSInfo) // kindOf returns MTLS only for TLS or a forwarded chain
 		p, err = e.mtls.AuthenticatePeer(ctx, tlsInfo)
 	default:
 		auth := e.tokenAuthenticator(kind)
@@ -498,11 +520,12 @@ func (e *Enforcer) tokenAuthenticator(kind CredentialKind) TokenAuthenticator {
 }
 
 // kindOf decides which kind of credential the call presents. A metadata
-// credential is the credential; the connection's verified client
-// certificate is used only when none is sent. A bearer token is a JWT when
+// credential is the credential; the client certificate (the connection's,
+// or one a trusted proxy forwarded: hasCert) is used only when none is
+// sent. A bearer token is a JWT when
 // it has a JWS's shape and the method and server take JWTs; otherwise it is
 // an OAuth2 token when the method and server take those.
-func (e *Enforcer) kindOf(rule *Rule, cred credential, authInfo credentials.AuthInfo) CredentialKind {
+func (e *Enforcer) kindOf(rule *Rule, cred credential, hasCert bool) CredentialKind {
 	switch cred.scheme {
 	case schemeAPIKey:
 		return APIKey
@@ -524,7 +547,7 @@ func (e *Enforcer) kindOf(rule *Rule, cred credential, authInfo credentials.Auth
 		}
 		return OAuth2Token
 	}
-	if ti, ok := authInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 && rule.accepts(MTLS) {
+	if hasCert && rule.accepts(MTLS) {
 		return MTLS
 	}
 	return NoCredential
@@ -553,16 +576,6 @@ func authorize(rule *Rule, p *Principal) *Error {
 	missing := strings.Join(p.missing(first.Scopes), " ")
 	return NewError(ReasonScopeInsufficient, "the caller lacks a required scope: "+missing).
 		WithMetadata("missing_scopes", missing)
-}
-
-// transportOf returns the call's peer AuthInfo, if any, and whether the
-// connection has privacy and integrity.
-func transportOf(ctx context.Context) (credentials.AuthInfo, bool) {
-	p, ok := peer.FromContext(ctx)
-	if !ok {
-		return nil, false
-	}
-	return p.AuthInfo, private(p.AuthInfo)
 }
 
 // private reports whether a connection has privacy and integrity (TLS);
@@ -615,7 +628,11 @@ func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p 
 	if err.Detail != "" {
 		attrs = append(attrs, slog.String("detail", err.Detail))
 	}
-	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
+	if hc, ok := ConnectionFrom(ctx); ok {
+		if hc.RemoteAddr != nil {
+			attrs = append(attrs, slog.String("peer", hc.RemoteAddr.String()))
+		}
+	} else if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
 		attrs = append(attrs, slog.String("peer", pr.Addr.String()))
 	}
 	e.logger.LogAttrs(ctx, level, "grpcauth: call denied", attrs...)

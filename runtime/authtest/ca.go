@@ -7,13 +7,17 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"math/big"
 	"net"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -150,4 +154,35 @@ func serial() *big.Int {
 		panic(err)
 	}
 	return n
+}
+
+// ForwardedClientCert returns an x-forwarded-client-cert value as Envoy
+// writes it for a client that presented chain (leaf first) to a proxy
+// configured with forward_client_cert_details: SANITIZE_SET and
+// set_current_client_cert_details {cert: true, chain: true, uri: true}: one
+// element with Hash, Cert, Chain (when chain has intermediates) and a URI
+// per URI SAN, the PEM values URL-encoded and quoted. For tests of servers
+// behind a trusted proxy (runtime.WithTrustedProxies).
+func ForwardedClientCert(chain ...*x509.Certificate) string {
+	if len(chain) == 0 {
+		return ""
+	}
+	enc := func(certs ...*x509.Certificate) string {
+		var b strings.Builder
+		for _, c := range certs {
+			b.Write(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}))
+		}
+		// Envoy's encoding: newlines, spaces and the characters of base64
+		// that URLs reserve are percent-encoded.
+		return strings.NewReplacer("\n", "%0A", " ", "%20", "+", "%2B", "/", "%2F", "=", "%3D").Replace(b.String())
+	}
+	sum := sha256.Sum256(chain[0].Raw)
+	parts := []string{"Hash=" + hex.EncodeToString(sum[:]), `Cert="` + enc(chain[0]) + `"`}
+	if len(chain) > 1 {
+		parts = append(parts, `Chain="`+enc(chain...)+`"`)
+	}
+	for _, u := range chain[0].URIs {
+		parts = append(parts, "URI="+u.String())
+	}
+	return strings.Join(parts, ";")
 }

@@ -29,7 +29,10 @@ type Authenticator struct {
 	verified connCache              // principals of connections verified against a bundle
 }
 
-var _ runtime.PeerAuthenticator = (*Authenticator)(nil)
+var (
+	_ runtime.PeerAuthenticator  = (*Authenticator)(nil)
+	_ runtime.ChainAuthenticator = (*Authenticator)(nil)
+)
 
 // New returns an authenticator configured by opts. Exactly one identity
 // mode ([SPIFFE] or [SAN]) and exactly one trust bundle ([Bundle] or
@@ -98,7 +101,41 @@ func (a *Authenticator) AuthenticatePeer(ctx context.Context, info credentials.T
 		return nil, deny(runtime.ReasonCredentialsInvalid, "the client certificate is not trusted").
 			WithDetail("the verified chain does not start with the peer's leaf certificate")
 	}
+	// The result, scopes included, is remembered per connection (the leaf
+	// is the connection's own value) until the bundle is replaced, a
+	// certificate of the chain expires, or ForgetScopes is called.
+	return a.authenticate(leaf, st.PeerCertificates[1:], true)
+}
 
+// AuthenticateChain authenticates the caller by a client certificate chain
+// that did not come over this process's own TLS handshake: one a trusted
+// proxy forwarded (runtime.WithTrustedProxies, x-forwarded-client-cert),
+// leaf first, then the intermediates the proxy sent. It implements
+// runtime.ChainAuthenticator. The chain is verified here against the
+// current trust bundle for client authentication, and then checked exactly
+// as [Authenticator.AuthenticatePeer] checks a handshake's: the same
+// checks, in the same order, with the same reasons (an empty chain is
+// CREDENTIALS_MISSING). Nothing is remembered between calls: every call
+// verifies its chain.
+func (a *Authenticator) AuthenticateChain(_ context.Context, chain []*x509.Certificate) (*runtime.Principal, error) {
+	if len(chain) == 0 || chain[0] == nil {
+		return nil, deny(runtime.ReasonCredentialsMissing, "this method needs a verified client certificate").
+			WithDetail("the forwarded chain holds no certificate")
+	}
+	for _, c := range chain[1:] {
+		if c == nil {
+			return nil, deny(runtime.ReasonCredentialsInvalid, "the client certificate is not trusted").
+				WithDetail("the forwarded chain holds a nil certificate")
+		}
+	}
+	return a.authenticate(chain[0], chain[1:], false)
+}
+
+// authenticate checks leaf, sent with intermediates: its validity period,
+// its chain to the current trust bundle, that it is no CA, and its
+// identity. With remember, the principal is kept per leaf pointer (a
+// connection's own certificate) and reused while it holds.
+func (a *Authenticator) authenticate(leaf *x509.Certificate, intermediates []*x509.Certificate, remember bool) (*runtime.Principal, error) {
 	now := a.cfg.now()
 	if now.After(leaf.NotAfter) {
 		return nil, deny(runtime.ReasonTokenExpired, "the client certificate has expired").
@@ -109,19 +146,19 @@ func (a *Authenticator) AuthenticatePeer(ctx context.Context, info credentials.T
 			WithDetail("certificate is valid from %s", leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 
-	// Defence in depth: the handshake verified the chain against the
-	// bundle of its time; check it against the current one. The result,
-	// scopes included, is remembered per connection (the leaf is the
-	// connection's own value) until the bundle is replaced, a certificate
-	// of the chain expires, or ForgetScopes is called.
+	// Defence in depth for a handshake's chain: the handshake verified it
+	// against the bundle of its time; check it against the current one. A
+	// forwarded chain is verified only here.
 	b := a.bundle.Load()
 	gen := a.verified.generation()
-	if p := a.verified.get(leaf, b, gen, now); p != nil {
-		return p, nil
+	if remember {
+		if p := a.verified.get(leaf, b, gen, now); p != nil {
+			return p, nil
+		}
 	}
 	opts := x509.VerifyOptions{
 		Roots:         b.pool,
-		Intermediates: certPoolOf(st.PeerCertificates[1:]),
+		Intermediates: certPoolOf(intermediates),
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 		CurrentTime:   now,
 	}
@@ -158,7 +195,9 @@ func (a *Authenticator) AuthenticatePeer(ctx context.Context, info credentials.T
 		Certificate: leaf,
 		ExpiresAt:   leaf.NotAfter,
 	}
-	a.verified.put(leaf, &verifiedConn{bundle: b, gen: gen, validUntil: validUntil, principal: p})
+	if remember {
+		a.verified.put(leaf, &verifiedConn{bundle: b, gen: gen, validUntil: validUntil, principal: p})
+	}
 	return p, nil
 }
 

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1063,4 +1064,71 @@ func (o *ownCA) leaf(t testing.TB, subject pkix.Name, uris ...string) *tls.Certi
 		t.Fatal(err)
 	}
 	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// TestAuthenticateChain: a forwarded chain is checked as a handshake's
+// certificate is: the same reasons and messages, with the verification
+// against the bundle done here.
+func TestAuthenticateChain(t *testing.T) {
+	ca, srvCA, foreign := newCA(t, "workloads"), newCA(t, "server"), newCA(t, "foreign")
+	clk := &clock{}
+	a := newAuth(t, mtls.SPIFFE(td), mtls.Bundle(ca.Pool()), mtls.Clock(clk.now), mtls.Scopes(map[string][]string{"spiffe://example.org/a": {"s"}}))
+	cfg := a.ServerTLSConfig(serverBase(t, srvCA))
+	ctx := context.Background()
+	same := func(t *testing.T, cert *tls.Certificate) {
+		t.Helper()
+		info := connect(t, cfg, srvCA, cert)
+		p1, err1 := a.AuthenticatePeer(ctx, info)
+		p2, err2 := a.AuthenticateChain(ctx, info.State.PeerCertificates)
+		if errString(err1) != errString(err2) {
+			t.Fatalf("AuthenticatePeer: %v; AuthenticateChain: %v", err1, err2)
+		}
+		if err1 == nil && (p1.Subject != p2.Subject || !slices.Equal(p1.Scopes, p2.Scopes) || p2.Kind != runtime.MTLS || !p2.ExpiresAt.Equal(p1.ExpiresAt)) {
+			t.Fatalf("principals differ: %+v and %+v", p1, p2)
+		}
+	}
+	t.Run("valid", func(t *testing.T) {
+		cert := workload(t, ca, "spiffe://example.org/a")
+		same(t, cert)
+		p, err := a.AuthenticateChain(ctx, []*x509.Certificate{cert.Leaf})
+		wantOK(t, p, err, "spiffe://example.org/a")
+	})
+	t.Run("no URI SAN", func(t *testing.T) { same(t, workload(t, ca)) })
+	t.Run("CA=true", func(t *testing.T) {
+		same(t, clientLeaf(t, ca, authtest.LeafOptions{URIs: []string{"spiffe://example.org/ca"}, IsCA: true}))
+	})
+	t.Run("expired since", func(t *testing.T) {
+		cert := clientLeaf(t, ca, authtest.LeafOptions{URIs: []string{"spiffe://example.org/a"}, NotAfter: time.Now().Add(time.Hour)})
+		clk.set(2 * time.Hour)
+		defer clk.set(0)
+		p, err := a.AuthenticateChain(ctx, []*x509.Certificate{cert.Leaf})
+		wantDenied(t, p, err, runtime.ReasonTokenExpired)
+	})
+	t.Run("not yet valid", func(t *testing.T) {
+		cert := clientLeaf(t, ca, authtest.LeafOptions{URIs: []string{"spiffe://example.org/a"}, NotBefore: time.Now().Add(time.Hour)})
+		p, err := a.AuthenticateChain(ctx, []*x509.Certificate{cert.Leaf})
+		wantDenied(t, p, err, runtime.ReasonTokenNotYetValid)
+	})
+	t.Run("another CA", func(t *testing.T) {
+		cert := workload(t, foreign, "spiffe://example.org/a")
+		p, err := a.AuthenticateChain(ctx, []*x509.Certificate{cert.Leaf})
+		e := wantDenied(t, p, err, runtime.ReasonCredentialsInvalid)
+		if e.Message != "the client certificate is not trusted" {
+			t.Errorf("message = %q", e.Message)
+		}
+	})
+	t.Run("a server certificate", func(t *testing.T) {
+		srv, err := ca.Leaf(authtest.LeafOptions{URIs: []string{"spiffe://example.org/a"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := a.AuthenticateChain(ctx, []*x509.Certificate{srv.Leaf})
+		wantDenied(t, p, err, runtime.ReasonCredentialsInvalid)
+	})
+	t.Run("empty", func(t *testing.T) {
+		p, err := a.AuthenticateChain(ctx, nil)
+		wantDenied(t, p, err, runtime.ReasonCredentialsMissing)
+		p, err = a.AuthenticateChain(ctx, []*x509.Certificate{nil})
+		wantDenied(t, p, err, runtime.ReasonCredentialsMissing)
+	})
 }
