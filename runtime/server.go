@@ -15,6 +15,7 @@ import (
 // denies every method without a rule with METHOD_NOT_DECLARED. Use it when
 // services are registered with their plain RegisterXxxServer.
 func (e *Enforcer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
+	e.served.unary.Store(true) // for CheckServed's InterceptorsInstalled
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		ctx, err := e.authorize(ctx, e.rule(info.FullMethod))
 		if err != nil {
@@ -31,6 +32,7 @@ func (e *Enforcer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 // [Enforcer.UnaryServerInterceptor]. The decision is made when the stream
 // opens, before any message is read.
 func (e *Enforcer) StreamServerInterceptor() grpc.StreamServerInterceptor {
+	e.served.stream.Store(true) // for CheckServed's InterceptorsInstalled
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, err := e.authorize(ss.Context(), e.rule(info.FullMethod))
 		if err != nil {

@@ -166,7 +166,7 @@ func generateFile(gen *protogen.Plugin, f *protogen.File, rules map[*protogen.Me
 	g.P("// with the grpcauth runtime it is compiled against. If it fails to compile,")
 	g.P("// update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the")
 	g.P("// plugin version that matches your runtime.")
-	g.P("const _ = ", runtimePackage.Ident("SupportPackageIsVersion1"))
+	g.P("const _ = ", runtimePackage.Ident("SupportPackageIsVersion2"))
 	g.P()
 	for _, s := range f.Services {
 		genService(g, s, rules)
@@ -211,6 +211,7 @@ func genService(g *protogen.GeneratedFile, s *protogen.Service, rules map[*proto
 	g.P("// ", n.register, " registers srv with s so that every call is decided by enf")
 	g.P("// against ", n.rules, " before anything else runs: before the request is")
 	g.P("// decoded, before unary interceptors, before a stream's first message is read.")
+	g.P("// enf records that s serves the service this way, for runtime.CheckServed.")
 	g.P("// It panics if enf is nil.")
 	if deprecated {
 		g.P("//")
@@ -222,7 +223,7 @@ func genService(g *protogen.GeneratedFile, s *protogen.Service, rules map[*proto
 	g.P("if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {")
 	g.P("t.testEmbeddedByValue()")
 	g.P("}")
-	g.P("s.RegisterService(enf.ServiceDesc(&", n.serviceDesc, ", ", n.rules, "), srv)")
+	g.P("enf.RegisterService(s, &", n.serviceDesc, ", ", n.rules, ", srv)")
 	g.P("}")
 	g.P()
 

@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _Tenants_Get_AuthRule is the effective rule of grpcauthtest.v1.Tenants.Get:
 // BEARER_JWT, if request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/'), declared on grpcauthtest.v1.Tenants.
@@ -108,6 +108,7 @@ var TenantsAuthRules = &runtime.ServiceRules{
 // RegisterTenantsServerWithAuth registers srv with s so that every call is decided by enf
 // against TenantsAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterTenantsServerWithAuth(s grpc.ServiceRegistrar, srv TenantsServer, enf *runtime.Enforcer) {
 	// Same check as RegisterTenantsServer: a nil pointer embedding of
@@ -115,7 +116,7 @@ func RegisterTenantsServerWithAuth(s grpc.ServiceRegistrar, srv TenantsServer, e
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Tenants_ServiceDesc, TenantsAuthRules), srv)
+	enf.RegisterService(s, &Tenants_ServiceDesc, TenantsAuthRules, srv)
 }
 
 // NewTenantsServerWithAuth returns a TenantsServer that decides every call with enf

@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _Faults_MissingRequestKey_AuthRule is the effective rule of grpcauthtest.v1.Faults.MissingRequestKey:
 // BEARER_JWT, if request.labels[request.text] == 'x', declared on grpcauthtest.v1.Faults.
@@ -213,6 +213,7 @@ var FaultsAuthRules = &runtime.ServiceRules{
 // RegisterFaultsServerWithAuth registers srv with s so that every call is decided by enf
 // against FaultsAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterFaultsServerWithAuth(s grpc.ServiceRegistrar, srv FaultsServer, enf *runtime.Enforcer) {
 	// Same check as RegisterFaultsServer: a nil pointer embedding of
@@ -220,7 +221,7 @@ func RegisterFaultsServerWithAuth(s grpc.ServiceRegistrar, srv FaultsServer, enf
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Faults_ServiceDesc, FaultsAuthRules), srv)
+	enf.RegisterService(s, &Faults_ServiceDesc, FaultsAuthRules, srv)
 }
 
 // NewFaultsServerWithAuth returns a FaultsServer that decides every call with enf

@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _Kinds_Jwt_AuthRule is the effective rule of grpcauthtest.v1.Kinds.Jwt:
 // BEARER_JWT with scopes s, declared on grpcauthtest.v1.Kinds.Jwt.
@@ -150,6 +150,7 @@ var KindsAuthRules = &runtime.ServiceRules{
 // RegisterKindsServerWithAuth registers srv with s so that every call is decided by enf
 // against KindsAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterKindsServerWithAuth(s grpc.ServiceRegistrar, srv KindsServer, enf *runtime.Enforcer) {
 	// Same check as RegisterKindsServer: a nil pointer embedding of
@@ -157,7 +158,7 @@ func RegisterKindsServerWithAuth(s grpc.ServiceRegistrar, srv KindsServer, enf *
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Kinds_ServiceDesc, KindsAuthRules), srv)
+	enf.RegisterService(s, &Kinds_ServiceDesc, KindsAuthRules, srv)
 }
 
 // NewKindsServerWithAuth returns a KindsServer that decides every call with enf

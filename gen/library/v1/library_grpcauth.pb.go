@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _LibraryService_GetBook_AuthRule is the effective rule of library.v1.LibraryService.GetBook:
 // BEARER_JWT or OAUTH2_TOKEN or MTLS with scopes library.read, declared on library.v1.LibraryService.
@@ -100,6 +100,7 @@ var LibraryServiceAuthRules = &runtime.ServiceRules{
 // RegisterLibraryServiceServerWithAuth registers srv with s so that every call is decided by enf
 // against LibraryServiceAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterLibraryServiceServerWithAuth(s grpc.ServiceRegistrar, srv LibraryServiceServer, enf *runtime.Enforcer) {
 	// Same check as RegisterLibraryServiceServer: a nil pointer embedding of
@@ -107,7 +108,7 @@ func RegisterLibraryServiceServerWithAuth(s grpc.ServiceRegistrar, srv LibrarySe
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&LibraryService_ServiceDesc, LibraryServiceAuthRules), srv)
+	enf.RegisterService(s, &LibraryService_ServiceDesc, LibraryServiceAuthRules, srv)
 }
 
 // NewLibraryServiceServerWithAuth returns a LibraryServiceServer that decides every call with enf

@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _Shelves_Get_AuthRule is the effective rule of cond.v1.Shelves.Get:
 // BEARER_JWT, if request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/'), declared on cond.v1.Shelves.
@@ -95,6 +95,7 @@ var ShelvesAuthRules = &runtime.ServiceRules{
 // RegisterShelvesServerWithAuth registers srv with s so that every call is decided by enf
 // against ShelvesAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterShelvesServerWithAuth(s grpc.ServiceRegistrar, srv ShelvesServer, enf *runtime.Enforcer) {
 	// Same check as RegisterShelvesServer: a nil pointer embedding of
@@ -102,7 +103,7 @@ func RegisterShelvesServerWithAuth(s grpc.ServiceRegistrar, srv ShelvesServer, e
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Shelves_ServiceDesc, ShelvesAuthRules), srv)
+	enf.RegisterService(s, &Shelves_ServiceDesc, ShelvesAuthRules, srv)
 }
 
 // NewShelvesServerWithAuth returns a ShelvesServer that decides every call with enf

@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _Ed_Get_AuthRule is the effective rule of editions.v1.Ed.Get:
 // BEARER_JWT, declared on editions.v1.Ed.Get.
@@ -41,6 +41,7 @@ var EdAuthRules = &runtime.ServiceRules{
 // RegisterEdServerWithAuth registers srv with s so that every call is decided by enf
 // against EdAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterEdServerWithAuth(s grpc.ServiceRegistrar, srv EdServer, enf *runtime.Enforcer) {
 	// Same check as RegisterEdServer: a nil pointer embedding of
@@ -48,7 +49,7 @@ func RegisterEdServerWithAuth(s grpc.ServiceRegistrar, srv EdServer, enf *runtim
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Ed_ServiceDesc, EdAuthRules), srv)
+	enf.RegisterService(s, &Ed_ServiceDesc, EdAuthRules, srv)
 }
 
 // NewEdServerWithAuth returns a EdServer that decides every call with enf

@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _FromFile_A_AuthRule is the effective rule of inheritance.v1.FromFile.A:
 // BEARER_JWT, over TLS only, declared on inheritance.proto.
@@ -65,6 +65,7 @@ var FromFileAuthRules = &runtime.ServiceRules{
 // RegisterFromFileServerWithAuth registers srv with s so that every call is decided by enf
 // against FromFileAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterFromFileServerWithAuth(s grpc.ServiceRegistrar, srv FromFileServer, enf *runtime.Enforcer) {
 	// Same check as RegisterFromFileServer: a nil pointer embedding of
@@ -72,7 +73,7 @@ func RegisterFromFileServerWithAuth(s grpc.ServiceRegistrar, srv FromFileServer,
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&FromFile_ServiceDesc, FromFileAuthRules), srv)
+	enf.RegisterService(s, &FromFile_ServiceDesc, FromFileAuthRules, srv)
 }
 
 // NewFromFileServerWithAuth returns a FromFileServer that decides every call with enf
@@ -219,6 +220,7 @@ var FromServiceAuthRules = &runtime.ServiceRules{
 // RegisterFromServiceServerWithAuth registers srv with s so that every call is decided by enf
 // against FromServiceAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterFromServiceServerWithAuth(s grpc.ServiceRegistrar, srv FromServiceServer, enf *runtime.Enforcer) {
 	// Same check as RegisterFromServiceServer: a nil pointer embedding of
@@ -226,7 +228,7 @@ func RegisterFromServiceServerWithAuth(s grpc.ServiceRegistrar, srv FromServiceS
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&FromService_ServiceDesc, FromServiceAuthRules), srv)
+	enf.RegisterService(s, &FromService_ServiceDesc, FromServiceAuthRules, srv)
 }
 
 // NewFromServiceServerWithAuth returns a FromServiceServer that decides every call with enf

@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _Status_Ping_AuthRule is the effective rule of public.v1.Status.Ping:
 // public (load balancer "health" probes), declared on public.v1.Status.
@@ -50,6 +50,7 @@ var StatusAuthRules = &runtime.ServiceRules{
 // RegisterStatusServerWithAuth registers srv with s so that every call is decided by enf
 // against StatusAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterStatusServerWithAuth(s grpc.ServiceRegistrar, srv StatusServer, enf *runtime.Enforcer) {
 	// Same check as RegisterStatusServer: a nil pointer embedding of
@@ -57,7 +58,7 @@ func RegisterStatusServerWithAuth(s grpc.ServiceRegistrar, srv StatusServer, enf
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Status_ServiceDesc, StatusAuthRules), srv)
+	enf.RegisterService(s, &Status_ServiceDesc, StatusAuthRules, srv)
 }
 
 // NewStatusServerWithAuth returns a StatusServer that decides every call with enf
@@ -153,6 +154,7 @@ var AdminAuthRules = &runtime.ServiceRules{
 // RegisterAdminServerWithAuth registers srv with s so that every call is decided by enf
 // against AdminAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 //
 // Deprecated: Do not use.
@@ -162,7 +164,7 @@ func RegisterAdminServerWithAuth(s grpc.ServiceRegistrar, srv AdminServer, enf *
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Admin_ServiceDesc, AdminAuthRules), srv)
+	enf.RegisterService(s, &Admin_ServiceDesc, AdminAuthRules, srv)
 }
 
 // NewAdminServerWithAuth returns a AdminServer that decides every call with enf

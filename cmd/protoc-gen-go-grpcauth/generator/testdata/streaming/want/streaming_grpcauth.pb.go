@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _Streamer_Unary_AuthRule is the effective rule of streaming.v1.Streamer.Unary:
 // BEARER_JWT or MTLS with scopes stream, declared on streaming.v1.Streamer.
@@ -75,6 +75,7 @@ var StreamerAuthRules = &runtime.ServiceRules{
 // RegisterStreamerServerWithAuth registers srv with s so that every call is decided by enf
 // against StreamerAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterStreamerServerWithAuth(s grpc.ServiceRegistrar, srv StreamerServer, enf *runtime.Enforcer) {
 	// Same check as RegisterStreamerServer: a nil pointer embedding of
@@ -82,7 +83,7 @@ func RegisterStreamerServerWithAuth(s grpc.ServiceRegistrar, srv StreamerServer,
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Streamer_ServiceDesc, StreamerAuthRules), srv)
+	enf.RegisterService(s, &Streamer_ServiceDesc, StreamerAuthRules, srv)
 }
 
 // NewStreamerServerWithAuth returns a StreamerServer that decides every call with enf

@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _Legacy_Declared_AuthRule is the effective rule of deny.v1.Legacy.Declared:
 // API_KEY, declared on deny.v1.Legacy.Declared.
@@ -49,6 +49,7 @@ var LegacyAuthRules = &runtime.ServiceRules{
 // RegisterLegacyServerWithAuth registers srv with s so that every call is decided by enf
 // against LegacyAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterLegacyServerWithAuth(s grpc.ServiceRegistrar, srv LegacyServer, enf *runtime.Enforcer) {
 	// Same check as RegisterLegacyServer: a nil pointer embedding of
@@ -56,7 +57,7 @@ func RegisterLegacyServerWithAuth(s grpc.ServiceRegistrar, srv LegacyServer, enf
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Legacy_ServiceDesc, LegacyAuthRules), srv)
+	enf.RegisterService(s, &Legacy_ServiceDesc, LegacyAuthRules, srv)
 }
 
 // NewLegacyServerWithAuth returns a LegacyServer that decides every call with enf

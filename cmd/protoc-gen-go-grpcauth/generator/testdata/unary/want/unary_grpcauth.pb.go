@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion1
+const _ = runtime.SupportPackageIsVersion2
 
 // _Echoer_Echo_AuthRule is the effective rule of unary.v1.Echoer.Echo:
 // BEARER_JWT with scopes echo, declared on unary.v1.Echoer.Echo.
@@ -41,6 +41,7 @@ var EchoerAuthRules = &runtime.ServiceRules{
 // RegisterEchoerServerWithAuth registers srv with s so that every call is decided by enf
 // against EchoerAuthRules before anything else runs: before the request is
 // decoded, before unary interceptors, before a stream's first message is read.
+// enf records that s serves the service this way, for runtime.CheckServed.
 // It panics if enf is nil.
 func RegisterEchoerServerWithAuth(s grpc.ServiceRegistrar, srv EchoerServer, enf *runtime.Enforcer) {
 	// Same check as RegisterEchoerServer: a nil pointer embedding of
@@ -48,7 +49,7 @@ func RegisterEchoerServerWithAuth(s grpc.ServiceRegistrar, srv EchoerServer, enf
 	if t, ok := srv.(interface{ testEmbeddedByValue() }); ok {
 		t.testEmbeddedByValue()
 	}
-	s.RegisterService(enf.ServiceDesc(&Echoer_ServiceDesc, EchoerAuthRules), srv)
+	enf.RegisterService(s, &Echoer_ServiceDesc, EchoerAuthRules, srv)
 }
 
 // NewEchoerServerWithAuth returns a EchoerServer that decides every call with enf
