@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/tools.sh
 PATH="$PWD/.bin:$PATH" buf generate
+PATH="$PWD/.bin:$PATH" buf generate --template buf.gen.validate.yaml
 go test ./cmd/protoc-gen-go-grpcauth/generator -run 'TestGolden|TestManualIsPackageDoc' -update >/dev/null

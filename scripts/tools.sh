@@ -9,6 +9,9 @@ TOOLS=(
   github.com/bufbuild/buf/cmd/buf@v1.75.0
   google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
   google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+  github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@v2.33.0
+  connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1
+  github.com/envoyproxy/protoc-gen-validate@v1.3.3
 )
 stamp=".bin/.versions"
 want="$(printf '%s\n' "${TOOLS[@]}")"

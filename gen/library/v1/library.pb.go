@@ -10,7 +10,9 @@
 package libraryv1
 
 import (
+	_ "buf.build/gen/go/bufbuild/protovalidate/protocolbuffers/go/buf/validate"
 	_ "github.com/grpcauth/protoc-gen-go-grpcauth/authoptions/grpcauth/v1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -92,7 +94,8 @@ func (x *Book) GetAuthor() string {
 // Request for GetBook.
 type GetBookRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Resource name of the book.
+	// Resource name of the book. Validated (protovalidate) after the call is
+	// authorized: a caller who may not call learns nothing of its request.
 	Name          string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -591,16 +594,16 @@ var File_library_v1_library_proto protoreflect.FileDescriptor
 const file_library_v1_library_proto_rawDesc = "" +
 	"\n" +
 	"\x18library/v1/library.proto\x12\n" +
-	"library.v1\x1a\x16grpcauth/v1/auth.proto\"H\n" +
+	"library.v1\x1a\x1bbuf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x16grpcauth/v1/auth.proto\"H\n" +
 	"\x04Book\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05title\x18\x02 \x01(\tR\x05title\x12\x16\n" +
-	"\x06author\x18\x03 \x01(\tR\x06author\"$\n" +
-	"\x0eGetBookRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"=\n" +
-	"\x11DeleteBookRequest\x12\x14\n" +
-	"\x05shelf\x18\x01 \x01(\tR\x05shelf\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\"\x14\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\"o\n" +
+	"\x0eGetBookRequest\x12]\n" +
+	"\x04name\x18\x01 \x01(\tBI\xbaHFrD2B^(shelves|tenants/[a-z0-9-]+/shelves)/[a-z0-9-]+/books/[a-z0-9-]+$R\x04name\"v\n" +
+	"\x11DeleteBookRequest\x12D\n" +
+	"\x05shelf\x18\x01 \x01(\tB.\xbaH+r)2'^tenants/[a-z0-9-]+/shelves/[a-z0-9-]+$R\x05shelf\x12\x1b\n" +
+	"\x04name\x18\x02 \x01(\tB\a\xbaH\x04r\x02\x10\x01R\x04name\"\x14\n" +
 	"\x12DeleteBookResponse\"*\n" +
 	"\x12ExportShelfRequest\x12\x14\n" +
 	"\x05shelf\x18\x01 \x01(\tR\x05shelf\"5\n" +
@@ -616,13 +619,13 @@ const file_library_v1_library_proto_rawDesc = "" +
 	"\x04book\x18\x01 \x01(\v2\x10.library.v1.BookR\x04book\"\x1a\n" +
 	"\x18ListPublicShelvesRequest\"5\n" +
 	"\x19ListPublicShelvesResponse\x12\x18\n" +
-	"\ashelves\x18\x01 \x03(\tR\ashelves2\xd1\x05\n" +
-	"\x0eLibraryService\x127\n" +
-	"\aGetBook\x12\x1a.library.v1.GetBookRequest\x1a\x10.library.v1.Book\x12\xbf\x01\n" +
+	"\ashelves\x18\x01 \x03(\tR\ashelves2\xc1\x06\n" +
+	"\x0eLibraryService\x12]\n" +
+	"\aGetBook\x12\x1a.library.v1.GetBookRequest\x1a\x10.library.v1.Book\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/{name=shelves/*/books/*}\x12\xee\x01\n" +
 	"\n" +
-	"DeleteBook\x12\x1d.library.v1.DeleteBookRequest\x1a\x1e.library.v1.DeleteBookResponse\"r\xf2\xbe\x1cn\n" +
+	"DeleteBook\x12\x1d.library.v1.DeleteBookRequest\x1a\x1e.library.v1.DeleteBookResponse\"\xa0\x01\xf2\xbe\x1cn\n" +
 	"!\n" +
-	"\x01\x01\x12\rlibrary.write\x12\rlibrary.admin\x18\x01\"Grequest.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/')\x12p\n" +
+	"\x01\x01\x12\rlibrary.write\x12\rlibrary.admin\x18\x01\"Grequest.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/')\x82\xd3\xe4\x93\x02(*&/v1/{name=tenants/*/shelves/*/books/*}\x12p\n" +
 	"\vExportShelf\x12\x1e.library.v1.ExportShelfRequest\x1a\x17.library.v1.ExportChunk\"&\xf2\xbe\x1c\"\n" +
 	"\v\n" +
 	"\x01\x03\x12\x06export\n" +
@@ -631,9 +634,9 @@ const file_library_v1_library_proto_rawDesc = "" +
 	"\vImportBooks\x12\x1e.library.v1.ImportBooksRequest\x1a\x1f.library.v1.ImportBooksResponse\"\x18\xf2\xbe\x1c\x14\n" +
 	"\x12\n" +
 	"\x01\x01\x12\rlibrary.write(\x01\x12L\n" +
-	"\tSyncShelf\x12\x1c.library.v1.SyncShelfRequest\x1a\x1d.library.v1.SyncShelfResponse(\x010\x01\x12}\n" +
-	"\x11ListPublicShelves\x12$.library.v1.ListPublicShelvesRequest\x1a%.library.v1.ListPublicShelvesResponse\"\x1b\xf2\xbe\x1c\x17\x12\x15\n" +
-	"\x13catalogue is public\x1a\x19\xf2\xbe\x1c\x15\n" +
+	"\tSyncShelf\x12\x1c.library.v1.SyncShelfRequest\x1a\x1d.library.v1.SyncShelfResponse(\x010\x01\x12\x97\x01\n" +
+	"\x11ListPublicShelves\x12$.library.v1.ListPublicShelvesRequest\x1a%.library.v1.ListPublicShelvesResponse\"5\xf2\xbe\x1c\x17\x12\x15\n" +
+	"\x13catalogue is public\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/shelves:public\x1a\x19\xf2\xbe\x1c\x15\n" +
 	"\x13\n" +
 	"\x03\x01\x02\x04\x12\flibrary.readBN\xf2\xbe\x1c\x05\n" +
 	"\x03\n" +
