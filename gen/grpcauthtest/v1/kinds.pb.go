@@ -80,7 +80,7 @@ const file_grpcauthtest_v1_kinds_proto_rawDesc = "" +
 	"\n" +
 	"\x1bgrpcauthtest/v1/kinds.proto\x12\x0fgrpcauthtest.v1\x1a\x16grpcauth/v1/auth.proto\"\x19\n" +
 	"\x03Msg\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text2\x9b\x06\n" +
+	"\x04text\x18\x01 \x01(\tR\x04text2\xe4\x06\n" +
 	"\x05Kinds\x12?\n" +
 	"\x03Jwt\x12\x14.grpcauthtest.v1.Msg\x1a\x14.grpcauthtest.v1.Msg\"\f\xf2\xbe\x1c\b\n" +
 	"\x06\n" +
@@ -110,7 +110,10 @@ const file_grpcauthtest_v1_kinds_proto_rawDesc = "" +
 	"\x05tests\x12K\n" +
 	"\n" +
 	"PublicChat\x12\x14.grpcauthtest.v1.Msg\x1a\x14.grpcauthtest.v1.Msg\"\r\xf2\xbe\x1c\t\x12\a\n" +
-	"\x05tests(\x010\x01\x12N\n" +
+	"\x05tests(\x010\x01\x12G\n" +
+	"\x06Secure\x12\x14.grpcauthtest.v1.Msg\x1a\x14.grpcauthtest.v1.Msg\"\x11\xf2\xbe\x1c\r\n" +
+	"\t\n" +
+	"\x04\x01\x02\x03\x04\x12\x01s\x18\x01\x12N\n" +
 	"\vSecureWatch\x12\x14.grpcauthtest.v1.Msg\x1a\x14.grpcauthtest.v1.Msg\"\x11\xf2\xbe\x1c\r\n" +
 	"\t\n" +
 	"\x04\x01\x02\x03\x04\x12\x01s\x18\x010\x01BOZMgithub.com/grpcauth/protoc-gen-go-grpcauth/gen/grpcauthtest/v1;grpcauthtestv1b\x06proto3"
@@ -142,20 +145,22 @@ var file_grpcauthtest_v1_kinds_proto_depIdxs = []int32{
 	0,  // 7: grpcauthtest.v1.Kinds.ChatAny:input_type -> grpcauthtest.v1.Msg
 	0,  // 8: grpcauthtest.v1.Kinds.Public:input_type -> grpcauthtest.v1.Msg
 	0,  // 9: grpcauthtest.v1.Kinds.PublicChat:input_type -> grpcauthtest.v1.Msg
-	0,  // 10: grpcauthtest.v1.Kinds.SecureWatch:input_type -> grpcauthtest.v1.Msg
-	0,  // 11: grpcauthtest.v1.Kinds.Jwt:output_type -> grpcauthtest.v1.Msg
-	0,  // 12: grpcauthtest.v1.Kinds.OAuth2:output_type -> grpcauthtest.v1.Msg
-	0,  // 13: grpcauthtest.v1.Kinds.ApiKey:output_type -> grpcauthtest.v1.Msg
-	0,  // 14: grpcauthtest.v1.Kinds.Mtls:output_type -> grpcauthtest.v1.Msg
-	0,  // 15: grpcauthtest.v1.Kinds.Any:output_type -> grpcauthtest.v1.Msg
-	0,  // 16: grpcauthtest.v1.Kinds.WatchAny:output_type -> grpcauthtest.v1.Msg
-	0,  // 17: grpcauthtest.v1.Kinds.UploadAny:output_type -> grpcauthtest.v1.Msg
-	0,  // 18: grpcauthtest.v1.Kinds.ChatAny:output_type -> grpcauthtest.v1.Msg
-	0,  // 19: grpcauthtest.v1.Kinds.Public:output_type -> grpcauthtest.v1.Msg
-	0,  // 20: grpcauthtest.v1.Kinds.PublicChat:output_type -> grpcauthtest.v1.Msg
-	0,  // 21: grpcauthtest.v1.Kinds.SecureWatch:output_type -> grpcauthtest.v1.Msg
-	11, // [11:22] is the sub-list for method output_type
-	0,  // [0:11] is the sub-list for method input_type
+	0,  // 10: grpcauthtest.v1.Kinds.Secure:input_type -> grpcauthtest.v1.Msg
+	0,  // 11: grpcauthtest.v1.Kinds.SecureWatch:input_type -> grpcauthtest.v1.Msg
+	0,  // 12: grpcauthtest.v1.Kinds.Jwt:output_type -> grpcauthtest.v1.Msg
+	0,  // 13: grpcauthtest.v1.Kinds.OAuth2:output_type -> grpcauthtest.v1.Msg
+	0,  // 14: grpcauthtest.v1.Kinds.ApiKey:output_type -> grpcauthtest.v1.Msg
+	0,  // 15: grpcauthtest.v1.Kinds.Mtls:output_type -> grpcauthtest.v1.Msg
+	0,  // 16: grpcauthtest.v1.Kinds.Any:output_type -> grpcauthtest.v1.Msg
+	0,  // 17: grpcauthtest.v1.Kinds.WatchAny:output_type -> grpcauthtest.v1.Msg
+	0,  // 18: grpcauthtest.v1.Kinds.UploadAny:output_type -> grpcauthtest.v1.Msg
+	0,  // 19: grpcauthtest.v1.Kinds.ChatAny:output_type -> grpcauthtest.v1.Msg
+	0,  // 20: grpcauthtest.v1.Kinds.Public:output_type -> grpcauthtest.v1.Msg
+	0,  // 21: grpcauthtest.v1.Kinds.PublicChat:output_type -> grpcauthtest.v1.Msg
+	0,  // 22: grpcauthtest.v1.Kinds.Secure:output_type -> grpcauthtest.v1.Msg
+	0,  // 23: grpcauthtest.v1.Kinds.SecureWatch:output_type -> grpcauthtest.v1.Msg
+	12, // [12:24] is the sub-list for method output_type
+	0,  // [0:12] is the sub-list for method input_type
 	0,  // [0:0] is the sub-list for extension type_name
 	0,  // [0:0] is the sub-list for extension extendee
 	0,  // [0:0] is the sub-list for field type_name

@@ -35,6 +35,7 @@ const (
 	Kinds_ChatAny_FullMethodName     = "/grpcauthtest.v1.Kinds/ChatAny"
 	Kinds_Public_FullMethodName      = "/grpcauthtest.v1.Kinds/Public"
 	Kinds_PublicChat_FullMethodName  = "/grpcauthtest.v1.Kinds/PublicChat"
+	Kinds_Secure_FullMethodName      = "/grpcauthtest.v1.Kinds/Secure"
 	Kinds_SecureWatch_FullMethodName = "/grpcauthtest.v1.Kinds/SecureWatch"
 )
 
@@ -64,6 +65,8 @@ type KindsClient interface {
 	Public(ctx context.Context, in *Msg, opts ...grpc.CallOption) (*Msg, error)
 	// PublicChat is a public bidi-streaming method.
 	PublicChat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Msg, Msg], error)
+	// Secure takes any kind with scope s, and only over TLS.
+	Secure(ctx context.Context, in *Msg, opts ...grpc.CallOption) (*Msg, error)
 	// SecureWatch is server-streaming, takes any kind with scope s, and
 	// only over TLS.
 	SecureWatch(ctx context.Context, in *Msg, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Msg], error)
@@ -195,6 +198,16 @@ func (c *kindsClient) PublicChat(ctx context.Context, opts ...grpc.CallOption) (
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Kinds_PublicChatClient = grpc.BidiStreamingClient[Msg, Msg]
 
+func (c *kindsClient) Secure(ctx context.Context, in *Msg, opts ...grpc.CallOption) (*Msg, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(Msg)
+	err := c.cc.Invoke(ctx, Kinds_Secure_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *kindsClient) SecureWatch(ctx context.Context, in *Msg, opts ...grpc.CallOption) (grpc.ServerStreamingClient[Msg], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Kinds_ServiceDesc.Streams[4], Kinds_SecureWatch_FullMethodName, cOpts...)
@@ -240,6 +253,8 @@ type KindsServer interface {
 	Public(context.Context, *Msg) (*Msg, error)
 	// PublicChat is a public bidi-streaming method.
 	PublicChat(grpc.BidiStreamingServer[Msg, Msg]) error
+	// Secure takes any kind with scope s, and only over TLS.
+	Secure(context.Context, *Msg) (*Msg, error)
 	// SecureWatch is server-streaming, takes any kind with scope s, and
 	// only over TLS.
 	SecureWatch(*Msg, grpc.ServerStreamingServer[Msg]) error
@@ -282,6 +297,9 @@ func (UnimplementedKindsServer) Public(context.Context, *Msg) (*Msg, error) {
 }
 func (UnimplementedKindsServer) PublicChat(grpc.BidiStreamingServer[Msg, Msg]) error {
 	return status.Error(codes.Unimplemented, "method PublicChat not implemented")
+}
+func (UnimplementedKindsServer) Secure(context.Context, *Msg) (*Msg, error) {
+	return nil, status.Error(codes.Unimplemented, "method Secure not implemented")
 }
 func (UnimplementedKindsServer) SecureWatch(*Msg, grpc.ServerStreamingServer[Msg]) error {
 	return status.Error(codes.Unimplemented, "method SecureWatch not implemented")
@@ -447,6 +465,24 @@ func _Kinds_PublicChat_Handler(srv interface{}, stream grpc.ServerStream) error 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Kinds_PublicChatServer = grpc.BidiStreamingServer[Msg, Msg]
 
+func _Kinds_Secure_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Msg)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(KindsServer).Secure(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Kinds_Secure_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(KindsServer).Secure(ctx, req.(*Msg))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Kinds_SecureWatch_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(Msg)
 	if err := stream.RecvMsg(m); err != nil {
@@ -488,6 +524,10 @@ var Kinds_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Public",
 			Handler:    _Kinds_Public_Handler,
+		},
+		{
+			MethodName: "Secure",
+			Handler:    _Kinds_Secure_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -116,6 +116,17 @@ var _Kinds_PublicChat_AuthRule = &runtime.Rule{
 	Source:       "grpcauthtest.v1.Kinds.PublicChat",
 }
 
+// _Kinds_Secure_AuthRule is the effective rule of grpcauthtest.v1.Kinds.Secure:
+// BEARER_JWT or OAUTH2_TOKEN or API_KEY or MTLS with scopes s, over TLS only, declared on grpcauthtest.v1.Kinds.Secure.
+var _Kinds_Secure_AuthRule = &runtime.Rule{
+	FullMethod: "/grpcauthtest.v1.Kinds/Secure",
+	Requirements: []runtime.Requirement{
+		{Credentials: []runtime.CredentialKind{runtime.BearerJWT, runtime.OAuth2Token, runtime.APIKey, runtime.MTLS}, Scopes: []string{"s"}},
+	},
+	Transport: runtime.TLSRequired,
+	Source:    "grpcauthtest.v1.Kinds.Secure",
+}
+
 // _Kinds_SecureWatch_AuthRule is the effective rule of grpcauthtest.v1.Kinds.SecureWatch:
 // BEARER_JWT or OAUTH2_TOKEN or API_KEY or MTLS with scopes s, over TLS only, declared on grpcauthtest.v1.Kinds.SecureWatch.
 var _Kinds_SecureWatch_AuthRule = &runtime.Rule{
@@ -143,6 +154,7 @@ var KindsAuthRules = &runtime.ServiceRules{
 		_Kinds_ChatAny_AuthRule,
 		_Kinds_Public_AuthRule,
 		_Kinds_PublicChat_AuthRule,
+		_Kinds_Secure_AuthRule,
 		_Kinds_SecureWatch_AuthRule,
 	},
 }
@@ -262,6 +274,14 @@ func (s *kindsAuthServer) PublicChat(stream grpc.BidiStreamingServer[Msg, Msg]) 
 	return s.srv.PublicChat(runtime.BidiStreamingServer(stream, ctx))
 }
 
+func (s *kindsAuthServer) Secure(ctx context.Context, req *Msg) (*Msg, error) {
+	ctx, err := s.enf.Authorize(ctx, _Kinds_Secure_AuthRule)
+	if err != nil {
+		return nil, err
+	}
+	return s.srv.Secure(ctx, req)
+}
+
 func (s *kindsAuthServer) SecureWatch(req *Msg, stream grpc.ServerStreamingServer[Msg]) error {
 	ctx, err := s.enf.Authorize(stream.Context(), _Kinds_SecureWatch_AuthRule)
 	if err != nil {
@@ -290,6 +310,7 @@ func NewKindsAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCreden
 		credChatAny:     creds.ForMethod(_Kinds_ChatAny_AuthRule),
 		credPublic:      creds.ForMethod(_Kinds_Public_AuthRule),
 		credPublicChat:  creds.ForMethod(_Kinds_PublicChat_AuthRule),
+		credSecure:      creds.ForMethod(_Kinds_Secure_AuthRule),
 		credSecureWatch: creds.ForMethod(_Kinds_SecureWatch_AuthRule),
 	}
 }
@@ -306,6 +327,7 @@ type kindsAuthClient struct {
 	credChatAny     *runtime.MethodCredentials
 	credPublic      *runtime.MethodCredentials
 	credPublicChat  *runtime.MethodCredentials
+	credSecure      *runtime.MethodCredentials
 	credSecureWatch *runtime.MethodCredentials
 }
 
@@ -366,6 +388,12 @@ func (c *kindsAuthClient) Public(ctx context.Context, in *Msg, opts ...grpc.Call
 func (c *kindsAuthClient) PublicChat(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Msg, Msg], error) {
 	return runtime.Stream(ctx, c.credPublicChat, opts, func(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[Msg, Msg], error) {
 		return c.inner.PublicChat(ctx, opts...)
+	})
+}
+
+func (c *kindsAuthClient) Secure(ctx context.Context, in *Msg, opts ...grpc.CallOption) (*Msg, error) {
+	return runtime.Unary(ctx, c.credSecure, opts, func(ctx context.Context, opts ...grpc.CallOption) (*Msg, error) {
+		return c.inner.Secure(ctx, in, opts...)
 	})
 }
 

@@ -234,7 +234,9 @@ var Cases = []Case{
 		x := authtest.ForwardedClientCert(w.Workload.Leaf)
 		return hdr("x-forwarded-client-cert", x+","+x)
 	}, Want: denied(runtime.ReasonCredentialsMalformed)},
-	{Name: "tls required", Method: "SecureWatch", Headers: func(w *World) []Header { return hdr("authorization", bearer(w.Token("s"))) }, Want: allowed(Alice), Plain: insecure},
+	{Name: "tls required", Method: "Secure", Headers: func(w *World) []Header { return hdr("x-api-key", w.APIKey) }, Want: allowed(Exporter), Plain: insecure},
+	{Name: "tls required, nothing sent", Method: "Secure", Headers: none, Want: denied(runtime.ReasonCredentialsMissing), Plain: insecure},
+	{Name: "stream, tls required", Method: "SecureWatch", Headers: func(w *World) []Header { return hdr("authorization", bearer(w.Token("s"))) }, Want: allowed(Alice), Plain: insecure},
 	{Name: "stream, jwt", Method: "WatchAny", Headers: func(w *World) []Header { return hdr("authorization", bearer(w.Token("s"))) }, Want: allowed(Alice), Plain: insecure},
 	{Name: "stream, no credential", Method: "WatchAny", Headers: none, Want: denied(runtime.ReasonCredentialsMissing)},
 	{Name: "stream, two credentials", Method: "WatchAny", Headers: func(w *World) []Header {
@@ -325,6 +327,10 @@ func (s *Server) Mtls(ctx context.Context, _ *grpcauthtestv1.Msg) (*grpcauthtest
 }
 
 func (s *Server) Any(ctx context.Context, _ *grpcauthtestv1.Msg) (*grpcauthtestv1.Msg, error) {
+	return s.saw(ctx), nil
+}
+
+func (s *Server) Secure(ctx context.Context, _ *grpcauthtestv1.Msg) (*grpcauthtestv1.Msg, error) {
 	return s.saw(ctx), nil
 }
 

@@ -44,6 +44,8 @@ func Invoke(ctx context.Context, c grpcauthtestv1.KindsClient, method string) (*
 		return c.Any(ctx, in)
 	case "Public":
 		return c.Public(ctx, in)
+	case "Secure":
+		return c.Secure(ctx, in)
 	case "WatchAny", "SecureWatch":
 		open := c.WatchAny
 		if method == "SecureWatch" {

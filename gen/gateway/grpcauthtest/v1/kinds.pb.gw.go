@@ -348,6 +348,33 @@ func request_Kinds_PublicChat_0(ctx context.Context, marshaler runtime.Marshaler
 	return stream, metadata, nil
 }
 
+func request_Kinds_Secure_0(ctx context.Context, marshaler runtime.Marshaler, client extGrpcauthtestv1.KindsClient, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq extGrpcauthtestv1.Msg
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	if req.Body != nil {
+		_, _ = io.Copy(io.Discard, req.Body)
+	}
+	msg, err := client.Secure(ctx, &protoReq, grpc.Header(&metadata.HeaderMD), grpc.Trailer(&metadata.TrailerMD))
+	return msg, metadata, err
+}
+
+func local_request_Kinds_Secure_0(ctx context.Context, marshaler runtime.Marshaler, server extGrpcauthtestv1.KindsServer, req *http.Request, pathParams map[string]string) (proto.Message, runtime.ServerMetadata, error) {
+	var (
+		protoReq extGrpcauthtestv1.Msg
+		metadata runtime.ServerMetadata
+	)
+	if err := marshaler.NewDecoder(req.Body).Decode(&protoReq); err != nil && !errors.Is(err, io.EOF) {
+		return nil, metadata, status.Errorf(codes.InvalidArgument, "%v", err)
+	}
+	msg, err := server.Secure(ctx, &protoReq)
+	return msg, metadata, err
+}
+
 func request_Kinds_SecureWatch_0(ctx context.Context, marshaler runtime.Marshaler, client extGrpcauthtestv1.KindsClient, req *http.Request, pathParams map[string]string) (extGrpcauthtestv1.Kinds_SecureWatchClient, runtime.ServerMetadata, error) {
 	var (
 		protoReq extGrpcauthtestv1.Msg
@@ -524,6 +551,26 @@ func RegisterKindsHandlerServer(ctx context.Context, mux *runtime.ServeMux, serv
 		_, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
 		runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
 		return
+	})
+	mux.Handle(http.MethodPost, pattern_Kinds_Secure_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		var stream runtime.ServerTransportStream
+		ctx = grpc.NewContextWithServerTransportStream(ctx, &stream)
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateIncomingContext(ctx, mux, req, "/grpcauthtest.v1.Kinds/Secure", runtime.WithHTTPPathPattern("/grpcauthtest.v1.Kinds/Secure"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := local_request_Kinds_Secure_0(annotatedContext, inboundMarshaler, server, req, pathParams)
+		md.HeaderMD, md.TrailerMD = metadata.Join(md.HeaderMD, stream.Header()), metadata.Join(md.TrailerMD, stream.Trailer())
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Kinds_Secure_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
 	})
 
 	mux.Handle(http.MethodPost, pattern_Kinds_SecureWatch_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
@@ -742,6 +789,23 @@ func RegisterKindsHandlerClient(ctx context.Context, mux *runtime.ServeMux, clie
 		}
 		forward_Kinds_PublicChat_0(annotatedContext, mux, outboundMarshaler, w, req, func() (proto.Message, error) { return resp.Recv() }, mux.GetForwardResponseOptions()...)
 	})
+	mux.Handle(http.MethodPost, pattern_Kinds_Secure_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
+		ctx, cancel := context.WithCancel(req.Context())
+		defer cancel()
+		inboundMarshaler, outboundMarshaler := runtime.MarshalerForRequest(mux, req)
+		annotatedContext, err := runtime.AnnotateContext(ctx, mux, req, "/grpcauthtest.v1.Kinds/Secure", runtime.WithHTTPPathPattern("/grpcauthtest.v1.Kinds/Secure"))
+		if err != nil {
+			runtime.HTTPError(ctx, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		resp, md, err := request_Kinds_Secure_0(annotatedContext, inboundMarshaler, client, req, pathParams)
+		annotatedContext = runtime.NewServerMetadataContext(annotatedContext, md)
+		if err != nil {
+			runtime.HTTPError(annotatedContext, mux, outboundMarshaler, w, req, err)
+			return
+		}
+		forward_Kinds_Secure_0(annotatedContext, mux, outboundMarshaler, w, req, resp, mux.GetForwardResponseOptions()...)
+	})
 	mux.Handle(http.MethodPost, pattern_Kinds_SecureWatch_0, func(w http.ResponseWriter, req *http.Request, pathParams map[string]string) {
 		ctx, cancel := context.WithCancel(req.Context())
 		defer cancel()
@@ -773,6 +837,7 @@ var (
 	pattern_Kinds_ChatAny_0     = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"grpcauthtest.v1.Kinds", "ChatAny"}, ""))
 	pattern_Kinds_Public_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"grpcauthtest.v1.Kinds", "Public"}, ""))
 	pattern_Kinds_PublicChat_0  = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"grpcauthtest.v1.Kinds", "PublicChat"}, ""))
+	pattern_Kinds_Secure_0      = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"grpcauthtest.v1.Kinds", "Secure"}, ""))
 	pattern_Kinds_SecureWatch_0 = runtime.MustPattern(runtime.NewPattern(1, []int{2, 0, 2, 1}, []string{"grpcauthtest.v1.Kinds", "SecureWatch"}, ""))
 )
 
@@ -787,5 +852,6 @@ var (
 	forward_Kinds_ChatAny_0     = runtime.ForwardResponseStream
 	forward_Kinds_Public_0      = runtime.ForwardResponseMessage
 	forward_Kinds_PublicChat_0  = runtime.ForwardResponseStream
+	forward_Kinds_Secure_0      = runtime.ForwardResponseMessage
 	forward_Kinds_SecureWatch_0 = runtime.ForwardResponseStream
 )

@@ -59,6 +59,8 @@ const (
 	KindsPublicProcedure = "/grpcauthtest.v1.Kinds/Public"
 	// KindsPublicChatProcedure is the fully-qualified name of the Kinds's PublicChat RPC.
 	KindsPublicChatProcedure = "/grpcauthtest.v1.Kinds/PublicChat"
+	// KindsSecureProcedure is the fully-qualified name of the Kinds's Secure RPC.
+	KindsSecureProcedure = "/grpcauthtest.v1.Kinds/Secure"
 	// KindsSecureWatchProcedure is the fully-qualified name of the Kinds's SecureWatch RPC.
 	KindsSecureWatchProcedure = "/grpcauthtest.v1.Kinds/SecureWatch"
 )
@@ -85,6 +87,8 @@ type KindsClient interface {
 	Public(context.Context, *connect.Request[v1.Msg]) (*connect.Response[v1.Msg], error)
 	// PublicChat is a public bidi-streaming method.
 	PublicChat(context.Context) *connect.BidiStreamForClient[v1.Msg, v1.Msg]
+	// Secure takes any kind with scope s, and only over TLS.
+	Secure(context.Context, *connect.Request[v1.Msg]) (*connect.Response[v1.Msg], error)
 	// SecureWatch is server-streaming, takes any kind with scope s, and
 	// only over TLS.
 	SecureWatch(context.Context, *connect.Request[v1.Msg]) (*connect.ServerStreamForClient[v1.Msg], error)
@@ -161,6 +165,12 @@ func NewKindsClient(httpClient connect.HTTPClient, baseURL string, opts ...conne
 			connect.WithSchema(kindsMethods.ByName("PublicChat")),
 			connect.WithClientOptions(opts...),
 		),
+		secure: connect.NewClient[v1.Msg, v1.Msg](
+			httpClient,
+			baseURL+KindsSecureProcedure,
+			connect.WithSchema(kindsMethods.ByName("Secure")),
+			connect.WithClientOptions(opts...),
+		),
 		secureWatch: connect.NewClient[v1.Msg, v1.Msg](
 			httpClient,
 			baseURL+KindsSecureWatchProcedure,
@@ -182,6 +192,7 @@ type kindsClient struct {
 	chatAny     *connect.Client[v1.Msg, v1.Msg]
 	public      *connect.Client[v1.Msg, v1.Msg]
 	publicChat  *connect.Client[v1.Msg, v1.Msg]
+	secure      *connect.Client[v1.Msg, v1.Msg]
 	secureWatch *connect.Client[v1.Msg, v1.Msg]
 }
 
@@ -235,6 +246,11 @@ func (c *kindsClient) PublicChat(ctx context.Context) *connect.BidiStreamForClie
 	return c.publicChat.CallBidiStream(ctx)
 }
 
+// Secure calls grpcauthtest.v1.Kinds.Secure.
+func (c *kindsClient) Secure(ctx context.Context, req *connect.Request[v1.Msg]) (*connect.Response[v1.Msg], error) {
+	return c.secure.CallUnary(ctx, req)
+}
+
 // SecureWatch calls grpcauthtest.v1.Kinds.SecureWatch.
 func (c *kindsClient) SecureWatch(ctx context.Context, req *connect.Request[v1.Msg]) (*connect.ServerStreamForClient[v1.Msg], error) {
 	return c.secureWatch.CallServerStream(ctx, req)
@@ -262,6 +278,8 @@ type KindsHandler interface {
 	Public(context.Context, *connect.Request[v1.Msg]) (*connect.Response[v1.Msg], error)
 	// PublicChat is a public bidi-streaming method.
 	PublicChat(context.Context, *connect.BidiStream[v1.Msg, v1.Msg]) error
+	// Secure takes any kind with scope s, and only over TLS.
+	Secure(context.Context, *connect.Request[v1.Msg]) (*connect.Response[v1.Msg], error)
 	// SecureWatch is server-streaming, takes any kind with scope s, and
 	// only over TLS.
 	SecureWatch(context.Context, *connect.Request[v1.Msg], *connect.ServerStream[v1.Msg]) error
@@ -334,6 +352,12 @@ func NewKindsHandler(svc KindsHandler, opts ...connect.HandlerOption) (string, h
 		connect.WithSchema(kindsMethods.ByName("PublicChat")),
 		connect.WithHandlerOptions(opts...),
 	)
+	kindsSecureHandler := connect.NewUnaryHandler(
+		KindsSecureProcedure,
+		svc.Secure,
+		connect.WithSchema(kindsMethods.ByName("Secure")),
+		connect.WithHandlerOptions(opts...),
+	)
 	kindsSecureWatchHandler := connect.NewServerStreamHandler(
 		KindsSecureWatchProcedure,
 		svc.SecureWatch,
@@ -362,6 +386,8 @@ func NewKindsHandler(svc KindsHandler, opts ...connect.HandlerOption) (string, h
 			kindsPublicHandler.ServeHTTP(w, r)
 		case KindsPublicChatProcedure:
 			kindsPublicChatHandler.ServeHTTP(w, r)
+		case KindsSecureProcedure:
+			kindsSecureHandler.ServeHTTP(w, r)
 		case KindsSecureWatchProcedure:
 			kindsSecureWatchHandler.ServeHTTP(w, r)
 		default:
@@ -411,6 +437,10 @@ func (UnimplementedKindsHandler) Public(context.Context, *connect.Request[v1.Msg
 
 func (UnimplementedKindsHandler) PublicChat(context.Context, *connect.BidiStream[v1.Msg, v1.Msg]) error {
 	return connect.NewError(connect.CodeUnimplemented, errors.New("grpcauthtest.v1.Kinds.PublicChat is not implemented"))
+}
+
+func (UnimplementedKindsHandler) Secure(context.Context, *connect.Request[v1.Msg]) (*connect.Response[v1.Msg], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("grpcauthtest.v1.Kinds.Secure is not implemented"))
 }
 
 func (UnimplementedKindsHandler) SecureWatch(context.Context, *connect.Request[v1.Msg], *connect.ServerStream[v1.Msg]) error {
