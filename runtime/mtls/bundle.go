@@ -166,6 +166,14 @@ func (a *Authenticator) poll(lastBad *[sha256.Size]byte, haveBad *bool) error {
 // new connections without restarting the server. A GetConfigForClient of
 // base is called first and its result (or base) is what is cloned.
 //
+// For an HTTPS server (net/http, a grpc-gateway or Connect mux), set
+// base.NextProtos (such as "h2", "http/1.1") before calling it: each
+// handshake's config is cloned from base, so the protocols net/http adds
+// to the config it is given (ServeTLS, httptest) never reach a handshake,
+// and without them clients get HTTP/1.1, on which gRPC and Connect
+// streams fail. grpc-go's credentials.NewTLS needs nothing: it adds "h2"
+// to what GetConfigForClient returns.
+//
 // Client certificates are verified if given, not required, so the same
 // server can serve methods that take bearer tokens; the enforcer refuses a
 // method that needs MTLS when no verified certificate was sent. The

@@ -1,0 +1,98 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package runtime
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+)
+
+// What integrations that serve or call outside grpc-go (runtime/connectauth)
+// need of the decision and the client's credentials.
+
+// ConditionPending reports whether the call of ctx was allowed by
+// [Enforcer.Authorize] with its condition still to be decided on the
+// decoded request by [Enforcer.CheckRequest].
+func ConditionPending(ctx context.Context) bool {
+	st := stateFrom(ctx)
+	return st != nil && st.pending
+}
+
+// RefuseCondition denies the call of ctx, whose condition is pending,
+// because its request will not be decoded where the condition can be
+// decided (a handler without the hook that calls CheckRequest): the
+// condition is never skipped. The denial is CONDITION_FAILED, logged and
+// audited like every other; detail goes to the log only. It returns nil
+// when no condition is pending.
+func (e *Enforcer) RefuseCondition(ctx context.Context, detail string) error {
+	st := stateFrom(ctx)
+	if st == nil || !st.pending {
+		return nil
+	}
+	derr := NewError(ReasonConditionFailed, "the method's condition could not be evaluated").WithDetail("%s", detail)
+	e.deny(ctx, st.rule, st.principal.Kind, st.principal, derr)
+	return derr
+}
+
+// Preflight returns the error every call of m's method fails with before
+// anything is sent (the client holds none of the kinds it accepts, or the
+// method has no rule), or nil.
+func (m *MethodCredentials) Preflight() error {
+	if m.preflight != nil {
+		return m.preflight
+	}
+	return nil
+}
+
+// Header returns the header a call of m's method attaches, as the
+// generated gRPC client attaches it: "authorization" and "Bearer <token>"
+// (fetched, or refreshed ahead of expiry, from the token source), or
+// "x-api-key" and the key; an empty name for a public method or a client
+// certificate. secure says whether the connection has TLS: without it a
+// token or key is refused before anything is sent with TRANSPORT_INSECURE,
+// unless AllowPlaintext. For clients other than grpc-go's.
+func (m *MethodCredentials) Header(ctx context.Context, secure bool) (name, value string, err error) {
+	switch {
+	case m.preflight != nil:
+		return "", "", m.preflight
+	case m.callOpt == nil:
+		return "", "", nil
+	case !secure && !m.creds.AllowPlaintext:
+		return "", "", localError(ReasonTransportInsecure, "refusing to send "+m.kind.String()+" over a plaintext connection; use TLS or set AllowPlaintext")
+	case m.kind == APIKey:
+		return APIKeyKey, m.creds.APIKey, nil
+	}
+	hdr, err := m.creds.tokens().header(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return AuthorizationKey, hdr, nil
+}
+
+// RetryExpired runs call, which sends one unary call of m's method with
+// the [MethodCredentials.Header] it takes, as [Unary] does: when the server
+// refuses this very method's token as expired (decode reads the denial
+// from call's error), the token is dropped, unless a newer one was fetched
+// since, and call runs exactly once more. Calls with an API key, a client
+// certificate or none are never retried. For clients other than grpc-go's;
+// never for streams.
+func (m *MethodCredentials) RetryExpired(ctx context.Context, call func(context.Context) error, decode func(error) (*Error, bool)) error {
+	if m.preflight != nil {
+		return m.preflight
+	}
+	if m.callOpt == nil || m.kind == APIKey {
+		return call(ctx)
+	}
+	gen := m.creds.tokens().generation()
+	err := call(ctx)
+	if err == nil {
+		return nil
+	}
+	if e, ok := decode(err); !ok || e.Local || e.Code != codes.Unauthenticated || e.Reason != ReasonTokenExpired || e.Metadata["method"] != m.rule.FullMethod {
+		return err
+	}
+	m.creds.tokens().expire(gen)
+	return call(ctx)
+}
