@@ -176,6 +176,7 @@ type Call func(ctx context.Context, method string, headers []Header) Result
 func allowed(sub string) Want      { return Want{Subject: sub} }
 func denied(r runtime.Reason) Want { return Want{Reason: r} }
 func ptr(w Want) *Want             { return &w }
+
 // H returns headers from key, value pairs.
 func H(kv ...string) []Header { return hdr(kv...) }
 
