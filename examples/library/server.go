@@ -107,9 +107,7 @@ func (s *Server) ImportBooks(stream grpc.ClientStreamingServer[libraryv1.ImportB
 		if err != nil {
 			return err
 		}
-		s.mu.Lock()
-		s.books[req.GetBook().GetName()] = req.GetBook()
-		s.mu.Unlock()
+		s.put(req.GetBook())
 		n++
 	}
 }
@@ -133,6 +131,12 @@ func (s *Server) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelfRe
 // ListPublicShelves lists the shelves anybody may browse.
 func (s *Server) ListPublicShelves(ctx context.Context, _ *libraryv1.ListPublicShelvesRequest) (*libraryv1.ListPublicShelvesResponse, error) {
 	return &libraryv1.ListPublicShelvesResponse{Shelves: []string{"shelves/public"}}, nil
+}
+
+func (s *Server) put(b *libraryv1.Book) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.books[b.GetName()] = b
 }
 
 func (s *Server) shelf(name string) []*libraryv1.Book {

@@ -19,13 +19,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"connectrpc.com/connect"
 	"golang.org/x/oauth2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -37,9 +40,11 @@ import (
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/examples/library"
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1/libraryv1connect"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/apikey"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/connectauth"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/introspection"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/mtls"
@@ -115,6 +120,10 @@ func run(stdout io.Writer) error {
 			n++
 		}
 	}
+	badName := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		_, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/BAD/books/1"})
+		return "found", err
+	}
 	listPublic := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
 		r, err := c.ListPublicShelves(ctx, &libraryv1.ListPublicShelvesRequest{})
 		return strings.Join(r.GetShelves(), ","), err
@@ -157,6 +166,24 @@ func run(stdout io.Writer) error {
 	}
 	apiKeyOnly := &runtime.ClientCredentials{APIKey: w.exportKey}
 
+	// Over HTTP: grpc-gateway in process, and connect-go clients on the
+	// Connect, gRPC-Web and gRPC protocols, generated from the same .proto
+	// and decided by the same rules.
+	gw := func(method, path string, headers ...string) func(context.Context, libraryv1.LibraryServiceClient) (string, error) {
+		return gatewayCall(w.httpClient, w.srv.HTTPURL, method, path, headers...)
+	}
+	connectClient := func(creds *runtime.ClientCredentials, opts ...connect.ClientOption) libraryv1connect.LibraryServiceClient {
+		if creds != nil {
+			ic, err := connectauth.NewClientInterceptor(w.srv.HTTPURL, creds, libraryv1.LibraryServiceAuthRules)
+			if err != nil {
+				panic(err) // the URL is the server's own
+			}
+			opts = append(opts, connect.WithInterceptors(ic))
+		}
+		return libraryv1connect.NewLibraryServiceClient(w.httpClient, w.srv.HTTPURL, opts...)
+	}
+	readerSource := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: reader, Expiry: time.Now().Add(time.Hour)})
+
 	calls := []call{
 		// Bearer JWTs.
 		{"GetBook", "JWT alice [library.read]", w.tls, bearer(reader), nil, "OK", getBook},
@@ -187,9 +214,31 @@ func run(stdout io.Writer) error {
 		// The generated client.
 		{"GetBook (generated client)", "API key only: preflight", w.tls, nil, apiKeyOnly, "Unauthenticated", getBook},
 		{"GetBook (generated client)", "token source, 3s tokens", w.tls, nil, refreshing, "OK", refresh},
+		// Behind a local proxy: plaintext on a Unix socket the server trusts.
+		{"GetBook via the proxy socket", "JWT alice, plaintext from a trusted proxy", w.proxy, bearer(reader), nil, "OK", getBook},
+		{"GetBook via the proxy socket", "certificate forwarded in x-forwarded-client-cert", w.proxy, []string{"x-forwarded-client-cert", w.forwardedCert}, nil, "OK", getBook},
+		{"GetBook, plaintext TCP", "x-forwarded-client-cert, not from a proxy", w.plain, []string{"x-forwarded-client-cert", w.forwardedCert}, nil, "Unauthenticated", getBook},
+		// Validation (protovalidate) runs after the decision.
+		{"GetBook, invalid name", "none", w.tls, nil, nil, "Unauthenticated", badName},
+		{"GetBook, invalid name", "JWT alice [library.read]", w.tls, bearer(reader), nil, "InvalidArgument", badName},
+		// grpc-gateway in process.
+		{"GET /v1/shelves/public/books/1 (gateway)", "JWT alice [library.read]", nil, nil, nil, "OK", gw("GET", "/v1/shelves/public/books/1", "Authorization", "Bearer "+reader)},
+		{"GET /v1/shelves/public/books/1 (gateway)", "none", nil, nil, nil, "Unauthenticated", gw("GET", "/v1/shelves/public/books/1")},
+		{"GET /v1/shelves/public/books/1 (gateway)", "Authorization and Grpc-Metadata-Authorization", nil, nil, nil, "Unauthenticated", gw("GET", "/v1/shelves/public/books/1", "Authorization", "Bearer "+reader, "Grpc-Metadata-Authorization", "Bearer "+reader)},
+		{"GET /v1/shelves/BAD/books/1 (gateway)", "none", nil, nil, nil, "Unauthenticated", gw("GET", "/v1/shelves/BAD/books/1")},
+		{"GET /v1/shelves/BAD/books/1 (gateway)", "JWT alice [library.read]", nil, nil, nil, "InvalidArgument", gw("GET", "/v1/shelves/BAD/books/1", "Authorization", "Bearer "+reader)},
+		{"DELETE /v1/tenants/acme/shelves/main/books/1 (gateway)", "JWT dan tenant globex", nil, nil, nil, "PermissionDenied", gw("DELETE", "/v1/tenants/acme/shelves/main/books/1?shelf=tenants/acme/shelves/main", "Authorization", "Bearer "+otherTenant)},
+		{"DELETE /v1/tenants/acme/shelves/main/books/1 (gateway)", "JWT carol tenant acme", nil, nil, nil, "OK", gw("DELETE", "/v1/tenants/acme/shelves/main/books/1?shelf=tenants/acme/shelves/main", "Authorization", "Bearer "+admin)},
+		{"GET /v1/shelves:public (gateway)", "none", nil, nil, nil, "OK", gw("GET", "/v1/shelves:public")},
+		// Connect handlers, decided before the body is read.
+		{"GetBook (Connect)", "token source via connectauth", nil, nil, nil, "OK", connectCall(connectClient(&runtime.ClientCredentials{TokenSource: readerSource}), connectGetBook())},
+		{"GetBook (Connect, gRPC-Web)", "none", nil, nil, nil, "Unauthenticated", connectCall(connectClient(nil, connect.WithGRPCWeb()), connectGetBook())},
+		{"GetBook (Connect, gRPC)", "JWT bob [read write] in a header", nil, nil, nil, "OK", connectCall(connectClient(nil, connect.WithGRPC()), connectGetBook("Authorization", "Bearer "+writer))},
+		{"GetBook (Connect)", "API key only: preflight", nil, nil, nil, "Unauthenticated", connectCall(connectClient(apiKeyOnly), connectGetBook())},
+		{"ExportShelf (Connect stream, gRPC-Web)", "API key via connectauth", nil, nil, nil, "OK", connectCall(connectClient(apiKeyOnly, connect.WithGRPCWeb()), connectExport)},
 	}
 
-	fmt.Fprintln(stdout, "LibraryService on", w.srv.TLSAddr, "(TLS) and", w.srv.PlainAddr, "(plaintext)")
+	fmt.Fprintln(stdout, "LibraryService on", w.srv.TLSAddr, "(TLS) and", w.srv.PlainAddr, "(plaintext); grpc-gateway and Connect on", w.srv.HTTPURL)
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "METHOD\tCREDENTIAL\tOUTCOME\tCODE\tREASON\tDETAIL")
@@ -199,9 +248,12 @@ func run(stdout io.Writer) error {
 		if len(c.md) > 0 {
 			ctx = metadata.AppendToOutgoingContext(ctx, c.md...)
 		}
-		client := libraryv1.NewLibraryServiceClient(c.conn)
-		if c.auth != nil {
+		var client libraryv1.LibraryServiceClient
+		switch {
+		case c.auth != nil:
 			client = libraryv1.NewLibraryServiceAuthClient(c.conn, c.auth)
+		case c.conn != nil:
+			client = libraryv1.NewLibraryServiceClient(c.conn)
 		}
 		detail, err := c.do(ctx, client)
 		cancel()
@@ -240,6 +292,10 @@ type world struct {
 	srv              *library.Running
 	log              *syncBuffer
 	tls, plain       *grpc.ClientConn // TLS without a client certificate; plaintext
+	httpClient       *http.Client     // HTTPS (h2) without a client certificate
+	proxy            *grpc.ClientConn // plaintext on the Unix socket of a trusted proxy
+	forwardedCert    string           // an x-forwarded-client-cert for spiffe://demo.test/reader
+	socketDir        string
 	mtls, badMTLS    *grpc.ClientConn // TLS with a workload certificate of demo.test; of elsewhere.test
 	closers          []func()
 }
@@ -318,7 +374,12 @@ func startWorld() (w *world, err error) {
 			return a
 		},
 	}))
-	if w.srv, err = library.Start(library.Config{JWT: jwtAuth, OAuth2: oauth, APIKeys: keys, MTLS: workloads, TLS: serverTLS, Logger: logger}); err != nil {
+	if w.socketDir, err = os.MkdirTemp("", "library-demo"); err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, func() { _ = os.RemoveAll(w.socketDir) })
+	socket := filepath.Join(w.socketDir, "proxy.sock")
+	if w.srv, err = library.Start(library.Config{JWT: jwtAuth, OAuth2: oauth, APIKeys: keys, MTLS: workloads, TLS: serverTLS, ProxySocket: socket, Logger: logger}); err != nil {
 		return nil, err
 	}
 	w.closers = append(w.closers, w.srv.Stop)
@@ -339,12 +400,22 @@ func startWorld() (w *world, err error) {
 		cfg.Certificates = []tls.Certificate{cert}
 		return credentials.NewTLS(cfg), nil
 	}
+	w.httpClient = &http.Client{Transport: &http.Transport{TLSClientConfig: ca.ClientTLS(), ForceAttemptHTTP2: true}}
+	w.closers = append(w.closers, w.httpClient.CloseIdleConnections)
 	if w.tls, err = dial(w.srv.TLSAddr, credentials.NewTLS(ca.ClientTLS())); err != nil {
 		return nil, err
 	}
 	if w.plain, err = dial(w.srv.PlainAddr, insecure.NewCredentials()); err != nil {
 		return nil, err
 	}
+	if w.proxy, err = dial("unix://"+socket, insecure.NewCredentials()); err != nil {
+		return nil, err
+	}
+	reader, err := ca.Leaf(authtest.LeafOptions{URIs: []string{"spiffe://demo.test/reader"}, Client: true})
+	if err != nil {
+		return nil, err
+	}
+	w.forwardedCert = authtest.ForwardedClientCert(reader.Leaf)
 	good, err := withCert("spiffe://demo.test/reader")
 	if err != nil {
 		return nil, err

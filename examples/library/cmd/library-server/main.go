@@ -22,6 +22,10 @@
 //	    client certificates with SPIFFE IDs, verified against the PEM bundle
 //	    in FILE (reloaded when it changes), on the TLS listener.
 //
+// -http-addr serves the same service, with the same rules, through
+// grpc-gateway (REST under /v1/) and to Connect clients (Connect, gRPC-Web
+// and gRPC protocols): HTTPS with -tls-cert, else h2c.
+//
 // -ca-file adds CA certificates (PEM) trusted for the JWKS and
 // introspection endpoints, for issuers behind a private CA.
 //
@@ -68,6 +72,7 @@ type options struct {
 	issuer, jwksURL, audience                string
 	jwtTypes                                 []string
 	plainAddr, tlsAddr, certFile, keyFile    string
+	httpAddr                                 string
 	caFile                                   string
 	introspectionURL, clientID, clientSecret string
 	apiKeys                                  string
@@ -91,7 +96,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "library-server:", err)
 		os.Exit(1)
 	}
-	slog.Info("serving", "plaintext", r.PlainAddr, "tls", r.TLSAddr)
+	slog.Info("serving", "plaintext", r.PlainAddr, "tls", r.TLSAddr, "gateway and connect", r.HTTPURL)
 	<-ctx.Done()
 	slog.Info("stopping: waiting for calls in flight", "at-most", shutdownGrace)
 	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -109,6 +114,7 @@ func parse(args []string, getenv func(string) string) (options, error) {
 	jwtTypes := fs.String("jwt-types", jwtauth.DefaultType, "the accepted typ headers of JWTs, comma-separated (at+jwt,JWT also accepts typ JWT)")
 	fs.StringVar(&o.plainAddr, "plain-addr", "127.0.0.1:8080", "plaintext listen address")
 	fs.StringVar(&o.tlsAddr, "tls-addr", "127.0.0.1:8443", "TLS listen address (with -tls-cert)")
+	fs.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8081", "grpc-gateway (/v1/...) and Connect listen address: HTTPS with -tls-cert, else h2c")
 	fs.StringVar(&o.certFile, "tls-cert", "", "server certificate (PEM)")
 	fs.StringVar(&o.keyFile, "tls-key", "", "server key (PEM)")
 	fs.StringVar(&o.caFile, "ca-file", "", "extra CA certificates (PEM) for the JWKS and introspection endpoints")
@@ -183,7 +189,7 @@ func start(ctx context.Context, o options, logger *slog.Logger) (*library.Runnin
 	if err != nil {
 		return nil, err
 	}
-	cfg := library.Config{JWT: jwt, PlainAddr: o.plainAddr, TLSAddr: o.tlsAddr, Logger: logger}
+	cfg := library.Config{JWT: jwt, PlainAddr: o.plainAddr, TLSAddr: o.tlsAddr, HTTPAddr: o.httpAddr, Logger: logger}
 	if o.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
 		if err != nil {
