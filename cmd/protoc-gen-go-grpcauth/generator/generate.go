@@ -232,7 +232,11 @@ func genService(g *protogen.GeneratedFile, s *protogen.Service, rules map[*proto
 	g.P("// against ", n.rules, " and then calls srv with the caller's principal in the")
 	g.P("// context. Prefer ", n.register, ", which also decides before the request")
 	g.P("// is decoded; use this wrapper where a ", n.server, " is handed to code that")
-	g.P("// registers it. It panics if enf is nil or the rules conflict with rules enf has.")
+	g.P("// registers it, such as grpc-gateway's in-process handlers (with")
+	g.P("// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides")
+	g.P("// inside the handler, after any interceptor: on a grpc.Server with a validating")
+	g.P("// interceptor, put enf's interceptors first. It panics if enf is nil or the rules")
+	g.P("// conflict with rules enf has.")
 	if deprecated {
 		g.P("//")
 		g.P(deprecationComment)

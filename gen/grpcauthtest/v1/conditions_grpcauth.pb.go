@@ -123,7 +123,11 @@ func RegisterTenantsServerWithAuth(s grpc.ServiceRegistrar, srv TenantsServer, e
 // against TenantsAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterTenantsServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a TenantsServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewTenantsServerWithAuth(srv TenantsServer, enf *runtime.Enforcer) TenantsServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for grpcauthtest.v1.Tenants")

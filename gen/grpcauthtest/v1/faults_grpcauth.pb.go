@@ -228,7 +228,11 @@ func RegisterFaultsServerWithAuth(s grpc.ServiceRegistrar, srv FaultsServer, enf
 // against FaultsAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterFaultsServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a FaultsServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewFaultsServerWithAuth(srv FaultsServer, enf *runtime.Enforcer) FaultsServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for grpcauthtest.v1.Faults")

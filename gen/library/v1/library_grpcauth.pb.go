@@ -115,7 +115,11 @@ func RegisterLibraryServiceServerWithAuth(s grpc.ServiceRegistrar, srv LibrarySe
 // against LibraryServiceAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterLibraryServiceServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a LibraryServiceServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewLibraryServiceServerWithAuth(srv LibraryServiceServer, enf *runtime.Enforcer) LibraryServiceServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for library.v1.LibraryService")

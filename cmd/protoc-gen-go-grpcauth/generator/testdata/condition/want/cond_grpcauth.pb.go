@@ -110,7 +110,11 @@ func RegisterShelvesServerWithAuth(s grpc.ServiceRegistrar, srv ShelvesServer, e
 // against ShelvesAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterShelvesServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a ShelvesServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewShelvesServerWithAuth(srv ShelvesServer, enf *runtime.Enforcer) ShelvesServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for cond.v1.Shelves")

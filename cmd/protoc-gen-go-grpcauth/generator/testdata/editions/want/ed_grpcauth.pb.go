@@ -56,7 +56,11 @@ func RegisterEdServerWithAuth(s grpc.ServiceRegistrar, srv EdServer, enf *runtim
 // against EdAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterEdServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a EdServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewEdServerWithAuth(srv EdServer, enf *runtime.Enforcer) EdServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for editions.v1.Ed")

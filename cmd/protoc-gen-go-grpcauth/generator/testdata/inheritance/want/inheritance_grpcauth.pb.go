@@ -80,7 +80,11 @@ func RegisterFromFileServerWithAuth(s grpc.ServiceRegistrar, srv FromFileServer,
 // against FromFileAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterFromFileServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a FromFileServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewFromFileServerWithAuth(srv FromFileServer, enf *runtime.Enforcer) FromFileServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for inheritance.v1.FromFile")
@@ -235,7 +239,11 @@ func RegisterFromServiceServerWithAuth(s grpc.ServiceRegistrar, srv FromServiceS
 // against FromServiceAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterFromServiceServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a FromServiceServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewFromServiceServerWithAuth(srv FromServiceServer, enf *runtime.Enforcer) FromServiceServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for inheritance.v1.FromService")

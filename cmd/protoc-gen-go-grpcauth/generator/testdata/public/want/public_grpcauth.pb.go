@@ -65,7 +65,11 @@ func RegisterStatusServerWithAuth(s grpc.ServiceRegistrar, srv StatusServer, enf
 // against StatusAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterStatusServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a StatusServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewStatusServerWithAuth(srv StatusServer, enf *runtime.Enforcer) StatusServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for public.v1.Status")
@@ -171,7 +175,11 @@ func RegisterAdminServerWithAuth(s grpc.ServiceRegistrar, srv AdminServer, enf *
 // against AdminAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterAdminServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a AdminServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 //
 // Deprecated: Do not use.
 func NewAdminServerWithAuth(srv AdminServer, enf *runtime.Enforcer) AdminServer {

@@ -90,7 +90,11 @@ func RegisterStreamerServerWithAuth(s grpc.ServiceRegistrar, srv StreamerServer,
 // against StreamerAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterStreamerServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a StreamerServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewStreamerServerWithAuth(srv StreamerServer, enf *runtime.Enforcer) StreamerServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for streaming.v1.Streamer")

@@ -64,7 +64,11 @@ func RegisterLegacyServerWithAuth(s grpc.ServiceRegistrar, srv LegacyServer, enf
 // against LegacyAuthRules and then calls srv with the caller's principal in the
 // context. Prefer RegisterLegacyServerWithAuth, which also decides before the request
 // is decoded; use this wrapper where a LegacyServer is handed to code that
-// registers it. It panics if enf is nil or the rules conflict with rules enf has.
+// registers it, such as grpc-gateway's in-process handlers (with
+// gatewayauth.ServeMuxOption, which tells it each request's transport). It decides
+// inside the handler, after any interceptor: on a grpc.Server with a validating
+// interceptor, put enf's interceptors first. It panics if enf is nil or the rules
+// conflict with rules enf has.
 func NewLegacyServerWithAuth(srv LegacyServer, enf *runtime.Enforcer) LegacyServer {
 	if enf == nil {
 		panic("grpcauth: nil *runtime.Enforcer for deny.v1.Legacy")
