@@ -197,7 +197,9 @@ func WithMaxCredentialSize(n int) Option {
 	}
 }
 
-// WithClock sets the time source of stream expiry checks, for tests.
+// WithClock sets the time source that streams are dated by, for tests: a
+// stream ends when a message or its timer finds this clock past the
+// credential's expiry. The timer runs in real time, set by this clock.
 func WithClock(now func() time.Time) Option {
 	return func(e *Enforcer) error {
 		if now == nil {
@@ -209,9 +211,14 @@ func WithClock(now func() time.Time) Option {
 }
 
 // WithoutStreamExpiry stops ending streams whose credential expires while
-// they run. By default every message received or sent on a stream first
-// checks the credential's expiry, and a stream whose credential expired
-// ends with UNAUTHENTICATED TOKEN_EXPIRED.
+// they run. By default a stream ends at its principal's ExpiresAt (a
+// token's exp plus the authenticator's leeway, a client certificate's
+// NotAfter) with UNAUTHENTICATED TOKEN_EXPIRED, whether or not a message
+// moves: the handler's context is cancelled then with the denial as its
+// cause ([context.Cause]), a receive waiting then returns the denial, no
+// message received later reaches the handler, every later send fails, and
+// whatever the handler returns, the caller gets the denial. It is logged
+// and audited once.
 func WithoutStreamExpiry() Option {
 	return func(e *Enforcer) error {
 		e.noStreamExpiry = true

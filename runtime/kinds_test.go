@@ -205,6 +205,10 @@ type kindsOptions struct {
 	// uncachedJWT turns the JWT authenticator's verified-token cache off,
 	// so every JWT is verified.
 	uncachedJWT bool
+	// jwtOpts are added to the JWT authenticator's options.
+	jwtOpts []jwtauth.Option
+	// impl serves the Kinds service instead of the fixture's recorder.
+	impl grpcauthtestv1.KindsServer
 }
 
 // newKindsFixture starts a Kinds server enforced in mode m. Its enforcer
@@ -257,7 +261,7 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 	if o.uncachedJWT {
 		jwtOpts = append(jwtOpts, jwtauth.CacheSize(0))
 	}
-	jwtAuth, err := jwtauth.New(jwtOpts...)
+	jwtAuth, err := jwtauth.New(append(jwtOpts, o.jwtOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -295,14 +299,18 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 			grpc.ChainUnaryInterceptor(f.enf.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(f.enf.StreamServerInterceptor()))
 	}
+	var impl grpcauthtestv1.KindsServer = f.impl
+	if o.impl != nil {
+		impl = o.impl
+	}
 	register := func(s *grpc.Server) {
 		switch m {
 		case modeRegister:
-			grpcauthtestv1.RegisterKindsServerWithAuth(s, f.impl, f.enf)
+			grpcauthtestv1.RegisterKindsServerWithAuth(s, impl, f.enf)
 		case modeWrapper:
-			grpcauthtestv1.RegisterKindsServer(s, grpcauthtestv1.NewKindsServerWithAuth(f.impl, f.enf))
+			grpcauthtestv1.RegisterKindsServer(s, grpcauthtestv1.NewKindsServerWithAuth(impl, f.enf))
 		case modeInterceptor:
-			grpcauthtestv1.RegisterKindsServer(s, f.impl)
+			grpcauthtestv1.RegisterKindsServer(s, impl)
 		default:
 			t.Fatalf("unknown mode %q", m)
 		}

@@ -96,6 +96,8 @@ type authState struct {
 	enf       *Enforcer
 	// pending is set while the rule's condition waits for the request.
 	pending bool
+	// guard ends the stream, if this is one, when its credential expires.
+	guard *streamGuard
 }
 
 type authStateKey struct{}

@@ -1,0 +1,263 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package runtime
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+)
+
+// streamGuard ends an allowed stream when its credential expires: at that
+// instant it cancels the handler's context with the denial as its cause,
+// every later receive or send returns the denial, and the handler's result
+// is replaced by it. One guard per stream whose principal can expire; a
+// public stream, or one whose credential never expires, has none.
+//
+// A handler blocked in the underlying grpc-go RecvMsg is not woken by the
+// cancellation of a context derived from the stream's: grpc-go ends that
+// receive only when the stream finishes (the handler returned and its
+// status is written, which cancels the transport stream) or the client or
+// transport goes away. So a guarded receive runs the underlying RecvMsg in
+// a goroutine and waits for it or for the denial, whichever is first. It
+// is race-free because:
+//
+//   - at most one underlying receive is in flight: a receive starts one
+//     only after the previous one's result was taken, or never again once
+//     the guard has returned early, since it returns early only with the
+//     denial set and every later receive returns the denial at once;
+//   - the goroutine receives into a message of its own (a fresh one of the
+//     caller's type, moved into the caller's on success in the caller's
+//     goroutine), so nothing writes into a caller's message after the
+//     receive returned;
+//   - a goroutine left in the underlying RecvMsg ends as soon as the
+//     handler returns: grpc-go writes the status, which cancels the
+//     transport stream's context that its receive waits on. Its RecvMsg
+//     then runs alongside grpc-go's end of the call, as a RecvMsg beside a
+//     SendMsg does, and finds the status already written.
+//
+// The instant is kept by a timer (time.AfterFunc) that is stopped when the
+// handler returns: nothing of a guard runs after its stream ended.
+type streamGuard struct {
+	enf       *Enforcer
+	rule      *Rule
+	principal *Principal
+	expiresAt time.Time // zero: the stream does not expire
+	// lazy guards (of code generated for SupportPackageIsVersion1) have
+	// no timer and no context of their own: they check on each message.
+	lazy bool
+
+	ctx    context.Context // the handler's
+	cancel context.CancelCauseFunc
+
+	received chan error    // the result of the receive in flight
+	ended    chan struct{} // closed once denial is set
+	denial   atomic.Pointer[Error]
+
+	mu       sync.Mutex // serialises trip, finish and the timer
+	timer    *time.Timer
+	finished bool
+}
+
+// guardFor returns the guard of the stream whose context Authorize
+// returned, or nil when the stream needs none or already has one (an
+// interceptor guarded it before a generated wrapper ran). The handler must
+// run with the guard's context, and its result go through finish.
+func guardFor(ctx context.Context, lazy bool) *streamGuard {
+	st := stateFrom(ctx)
+	if st == nil || st.principal == nil || st.enf == nil || st.guard != nil {
+		return nil
+	}
+	e := st.enf
+	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, lazy: lazy, ctx: ctx}
+	if !e.noStreamExpiry {
+		g.expiresAt = st.principal.ExpiresAt
+	}
+	if g.expiresAt.IsZero() {
+		return nil
+	}
+	st.guard = g
+	if lazy {
+		return g
+	}
+	g.ctx, g.cancel = context.WithCancelCause(ctx)
+	g.received = make(chan error, 1)
+	g.ended = make(chan struct{})
+	g.mu.Lock()
+	g.timer = time.AfterFunc(g.expiresAt.Sub(e.now()), g.fire)
+	g.mu.Unlock()
+	return g
+}
+
+// fire runs when the timer is due.
+func (g *streamGuard) fire() {
+	now := g.enf.now()
+	if g.expired(now) {
+		_ = g.trip(tokenExpired()) // the handler sees it through its context
+		return
+	}
+	// Early: the clock and the timer disagree. Wait for the rest.
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.finished && g.denial.Load() == nil {
+		g.timer.Reset(g.expiresAt.Sub(now))
+	}
+}
+
+func (g *streamGuard) expired(now time.Time) bool {
+	return !g.expiresAt.IsZero() && !now.Before(g.expiresAt)
+}
+
+func tokenExpired() *Error {
+	return NewError(ReasonTokenExpired, "the credential expired during the stream; reopen it with a fresh one")
+}
+
+// trip ends the stream with derr, once: it logs and audits the denial,
+// cancels the handler's context with it as the cause, and makes every
+// later receive and send return it. It returns the denial that ended the
+// stream, or nil when the handler has already returned.
+func (g *streamGuard) trip(derr *Error) *Error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if d := g.denial.Load(); d != nil {
+		return d
+	}
+	if g.finished {
+		return nil
+	}
+	// deny annotates derr: it is not shared before it is stored.
+	g.enf.deny(g.ctx, g.rule, g.principal.Kind, g.principal, derr)
+	if g.cancel != nil {
+		g.cancel(derr)
+	}
+	g.denial.Store(derr)
+	if g.ended != nil {
+		close(g.ended)
+	}
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	return derr
+}
+
+// check returns the denial if the stream has been ended, or is due to end
+// by the clock. A nil guard checks nothing.
+func (g *streamGuard) check() error {
+	if g == nil {
+		return nil
+	}
+	if d := g.denial.Load(); d != nil {
+		return d
+	}
+	if g.expired(g.enf.now()) {
+		if d := g.trip(tokenExpired()); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// receive runs call, an underlying receive, unless the stream has ended,
+// and returns its error; it returns the denial instead as soon as the
+// stream is ended while call waits, and when the stream was ended by the
+// time call returned (the message, if any, is dropped). call must not
+// write where the caller can see after receive returned early.
+func (g *streamGuard) receive(call func() error) error {
+	if err := g.check(); err != nil {
+		return err
+	}
+	var err error
+	if g.lazy {
+		err = call()
+	} else {
+		go func() { g.received <- call() }()
+		select {
+		case err = <-g.received:
+		case <-g.ended:
+			return g.denial.Load()
+		}
+	}
+	if derr := g.check(); derr != nil {
+		return derr
+	}
+	return err
+}
+
+// recvMsg is RecvMsg of ss into the caller's m, through receive: the
+// message is received into a fresh one of m's type and moved into m on
+// success.
+func (g *streamGuard) recvMsg(ss grpc.ServerStream, m any) error {
+	if g.lazy {
+		return g.receive(func() error { return ss.RecvMsg(m) })
+	}
+	fresh, ok := freshMessage(m)
+	if !ok { // not a pointer: nothing can be decoded into it anyway
+		return g.receive(func() error { return ss.RecvMsg(m) })
+	}
+	if err := g.receive(func() error { return ss.RecvMsg(fresh) }); err != nil {
+		return err
+	}
+	moveMessage(m, fresh)
+	return nil
+}
+
+// freshMessage returns a new, empty message of m's type.
+func freshMessage(m any) (any, bool) {
+	if pm, ok := m.(proto.Message); ok {
+		return pm.ProtoReflect().New().Interface(), true
+	}
+	v := reflect.ValueOf(m)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil, false
+	}
+	return reflect.New(v.Type().Elem()).Interface(), true
+}
+
+// moveMessage makes dst what src is, as decoding into dst would have (a
+// codec replaces what dst held). src is not used afterwards.
+func moveMessage(dst, src any) {
+	if pm, ok := dst.(proto.Message); ok {
+		proto.Reset(pm)
+		proto.Merge(pm, src.(proto.Message))
+		return
+	}
+	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())
+}
+
+// finish is called with the handler's result when it returns: it stops
+// the timer, releases the handler's context, and returns the denial in
+// place of err when the guard ended the stream, whatever the handler made
+// of it (ctx.Err(), an error of its own, or nil).
+func (g *streamGuard) finish(err error) error {
+	if g == nil {
+		return err
+	}
+	g.mu.Lock()
+	g.finished = true
+	if g.timer != nil {
+		g.timer.Stop()
+	}
+	g.mu.Unlock()
+	if g.cancel != nil {
+		g.cancel(nil)
+	}
+	if d := g.denial.Load(); d != nil {
+		return d
+	}
+	return err
+}
+
+// handlerContext is the context the handler runs with: the guard's, or
+// ctx when there is no guard.
+func (g *streamGuard) handlerContext(ctx context.Context) context.Context {
+	if g == nil || g.lazy {
+		return ctx
+	}
+	return g.ctx
+}
