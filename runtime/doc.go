@@ -23,6 +23,15 @@
 //  6. authorizes: some requirement accepts the kind and the principal holds
 //     all of its scopes.
 //
+// # Streams
+//
+// A stream is decided when it opens. While it is open, it ends when its
+// credential expires (see [WithoutStreamExpiry]) and when a recheck, every
+// [WithStreamRecheck] interval, refuses the credential it was opened with:
+// the handler's context is cancelled then with the denial as its cause, a
+// receive waiting returns the denial, and the caller gets the denial
+// whatever the handler returns.
+//
 // # Status codes
 //
 // UNAUTHENTICATED (16) when the caller's identity is missing or bad: no

@@ -218,10 +218,51 @@ func WithClock(now func() time.Time) Option {
 // cause ([context.Cause]), a receive waiting then returns the denial, no
 // message received later reaches the handler, every later send fails, and
 // whatever the handler returns, the caller gets the denial. It is logged
-// and audited once.
+// and audited once. Rechecks ([WithStreamRecheck]) still run, but one that
+// finds the credential expired does not end the stream.
 func WithoutStreamExpiry() Option {
 	return func(e *Enforcer) error {
 		e.noStreamExpiry = true
+		return nil
+	}
+}
+
+// DefaultStreamRecheck is how often an open stream's credential is checked
+// again unless [WithStreamRecheck] says otherwise.
+const DefaultStreamRecheck = time.Minute
+
+// MinStreamRecheck is the shortest interval [WithStreamRecheck] takes: every
+// open stream rechecks on its own, and the authenticators' backends should
+// not pay for a recheck more often than that.
+const MinStreamRecheck = 100 * time.Millisecond
+
+// WithStreamRecheck sets how often an open stream checks again the
+// credential it was opened with (default [DefaultStreamRecheck]; at least
+// [MinStreamRecheck]; 0 turns rechecks off). Every d the stream's
+// credential, taken again from the stream's own metadata and connection, is
+// authenticated by the same authenticator and the method's rule decided
+// again: the requirement's kind and scopes, and a condition decided at
+// open. A denial ends the stream as expiry does, with the authenticator's
+// reason: a key removed from the JWKS (TOKEN_INVALID_SIGNATURE), a token
+// that introspection now says is inactive (TOKEN_REVOKED), an API key
+// removed by a reload or a client CA removed from the trust bundle
+// (CREDENTIALS_INVALID). A backend that fails during a recheck ends the
+// stream too, with UNAVAILABLE AUTH_BACKEND_UNAVAILABLE, as a new call
+// would be refused: rechecks fail closed.
+//
+// The authenticators' caches apply, so a revocation ends a stream within d
+// plus the time the authenticator takes to see it: the JWKS refresh
+// interval (jwtauth.RefreshInterval), the introspection cache TTL
+// (introspection.CacheTTL), the period of the API key file's or the trust
+// bundle's reload (apikey.Store.Watch, mtls.Authenticator.Watch, or
+// whenever Reload or ReloadBundle is called). Under [WithoutStreamExpiry] a
+// recheck that finds the credential expired does not end the stream.
+func WithStreamRecheck(d time.Duration) Option {
+	return func(e *Enforcer) error {
+		if d != 0 && d < MinStreamRecheck {
+			return fmt.Errorf("%w: WithStreamRecheck: %s is under %s (0 turns rechecks off)", ErrInvalidOption, d, MinStreamRecheck)
+		}
+		e.streamRecheck = d
 		return nil
 	}
 }
@@ -242,6 +283,7 @@ type Enforcer struct {
 	maxCredentialSize int
 	now               func() time.Time
 	noStreamExpiry    bool
+	streamRecheck     time.Duration // 0: off
 
 	mu    sync.Mutex                            // serialises writers of table and own
 	table atomic.Pointer[map[string]registered] // full method → rule, copy on write
@@ -259,7 +301,7 @@ type registered struct {
 // NewEnforcer returns an enforcer configured by opts. Its errors wrap
 // [ErrInvalidOption].
 func NewEnforcer(opts ...Option) (*Enforcer, error) {
-	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize, now: time.Now}
+	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize, now: time.Now, streamRecheck: DefaultStreamRecheck}
 	empty, none := map[string]registered{}, map[*Rule]*Rule{}
 	e.table.Store(&empty)
 	e.owned.Store(&none)

@@ -209,6 +209,8 @@ type kindsOptions struct {
 	jwtOpts []jwtauth.Option
 	// impl serves the Kinds service instead of the fixture's recorder.
 	impl grpcauthtestv1.KindsServer
+	// mtlsScopes replaces the mTLS authenticator's scope map.
+	mtlsScopes func(identity string) []string
 }
 
 // newKindsFixture starts a Kinds server enforced in mode m. Its enforcer
@@ -242,11 +244,11 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 	f.bundlePath = filepath.Join(t.TempDir(), "bundle.pem")
 	writeTrustBundle(t, f.bundlePath, f.workloadCA)
 	var err error
-	f.mtlsAuth, err = mtls.New(
-		mtls.SPIFFE(kindsTrustDomain),
-		mtls.BundleFile(f.bundlePath),
-		mtls.Scopes(map[string][]string{workloadA: {"s"}}),
-	)
+	scopes := mtls.Scopes(map[string][]string{workloadA: {"s"}})
+	if o.mtlsScopes != nil {
+		scopes = mtls.ScopeFunc(o.mtlsScopes)
+	}
+	f.mtlsAuth, err = mtls.New(mtls.SPIFFE(kindsTrustDomain), mtls.BundleFile(f.bundlePath), scopes)
 	if err != nil {
 		t.Fatal(err)
 	}

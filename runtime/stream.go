@@ -11,14 +11,16 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
 )
 
-// streamGuard ends an allowed stream when its credential expires: at that
-// instant it cancels the handler's context with the denial as its cause,
-// every later receive or send returns the denial, and the handler's result
-// is replaced by it. One guard per stream whose principal can expire; a
-// public stream, or one whose credential never expires, has none.
+// streamGuard ends an allowed stream when its credential expires, or when
+// a recheck (every [WithStreamRecheck] interval) denies it: at that instant
+// it cancels the handler's context with the denial as its cause, every
+// later receive or send returns the denial, and the handler's result is
+// replaced by it. One guard per stream with a principal that can expire or
+// is rechecked; a public stream has none.
 //
 // A handler blocked in the underlying grpc-go RecvMsg is not woken by the
 // cancellation of a context derived from the stream's: grpc-go ends that
@@ -42,8 +44,11 @@ import (
 //     then runs alongside grpc-go's end of the call, as a RecvMsg beside a
 //     SendMsg does, and finds the status already written.
 //
-// The instant is kept by a timer (time.AfterFunc) that is stopped when the
-// handler returns: nothing of a guard runs after its stream ended.
+// The instants are kept by one timer (time.AfterFunc), due at the expiry
+// or the next recheck, whichever is first, and stopped when the handler
+// returns: nothing of a guard runs after its stream ended. A recheck runs
+// in the timer's goroutine with the handler's context, which is cancelled
+// when the handler returns.
 type streamGuard struct {
 	enf       *Enforcer
 	rule      *Rule
@@ -60,9 +65,10 @@ type streamGuard struct {
 	ended    chan struct{} // closed once denial is set
 	denial   atomic.Pointer[Error]
 
-	mu       sync.Mutex // serialises trip, finish and the timer
-	timer    *time.Timer
-	finished bool
+	mu        sync.Mutex // serialises trip, finish and the timer
+	timer     *time.Timer
+	finished  bool
+	recheckAt time.Time // the next recheck; zero: none
 }
 
 // guardFor returns the guard of the stream whose context Authorize
@@ -79,7 +85,8 @@ func guardFor(ctx context.Context, lazy bool) *streamGuard {
 	if !e.noStreamExpiry {
 		g.expiresAt = st.principal.ExpiresAt
 	}
-	if g.expiresAt.IsZero() {
+	recheck := !lazy && e.streamRecheck > 0
+	if g.expiresAt.IsZero() && !recheck {
 		return nil
 	}
 	st.guard = g
@@ -89,25 +96,81 @@ func guardFor(ctx context.Context, lazy bool) *streamGuard {
 	g.ctx, g.cancel = context.WithCancelCause(ctx)
 	g.received = make(chan error, 1)
 	g.ended = make(chan struct{})
+	now := e.now()
 	g.mu.Lock()
-	g.timer = time.AfterFunc(g.expiresAt.Sub(e.now()), g.fire)
+	if recheck {
+		g.recheckAt = now.Add(e.streamRecheck)
+	}
+	g.timer = time.AfterFunc(g.untilNext(now), g.fire)
 	g.mu.Unlock()
 	return g
 }
 
-// fire runs when the timer is due.
+// untilNext returns how long from now the timer is next due. g.mu is held.
+func (g *streamGuard) untilNext(now time.Time) time.Duration {
+	at := g.recheckAt
+	if !g.expiresAt.IsZero() && (at.IsZero() || g.expiresAt.Before(at)) {
+		at = g.expiresAt
+	}
+	return at.Sub(now)
+}
+
+// fire runs when the timer is due: it ends an expired stream, rechecks one
+// whose recheck is due, and sets the timer again. The timer is set again
+// only at its end, so fire never runs twice at once.
 func (g *streamGuard) fire() {
 	now := g.enf.now()
 	if g.expired(now) {
 		_ = g.trip(tokenExpired()) // the handler sees it through its context
 		return
 	}
-	// Early: the clock and the timer disagree. Wait for the rest.
+	g.mu.Lock()
+	due := !g.recheckAt.IsZero() && !now.Before(g.recheckAt)
+	g.mu.Unlock()
+	if due {
+		if derr := g.recheck(); derr != nil {
+			_ = g.trip(derr)
+			return
+		}
+		now = g.enf.now()
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if !g.finished && g.denial.Load() == nil {
-		g.timer.Reset(g.expiresAt.Sub(now))
+	if g.finished || g.denial.Load() != nil {
+		return
 	}
+	if due {
+		g.recheckAt = now.Add(g.enf.streamRecheck)
+	}
+	// Early for the expiry when the clock and the timer disagree: the
+	// timer waits for the rest.
+	g.timer.Reset(g.untilNext(now))
+}
+
+// recheck decides the stream's rule again with the credential it was
+// opened with, taken again from the stream's metadata and connection by
+// the handler's context, and returns the denial if there is one.
+func (g *streamGuard) recheck() *Error {
+	_, _, derr := g.enf.decide(g.ctx, g.rule)
+	if derr == nil {
+		return nil
+	}
+	switch {
+	case g.ctx.Err() != nil:
+		return nil // the stream is ending: the handler returned, or its caller left
+	case derr.Code == codes.Canceled || derr.Code == codes.DeadlineExceeded:
+		// The authenticator's own timeout, not the stream's: its backend
+		// did not answer.
+		derr = NewError(ReasonAuthBackendUnavailable, "the credential could not be checked again; reopen the stream later").WithCause(derr)
+	case derr.Reason == ReasonTokenExpired && g.enf.noStreamExpiry:
+		return nil // WithoutStreamExpiry: streams outlive their credential
+	}
+	if derr.Detail == "" {
+		derr.Detail = "recheck of an open stream"
+	} else {
+		derr.Detail = "recheck of an open stream: " + derr.Detail
+	}
+	return derr
 }
 
 func (g *streamGuard) expired(now time.Time) bool {

@@ -163,12 +163,23 @@ const (
 	clientIdle    = "client-idle"    // one message, then the handler waits in Recv
 )
 
+// streamEnd is how a client saw its stream end: the final error (nil
+// when it ended OK) and when.
+type streamEnd struct {
+	err error
+	at  time.Time
+}
+
 // openStream opens a stream of shape on c and returns once its handler
-// runs. The channel gets the stream's final error (nil when it ended OK)
-// when the stream ends.
-func openStream(t *testing.T, ctx context.Context, c grpcauthtestv1.KindsClient, shape string) <-chan error {
+// runs. The channel gets how the stream ended, when it ends.
+func openStream(t *testing.T, ctx context.Context, c grpcauthtestv1.KindsClient, shape string) <-chan streamEnd {
 	t.Helper()
+	ended := make(chan streamEnd, 1)
 	done := make(chan error, 1)
+	go func() {
+		err := <-done
+		ended <- streamEnd{err, time.Now()}
+	}()
 	fail := func(what string, err error) {
 		t.Helper()
 		t.Fatalf("%s: %s: %v", shape, what, err)
@@ -232,7 +243,7 @@ func openStream(t *testing.T, ctx context.Context, c grpcauthtestv1.KindsClient,
 	default:
 		t.Fatalf("unknown stream shape %q", shape)
 	}
-	return done
+	return ended
 }
 
 // probeCtx is the outgoing context of a probe stream: credential md, the
@@ -246,10 +257,11 @@ func probeCtx(t *testing.T, md context.Context, id, ret string) context.Context 
 
 // openedStream is a probe stream a test waits on.
 type openedStream struct {
-	id     string
-	done   <-chan error
-	reason runtime.Reason // the denial it must end with
-	code   codes.Code
+	id      string
+	subject string // the principal's subject, when it is not id
+	done    <-chan streamEnd
+	reason  runtime.Reason // the denial it must end with
+	code    codes.Code
 }
 
 // waitDenied waits until s ends, at most until deadline, and asserts that
@@ -258,39 +270,42 @@ type openedStream struct {
 // audited and logged once. It returns when the stream ended.
 func waitDenied(t *testing.T, f *kindsFixture, probe *streamProbe, s openedStream, deadline time.Time) time.Time {
 	t.Helper()
-	var err error
+	var end streamEnd
 	select {
-	case err = <-s.done:
-	default:
-		select {
-		case err = <-s.done:
-		case <-time.After(time.Until(deadline)):
-			t.Errorf("%s: still open at %s; want it ended with %s", s.id, deadline.Format(time.StampMilli), s.reason)
-			return time.Time{}
-		}
+	case end = <-s.done:
+	case <-time.After(time.Until(deadline)):
+		t.Errorf("%s: still open at %s; want it ended with %s", s.id, deadline.Format(time.StampMilli), s.reason)
+		return time.Time{}
 	}
-	ended := time.Now()
+	err, ended := end.err, end.at
+	if ended.After(deadline) {
+		t.Errorf("%s: ended at %s; want it ended with %s by %s", s.id, ended.Format(time.StampMilli), s.reason, deadline.Format(time.StampMilli))
+	}
 	e, ok := runtime.FromError(err)
 	if st := status.Convert(err); !ok || st.Code() != s.code || e.Reason != s.reason {
 		t.Errorf("%s: ended with %v; want %s %s", s.id, err, s.code, s.reason)
 	}
-	end, ok := probe.endOf(s.id)
+	pe, ok := probe.endOf(s.id)
 	var cause *runtime.Error
 	switch {
 	case !ok:
 		t.Errorf("%s: the handler did not see its stream end", s.id)
-	case !errors.As(end.cause, &cause) || cause.Reason != s.reason:
-		t.Errorf("%s: the handler's context cause is %v (loop ended by %v); want the %s denial", s.id, end.cause, end.err, s.reason)
+	case !errors.As(pe.cause, &cause) || cause.Reason != s.reason:
+		t.Errorf("%s: the handler's context cause is %v (loop ended by %v); want the %s denial", s.id, pe.cause, pe.err, s.reason)
+	}
+	subject := s.subject
+	if subject == "" {
+		subject = s.id
 	}
 	audited := 0
 	for _, d := range f.decisions.all() {
-		if d.Subject == s.id && d.Reason == s.reason {
+		if d.Subject == subject && d.Reason == s.reason {
 			audited++
 		}
 	}
 	logged := 0
 	for _, line := range strings.Split(f.log.String(), "\n") {
-		if strings.Contains(line, "subject="+s.id+" ") && strings.Contains(line, "reason="+string(s.reason)) {
+		if strings.Contains(line, "subject="+subject+" ") && strings.Contains(line, "reason="+string(s.reason)) {
 			logged++
 		}
 	}
@@ -422,12 +437,14 @@ func guardGoroutines() []string {
 
 // TestStreamGuardLeavesNothingRunning: once its streams have ended —
 // expired while the handler waited in Recv, expired while idle, closed by
-// the client, cancelled by the client — nothing of the guard keeps
-// running: no goroutine is left in a receive, no timer fires.
+// the client, cancelled by the client, all rechecked meanwhile — nothing
+// of the guard keeps running: no goroutine is left in a receive or a
+// recheck, no timer fires.
 func TestStreamGuardLeavesNothingRunning(t *testing.T) {
 	kindsModes(t, func(t *testing.T, m mode) {
 		probe := newStreamProbe()
-		f := newKindsFixture(t, m, kindsOptions{impl: probe, jwtOpts: []jwtauth.Option{jwtauth.Leeway(0)}})
+		f := newKindsFixture(t, m, kindsOptions{impl: probe, jwtOpts: []jwtauth.Option{jwtauth.Leeway(0)},
+			enforcerOpts: []runtime.Option{runtime.WithStreamRecheck(runtime.MinStreamRecheck)}})
 		// Warm up: the key set is fetched, the connection is up.
 		warm := f.iss.Mint(authtest.Scopes("s"))
 		wctx, cancelWarm := context.WithCancel(probeCtx(t, bearerMD(warm), "warm", "err"))
@@ -438,7 +455,7 @@ func TestStreamGuardLeavesNothingRunning(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 		before := goruntime.NumGoroutine()
 
-		var waits []<-chan error
+		var waits []<-chan streamEnd
 		var cancels []context.CancelFunc
 		for i := range 5 {
 			for _, shape := range []string{bidiIdle, serverIdle, clientIdle} {
