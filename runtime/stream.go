@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // streamGuard ends an allowed stream when its credential expires, or when
@@ -235,39 +236,56 @@ func (g *streamGuard) receive(call func() error) error {
 	if err := g.check(); err != nil {
 		return err
 	}
-	var err error
 	if g.lazy {
-		err = call()
-	} else {
-		go func() { g.received <- call() }()
-		select {
-		case err = <-g.received:
-		case <-g.ended:
-			return g.denial.Load()
-		}
+		return g.received1(call())
 	}
-	if derr := g.check(); derr != nil {
-		return derr
-	}
-	return err
+	go func() { g.received <- call() }()
+	return g.await()
 }
 
 // recvMsg is RecvMsg of ss into the caller's m, through receive: the
 // message is received into a fresh one of m's type and moved into m on
 // success.
 func (g *streamGuard) recvMsg(ss grpc.ServerStream, m any) error {
+	if err := g.check(); err != nil {
+		return err
+	}
 	if g.lazy {
-		return g.receive(func() error { return ss.RecvMsg(m) })
+		return g.received1(ss.RecvMsg(m))
 	}
 	fresh, ok := freshMessage(m)
 	if !ok { // not a pointer: nothing can be decoded into it anyway
-		return g.receive(func() error { return ss.RecvMsg(m) })
+		fresh = m
 	}
-	if err := g.receive(func() error { return ss.RecvMsg(fresh) }); err != nil {
+	go g.recvInto(ss, fresh)
+	if err := g.await(); err != nil {
 		return err
 	}
-	moveMessage(m, fresh)
+	if ok {
+		moveMessage(m, fresh)
+	}
 	return nil
+}
+
+func (g *streamGuard) recvInto(ss grpc.ServerStream, m any) { g.received <- ss.RecvMsg(m) }
+
+// await waits for the receive in flight or the end of the stream.
+func (g *streamGuard) await() error {
+	select {
+	case err := <-g.received:
+		return g.received1(err)
+	case <-g.ended:
+		return g.denial.Load()
+	}
+}
+
+// received1 is the result of a receive that returned err: the denial if
+// the stream was ended by then (a message received is dropped), else err.
+func (g *streamGuard) received1(err error) error {
+	if derr := g.check(); derr != nil {
+		return derr
+	}
+	return err
 }
 
 // freshMessage returns a new, empty message of m's type.
@@ -283,11 +301,20 @@ func freshMessage(m any) (any, bool) {
 }
 
 // moveMessage makes dst what src is, as decoding into dst would have (a
-// codec replaces what dst held). src is not used afterwards.
+// codec replaces what dst held), by moving src's fields into dst: src is
+// not used afterwards, so dst may share its memory, and no field is copied
+// however large.
 func moveMessage(dst, src any) {
 	if pm, ok := dst.(proto.Message); ok {
+		d, from := pm.ProtoReflect(), src.(proto.Message).ProtoReflect()
 		proto.Reset(pm)
-		proto.Merge(pm, src.(proto.Message))
+		from.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			d.Set(fd, v)
+			return true
+		})
+		if u := from.GetUnknown(); len(u) > 0 {
+			d.SetUnknown(u)
+		}
 		return
 	}
 	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	goruntime "runtime"
 	"runtime/pprof"
@@ -21,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	grpcauthtestv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/grpcauthtest/v1"
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
@@ -589,5 +591,35 @@ func TestStreamExpiryDecidedOnce(t *testing.T) {
 	}
 	if logged := strings.Count(f.log.String(), "grpcauth: call denied"); denials != 1 || logged != 1 {
 		t.Errorf("%d denials audited, %d logged; want one each", denials, logged)
+	}
+}
+
+// TestGuardedStreamMessagesIntact: a guarded receive, which receives into
+// a message of its own and moves it into the caller's, delivers every
+// message whole, nested messages included.
+func TestGuardedStreamMessagesIntact(t *testing.T) {
+	for _, m := range modes {
+		t.Run(string(m), func(t *testing.T) {
+			f := newFixture(t, fixtureOptions{mode: m, enforcerOpts: []runtime.Option{runtime.WithStreamRecheck(time.Hour)}})
+			ctx, cancel := context.WithTimeout(withToken(f.iss.Mint(authtest.Scopes("library.read"))), 10*time.Second)
+			defer cancel()
+			s, err := f.client.SyncShelf(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range 20 {
+				want := &libraryv1.Book{Name: fmt.Sprintf("shelves/a/books/%d", i), Title: strings.Repeat("x", i*100)}
+				if err := s.Send(&libraryv1.SyncShelfRequest{Book: want}); err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.Recv()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !proto.Equal(got.GetBook(), want) {
+					t.Fatalf("message %d: got %v; want %v", i, got.GetBook(), want)
+				}
+			}
+		})
 	}
 }
