@@ -30,10 +30,6 @@ const Version = "v0.1.0"
 //	go get github.com/grpcauth/protoc-gen-go-grpcauth@<the version in the generated file's header>
 const SupportPackageIsVersion1 = true
 
-// SupportPackageIsVersion2 is referenced by code generated for the runtime
-// that has [ServeServerStream], [ServeClientStream] and [ServeBidiStream].
-const SupportPackageIsVersion2 = true
-
 // CredentialKind is a kind of credential a caller can present. The values
 // mirror grpcauth.v1.CredentialKind.
 type CredentialKind uint8

@@ -106,7 +106,7 @@ func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grp
 // ctx: with the guard's context and its result through the guard, when the
 // stream has one.
 func serveStream(ctx context.Context, ss grpc.ServerStream, handler func(grpc.ServerStream) error) error {
-	g := guardFor(ctx, false)
+	g := guardFor(ctx)
 	return g.finish(handler(&contextStream{ServerStream: ss, ctx: g.handlerContext(ctx), g: g}))
 }
 
@@ -152,50 +152,22 @@ func (s *contextStream) SendMsg(m any) error {
 // replaced by it. The generated typed server wrappers (NewXxxServerWithAuth)
 // call it.
 func ServeServerStream[Res any](ctx context.Context, stream grpc.ServerStreamingServer[Res], handler func(grpc.ServerStreamingServer[Res]) error) error {
-	g := guardFor(ctx, false)
+	g := guardFor(ctx)
 	return g.finish(handler(&serverStreaming[Res]{ServerStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
 }
 
 // ServeClientStream is [ServeServerStream] for a client-streaming method:
 // a receive waiting when the credential expires returns the denial then.
 func ServeClientStream[Req, Res any](ctx context.Context, stream grpc.ClientStreamingServer[Req, Res], handler func(grpc.ClientStreamingServer[Req, Res]) error) error {
-	g := guardFor(ctx, false)
+	g := guardFor(ctx)
 	return g.finish(handler(&clientStreaming[Req, Res]{ClientStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
 }
 
 // ServeBidiStream is [ServeServerStream] for a bidi-streaming method: a
 // receive waiting when the credential expires returns the denial then.
 func ServeBidiStream[Req, Res any](ctx context.Context, stream grpc.BidiStreamingServer[Req, Res], handler func(grpc.BidiStreamingServer[Req, Res]) error) error {
-	g := guardFor(ctx, false)
+	g := guardFor(ctx)
 	return g.finish(handler(&bidiStreaming[Req, Res]{BidiStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
-}
-
-// ServerStreamingServer returns s with its Context replaced by ctx and an
-// expiry check on every message.
-//
-// Deprecated: code generated for SupportPackageIsVersion1 calls it. Such a
-// stream ends at expiry only when a message moves; regenerate, and the
-// typed wrappers call [ServeServerStream], which ends it at expiry.
-func ServerStreamingServer[Res any](s grpc.ServerStreamingServer[Res], ctx context.Context) grpc.ServerStreamingServer[Res] {
-	return &serverStreaming[Res]{ServerStreamingServer: s, ctx: ctx, g: guardFor(ctx, true)}
-}
-
-// ClientStreamingServer returns s with its Context replaced by ctx and an
-// expiry check on every message.
-//
-// Deprecated: code generated for SupportPackageIsVersion1 calls it;
-// regenerate, and the typed wrappers call [ServeClientStream].
-func ClientStreamingServer[Req, Res any](s grpc.ClientStreamingServer[Req, Res], ctx context.Context) grpc.ClientStreamingServer[Req, Res] {
-	return &clientStreaming[Req, Res]{ClientStreamingServer: s, ctx: ctx, g: guardFor(ctx, true)}
-}
-
-// BidiStreamingServer returns s with its Context replaced by ctx and an
-// expiry check on every message.
-//
-// Deprecated: code generated for SupportPackageIsVersion1 calls it;
-// regenerate, and the typed wrappers call [ServeBidiStream].
-func BidiStreamingServer[Req, Res any](s grpc.BidiStreamingServer[Req, Res], ctx context.Context) grpc.BidiStreamingServer[Req, Res] {
-	return &bidiStreaming[Req, Res]{BidiStreamingServer: s, ctx: ctx, g: guardFor(ctx, true)}
 }
 
 // recvTyped is a typed Recv through g.

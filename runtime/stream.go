@@ -55,9 +55,6 @@ type streamGuard struct {
 	rule      *Rule
 	principal *Principal
 	expiresAt time.Time // zero: the stream does not expire
-	// lazy guards (of code generated for SupportPackageIsVersion1) have
-	// no timer and no context of their own: they check on each message.
-	lazy bool
 
 	ctx    context.Context // the handler's
 	cancel context.CancelCauseFunc
@@ -76,24 +73,21 @@ type streamGuard struct {
 // returned, or nil when the stream needs none or already has one (an
 // interceptor guarded it before a generated wrapper ran). The handler must
 // run with the guard's context, and its result go through finish.
-func guardFor(ctx context.Context, lazy bool) *streamGuard {
+func guardFor(ctx context.Context) *streamGuard {
 	st := stateFrom(ctx)
 	if st == nil || st.principal == nil || st.enf == nil || st.guard != nil {
 		return nil
 	}
 	e := st.enf
-	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, lazy: lazy, ctx: ctx}
+	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal}
 	if !e.noStreamExpiry {
 		g.expiresAt = st.principal.ExpiresAt
 	}
-	recheck := !lazy && e.streamRecheck > 0
+	recheck := e.streamRecheck > 0
 	if g.expiresAt.IsZero() && !recheck {
 		return nil
 	}
 	st.guard = g
-	if lazy {
-		return g
-	}
 	g.ctx, g.cancel = context.WithCancelCause(ctx)
 	g.received = make(chan error, 1)
 	g.ended = make(chan struct{})
@@ -197,16 +191,10 @@ func (g *streamGuard) trip(derr *Error) *Error {
 	}
 	// deny annotates derr: it is not shared before it is stored.
 	g.enf.deny(g.ctx, g.rule, g.principal.Kind, g.principal, derr)
-	if g.cancel != nil {
-		g.cancel(derr)
-	}
+	g.cancel(derr)
 	g.denial.Store(derr)
-	if g.ended != nil {
-		close(g.ended)
-	}
-	if g.timer != nil {
-		g.timer.Stop()
-	}
+	close(g.ended)
+	g.timer.Stop()
 	return derr
 }
 
@@ -236,9 +224,6 @@ func (g *streamGuard) receive(call func() error) error {
 	if err := g.check(); err != nil {
 		return err
 	}
-	if g.lazy {
-		return g.received1(call())
-	}
 	go func() { g.received <- call() }()
 	return g.await()
 }
@@ -249,9 +234,6 @@ func (g *streamGuard) receive(call func() error) error {
 func (g *streamGuard) recvMsg(ss grpc.ServerStream, m any) error {
 	if err := g.check(); err != nil {
 		return err
-	}
-	if g.lazy {
-		return g.received1(ss.RecvMsg(m))
 	}
 	fresh, ok := freshMessage(m)
 	if !ok { // not a pointer: nothing can be decoded into it anyway
@@ -330,13 +312,9 @@ func (g *streamGuard) finish(err error) error {
 	}
 	g.mu.Lock()
 	g.finished = true
-	if g.timer != nil {
-		g.timer.Stop()
-	}
+	g.timer.Stop()
 	g.mu.Unlock()
-	if g.cancel != nil {
-		g.cancel(nil)
-	}
+	g.cancel(nil)
 	if d := g.denial.Load(); d != nil {
 		return d
 	}
@@ -346,7 +324,7 @@ func (g *streamGuard) finish(err error) error {
 // handlerContext is the context the handler runs with: the guard's, or
 // ctx when there is no guard.
 func (g *streamGuard) handlerContext(ctx context.Context) context.Context {
-	if g == nil || g.lazy {
+	if g == nil {
 		return ctx
 	}
 	return g.ctx

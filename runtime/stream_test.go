@@ -19,7 +19,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -507,53 +506,6 @@ func TestStreamGuardLeavesNothingRunning(t *testing.T) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	})
-}
-
-// v1Kinds is the typed Kinds wrapper of ChatAny as code generated for
-// SupportPackageIsVersion1 wrote it.
-type v1Kinds struct {
-	grpcauthtestv1.UnimplementedKindsServer
-	srv grpcauthtestv1.KindsServer
-	enf *runtime.Enforcer
-}
-
-func (s *v1Kinds) ChatAny(stream grpc.BidiStreamingServer[grpcauthtestv1.Msg, grpcauthtestv1.Msg]) error {
-	ctx, err := s.enf.Authorize(stream.Context(), s.enf.Rule(grpcauthtestv1.Kinds_ChatAny_FullMethodName))
-	if err != nil {
-		return err
-	}
-	return s.srv.ChatAny(runtime.BidiStreamingServer(stream, ctx))
-}
-
-// TestStreamExpiryOfVersion1Code: code generated for
-// SupportPackageIsVersion1 still compiles and still ends a stream whose
-// token expired, at the next message, with the denial logged once.
-func TestStreamExpiryOfVersion1Code(t *testing.T) {
-	clock := &fakeClock{t: time.Now()}
-	probe := newStreamProbe()
-	f := newKindsFixture(t, modeRegister, kindsOptions{enforcerOpts: []runtime.Option{runtime.WithClock(clock.Now), runtime.WithPlaintextCredentials()}})
-	lis := serve(t, func(s *grpc.Server) { grpcauthtestv1.RegisterKindsServer(s, &v1Kinds{srv: probe, enf: f.enf}) })
-	c := grpcauthtestv1.NewKindsClient(dial(t, lis, insecure.NewCredentials()))
-	token := f.iss.Mint(authtest.Subject("v1"), authtest.Scopes("s"), authtest.ExpiresIn(time.Minute))
-	s, err := c.ChatAny(probeCtx(t, bearerMD(token), "v1", "err"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Send(&grpcauthtestv1.Msg{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Recv(); err != nil {
-		t.Fatal(err)
-	}
-	clock.Add(2 * time.Minute)
-	if err := s.Send(&grpcauthtestv1.Msg{}); err != nil {
-		t.Fatal(err)
-	}
-	_, err = s.Recv()
-	wantDenied(t, err, codes.Unauthenticated, runtime.ReasonTokenExpired)
-	if n := strings.Count(f.log.String(), "reason=TOKEN_EXPIRED"); n != 1 {
-		t.Errorf("the denial was logged %d times; want once", n)
-	}
 }
 
 // TestStreamExpiryDecidedOnce: with the interceptors in front of the

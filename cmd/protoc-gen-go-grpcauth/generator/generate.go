@@ -166,7 +166,7 @@ func generateFile(gen *protogen.Plugin, f *protogen.File, rules map[*protogen.Me
 	g.P("// with the grpcauth runtime it is compiled against. If it fails to compile,")
 	g.P("// update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the")
 	g.P("// plugin version that matches your runtime.")
-	g.P("const _ = ", runtimePackage.Ident("SupportPackageIsVersion2"))
+	g.P("const _ = ", runtimePackage.Ident("SupportPackageIsVersion1"))
 	g.P()
 	for _, s := range f.Services {
 		genService(g, s, rules)

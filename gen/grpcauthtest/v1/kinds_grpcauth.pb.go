@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Kinds_Jwt_AuthRule is the effective rule of grpcauthtest.v1.Kinds.Jwt:
 // BEARER_JWT with scopes s, declared on grpcauthtest.v1.Kinds.Jwt.

@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _LibraryService_GetBook_AuthRule is the effective rule of library.v1.LibraryService.GetBook:
 // BEARER_JWT or OAUTH2_TOKEN or MTLS with scopes library.read, declared on library.v1.LibraryService.

@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Shelves_Get_AuthRule is the effective rule of cond.v1.Shelves.Get:
 // BEARER_JWT, if request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/'), declared on cond.v1.Shelves.

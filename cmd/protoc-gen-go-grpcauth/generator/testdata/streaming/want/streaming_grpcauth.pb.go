@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Streamer_Unary_AuthRule is the effective rule of streaming.v1.Streamer.Unary:
 // BEARER_JWT or MTLS with scopes stream, declared on streaming.v1.Streamer.
