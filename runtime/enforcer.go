@@ -197,19 +197,6 @@ func WithMaxCredentialSize(n int) Option {
 	}
 }
 
-// WithClock sets the time source that streams are dated by, for tests: a
-// stream ends when a message or its timer finds this clock past the
-// credential's expiry. The timer runs in real time, set by this clock.
-func WithClock(now func() time.Time) Option {
-	return func(e *Enforcer) error {
-		if now == nil {
-			return fmt.Errorf("%w: WithClock: nil", ErrInvalidOption)
-		}
-		e.now = now
-		return nil
-	}
-}
-
 // WithoutStreamExpiry stops ending streams whose credential expires while
 // they run. By default a stream ends at its principal's ExpiresAt (a
 // token's exp plus the authenticator's leeway, a client certificate's
@@ -281,7 +268,6 @@ type Enforcer struct {
 	audit             func(context.Context, *Decision)
 	logger            *slog.Logger
 	maxCredentialSize int
-	now               func() time.Time
 	noStreamExpiry    bool
 	streamRecheck     time.Duration // 0: off
 
@@ -301,7 +287,7 @@ type registered struct {
 // NewEnforcer returns an enforcer configured by opts. Its errors wrap
 // [ErrInvalidOption].
 func NewEnforcer(opts ...Option) (*Enforcer, error) {
-	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize, now: time.Now, streamRecheck: DefaultStreamRecheck}
+	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize, streamRecheck: DefaultStreamRecheck}
 	empty, none := map[string]registered{}, map[*Rule]*Rule{}
 	e.table.Store(&empty)
 	e.owned.Store(&none)
@@ -532,6 +518,25 @@ func notConfigured(kind CredentialKind, rule *Rule) *Error {
 	return NewError(ReasonCredentialKindNotAccepted, "this server does not accept "+kind.String()).
 		WithMetadata("accepted_kinds", kindList(rule.acceptedKinds())).
 		WithDetail("no authenticator is configured for %s", kind)
+}
+
+// clockFor returns the clock of the authenticator of kind: its Now when it
+// has one (as jwtauth, introspection and mtls do), else the system clock.
+// Streams are dated by it, so that a test sets one clock, the
+// authenticator's, for both the credential and the stream it opens.
+func (e *Enforcer) clockFor(kind CredentialKind) func() time.Time {
+	var a any
+	if kind == MTLS {
+		if e.mtls != nil {
+			a = e.mtls
+		}
+	} else if t := e.tokenAuthenticator(kind); t != nil {
+		a = t
+	}
+	if c, ok := a.(interface{ Now() time.Time }); ok {
+		return c.Now
+	}
+	return time.Now
 }
 
 func (e *Enforcer) tokenAuthenticator(kind CredentialKind) TokenAuthenticator {

@@ -54,7 +54,8 @@ type streamGuard struct {
 	enf       *Enforcer
 	rule      *Rule
 	principal *Principal
-	expiresAt time.Time // zero: the stream does not expire
+	expiresAt time.Time        // zero: the stream does not expire
+	now       func() time.Time // the clock of the authenticator that made the principal
 
 	ctx    context.Context // the handler's
 	cancel context.CancelCauseFunc
@@ -79,7 +80,7 @@ func guardFor(ctx context.Context) *streamGuard {
 		return nil
 	}
 	e := st.enf
-	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal}
+	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, now: e.clockFor(st.principal.Kind)}
 	if !e.noStreamExpiry {
 		g.expiresAt = st.principal.ExpiresAt
 	}
@@ -91,7 +92,7 @@ func guardFor(ctx context.Context) *streamGuard {
 	g.ctx, g.cancel = context.WithCancelCause(ctx)
 	g.received = make(chan error, 1)
 	g.ended = make(chan struct{})
-	now := e.now()
+	now := g.now()
 	g.mu.Lock()
 	if recheck {
 		g.recheckAt = now.Add(e.streamRecheck)
@@ -114,7 +115,7 @@ func (g *streamGuard) untilNext(now time.Time) time.Duration {
 // whose recheck is due, and sets the timer again. The timer is set again
 // only at its end, so fire never runs twice at once.
 func (g *streamGuard) fire() {
-	now := g.enf.now()
+	now := g.now()
 	if g.expired(now) {
 		_ = g.trip(tokenExpired()) // the handler sees it through its context
 		return
@@ -127,7 +128,7 @@ func (g *streamGuard) fire() {
 			_ = g.trip(derr)
 			return
 		}
-		now = g.enf.now()
+		now = g.now()
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -207,7 +208,7 @@ func (g *streamGuard) check() error {
 	if d := g.denial.Load(); d != nil {
 		return d
 	}
-	if g.expired(g.enf.now()) {
+	if g.expired(g.now()) {
 		if d := g.trip(tokenExpired()); d != nil {
 			return d
 		}

@@ -365,7 +365,7 @@ func TestStreamMessageAfterExpiryNotDelivered(t *testing.T) {
 			t.Run(shape, func(t *testing.T) {
 				clock := &fakeClock{t: time.Now()}
 				probe := newStreamProbe()
-				f := newKindsFixture(t, m, kindsOptions{impl: probe, enforcerOpts: []runtime.Option{runtime.WithClock(clock.Now)}})
+				f := newKindsFixture(t, m, kindsOptions{impl: probe, jwtOpts: []jwtauth.Option{jwtauth.Clock(clock.Now)}})
 				ctx := probeCtx(t, bearerMD(f.iss.Mint(authtest.Scopes("s"), authtest.ExpiresIn(time.Minute))), shape, "err")
 				var send func() error
 				var end func() error
@@ -515,7 +515,7 @@ func TestStreamExpiryDecidedOnce(t *testing.T) {
 	// The library fixture's JWT authenticator has the default leeway of
 	// 30s; a clock 30s ahead makes the token's ExpiresAt its exp.
 	ahead := func() time.Time { return time.Now().Add(30 * time.Second) }
-	f := newFixture(t, fixtureOptions{mode: modeRegister, interceptorsToo: true, enforcerOpts: []runtime.Option{runtime.WithClock(ahead)}})
+	f := newFixture(t, fixtureOptions{mode: modeRegister, interceptorsToo: true, jwtOpts: []jwtauth.Option{jwtauth.Clock(ahead)}})
 	exp := time.Unix(time.Now().Add(1500*time.Millisecond).Unix(), 0)
 	token := f.iss.Mint(authtest.Subject("twice"), authtest.Scopes("library.read"), authtest.Claim("exp", exp.Unix()))
 	ctx, cancel := context.WithTimeout(withToken(token), 10*time.Second)

@@ -289,6 +289,11 @@ func principalOf(r *response) *runtime.Principal {
 	}
 }
 
+// Now is the time this authenticator judges credentials at: the time set by
+// [Clock], else the system clock. The enforcer dates the streams this
+// authenticator's credentials open by it too, so that one clock serves both.
+func (a *Authenticator) Now() time.Time { return a.cfg.now() }
+
 // CacheStats returns the answer cache's counters: entries held and its
 // capacity, look-ups answered from it (hits: the endpoint was not asked)
 // or not (misses), and live entries dropped to make room (evictions). A

@@ -258,8 +258,10 @@ func CacheSize(n int) Option {
 	}
 }
 
-// Clock sets the time source, for tests. It dates both the validity checks
-// and the client assertions.
+// Clock sets the one clock of this authenticator's decisions: the time
+// answers are judged at (exp, nbf, iat), cached answers expire by and client
+// assertions are dated by, and, through [Authenticator.Now], the time an
+// enforcer ends the streams these tokens open. For tests.
 func Clock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {

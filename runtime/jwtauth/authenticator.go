@@ -120,6 +120,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	return p, nil
 }
 
+// Now is the time this authenticator judges credentials at: the time set by
+// [Clock], else the system clock. The enforcer dates the streams this
+// authenticator's credentials open by it too, so that one clock serves both.
+func (a *Authenticator) Now() time.Time { return a.cfg.now() }
+
 // CacheStats returns the verified-token cache's counters: entries held
 // and its capacity, look-ups answered from it (hits) or not (misses: a
 // token not seen, or one whose entry could no longer be used), and live

@@ -351,7 +351,11 @@ func Logger(l *slog.Logger) Option {
 	}
 }
 
-// Clock sets the time source, for tests.
+// Clock sets the one clock of this authenticator's decisions: the time
+// tokens are judged at (exp, nbf, iat, the leeway), cached tokens and keys
+// expire by and key refreshes are due by, and, through [Authenticator.Now],
+// the time an enforcer ends the streams these tokens open. For tests: set
+// it here only, not on the enforcer.
 func Clock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {

@@ -191,8 +191,9 @@ func BundleFile(path string) Option {
 	}
 }
 
-// Clock sets the time source for the certificate validity checks, for
-// tests.
+// Clock sets the one clock of this authenticator's decisions: the time
+// certificates are verified at, and, through [Authenticator.Now], the time
+// an enforcer ends the streams they open. For tests.
 func Clock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {
