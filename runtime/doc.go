@@ -46,4 +46,20 @@
 // Every denial carries a google.rpc.ErrorInfo with a stable [Reason] and
 // the domain [ErrorDomain]. The status message is for people and is safe:
 // it never carries a token, a key, or the server's configuration.
+//
+// # What applications use, and what generated code uses
+//
+// Applications build an [Enforcer] with [NewEnforcer] and its options, hand
+// it to the generated RegisterXxxServerWithAuth (or use its interceptors
+// with [WithRules]), read the caller with [PrincipalFrom], build clients
+// with [ClientCredentials], and read denials with [FromError].
+//
+// Some exported names exist only for generated code, because it lives in
+// the user's package: [Enforcer.ServiceDesc], [ServeServerStream],
+// [ServeClientStream], [ServeBidiStream], [ClientCredentials.ForMethod],
+// [MethodCredentials], [Unary], [Stream], the fields of [Rule],
+// [Requirement] and [ServiceRules] (generated code declares them; an
+// enforcer keeps its own copy), and the SupportPackageIsVersionN constants.
+// Their docs say "For generated code". Code that calls [Enforcer.Authorize]
+// itself (a hand-written wrapper) must also call [Enforcer.CheckRequest].
 package runtime

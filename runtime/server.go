@@ -50,6 +50,8 @@ func (e *Enforcer) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // registering a service twice does.
 //
 // Generated RegisterXxxServerWithAuth functions call it.
+//
+// For generated code; applications do not call it.
 func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grpc.ServiceDesc {
 	if e == nil {
 		panic("grpcauth: nil *runtime.Enforcer for service " + desc.ServiceName + "; build one with runtime.NewEnforcer")
@@ -151,6 +153,8 @@ func (s *contextStream) SendMsg(m any) error {
 // its cause, every later send returns the denial, and handler's result is
 // replaced by it. The generated typed server wrappers (NewXxxServerWithAuth)
 // call it.
+//
+// For generated code; applications do not call it.
 func ServeServerStream[Res any](ctx context.Context, stream grpc.ServerStreamingServer[Res], handler func(grpc.ServerStreamingServer[Res]) error) error {
 	g := guardFor(ctx)
 	return g.finish(handler(&serverStreaming[Res]{ServerStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
@@ -158,6 +162,8 @@ func ServeServerStream[Res any](ctx context.Context, stream grpc.ServerStreaming
 
 // ServeClientStream is [ServeServerStream] for a client-streaming method:
 // a receive waiting when the credential expires returns the denial then.
+//
+// For generated code; applications do not call it.
 func ServeClientStream[Req, Res any](ctx context.Context, stream grpc.ClientStreamingServer[Req, Res], handler func(grpc.ClientStreamingServer[Req, Res]) error) error {
 	g := guardFor(ctx)
 	return g.finish(handler(&clientStreaming[Req, Res]{ClientStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
@@ -165,6 +171,8 @@ func ServeClientStream[Req, Res any](ctx context.Context, stream grpc.ClientStre
 
 // ServeBidiStream is [ServeServerStream] for a bidi-streaming method: a
 // receive waiting when the credential expires returns the denial then.
+//
+// For generated code; applications do not call it.
 func ServeBidiStream[Req, Res any](ctx context.Context, stream grpc.BidiStreamingServer[Req, Res], handler func(grpc.BidiStreamingServer[Req, Res]) error) error {
 	g := guardFor(ctx)
 	return g.finish(handler(&bidiStreaming[Req, Res]{BidiStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
