@@ -38,7 +38,7 @@ var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
 
 // New returns an authenticator configured by opts. [Endpoint] and exactly
 // one of [ClientSecret] and [PrivateKeyJWT] are required. Errors wrap
-// [ErrInvalidConfig].
+// [ErrInvalidOption].
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{
 		timeout:      DefaultTimeout,

@@ -1048,10 +1048,10 @@ func TestSetup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := introspection.New(tc.opts...)
-			if !errors.Is(err, introspection.ErrInvalidConfig) || a != nil {
-				t.Fatalf("New = %v, %v; want an error wrapping ErrInvalidConfig", a, err)
+			if !errors.Is(err, introspection.ErrInvalidOption) || a != nil {
+				t.Fatalf("New = %v, %v; want an error wrapping ErrInvalidOption", a, err)
 			}
-			if !strings.HasPrefix(err.Error(), "introspection: invalid configuration: ") {
+			if !strings.HasPrefix(err.Error(), "introspection: invalid option: ") {
 				t.Errorf("error %q", err)
 			}
 		})

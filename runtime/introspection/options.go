@@ -18,8 +18,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// ErrInvalidConfig is wrapped by every error [New] returns.
-var ErrInvalidConfig = errors.New("introspection: invalid configuration")
+// ErrInvalidOption is wrapped by every error [New] returns.
+var ErrInvalidOption = errors.New("introspection: invalid option")
 
 // Defaults and limits of the options.
 const (
@@ -69,7 +69,7 @@ type config struct {
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
 // Endpoint sets the URL of the RFC 7662 introspection endpoint. Required.

@@ -41,7 +41,7 @@ var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
 
 // New returns an authenticator configured by opts. [Issuer], [Audience] and
 // one of [JWKSURL] or [StaticKeys] are required. Errors wrap
-// [ErrInvalidConfig].
+// [ErrInvalidOption].
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{
 		algorithms:         DefaultAlgorithms,

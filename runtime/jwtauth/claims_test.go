@@ -63,11 +63,14 @@ func TestRegisteredClaimTypes(t *testing.T) {
 	}
 }
 
-// TestNilOption: a nil option is a configuration error, not a panic.
+// TestNilOption: a nil option is an ErrInvalidOption error, not a panic.
 func TestNilOption(t *testing.T) {
 	_, err := jwtauth.New(jwtauth.Issuer("https://i.example"), nil, jwtauth.Audience("a"))
-	if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-		t.Fatalf("New(nil option) = %v; want an error wrapping ErrInvalidConfig", err)
+	if !errors.Is(err, jwtauth.ErrInvalidOption) {
+		t.Fatalf("New(nil option) = %v; want an error wrapping ErrInvalidOption", err)
+	}
+	if want := "jwtauth: invalid option: nil option"; err.Error() != want {
+		t.Errorf("New(nil option) = %q; want %q", err, want)
 	}
 }
 

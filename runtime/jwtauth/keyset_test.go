@@ -406,8 +406,8 @@ func TestStaticKeyPolicy(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticKeys(jose.JSONWebKeySet{Keys: keys}))
-			if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-				t.Fatalf("want an error wrapping ErrInvalidConfig, got %v", err)
+			if !errors.Is(err, jwtauth.ErrInvalidOption) {
+				t.Fatalf("want an error wrapping ErrInvalidOption, got %v", err)
 			}
 			if !strings.Contains(err.Error(), `"k"`) {
 				t.Errorf("want the error to name kid \"k\", got %v", err)

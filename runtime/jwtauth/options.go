@@ -16,8 +16,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// ErrInvalidConfig is wrapped by every error [New] returns.
-var ErrInvalidConfig = errors.New("jwtauth: invalid configuration")
+// ErrInvalidOption is wrapped by every error [New] returns.
+var ErrInvalidOption = errors.New("jwtauth: invalid option")
 
 // Defaults of the options.
 const (
@@ -73,7 +73,7 @@ type config struct {
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
 // Issuer sets the only accepted iss, compared exactly. Required.

@@ -441,16 +441,16 @@ func TestSecurity02_HS256WithPublicKeyAsSecret(t *testing.T) {
 	t.Run("HMAC cannot be configured", func(t *testing.T) {
 		for _, alg := range []jose.SignatureAlgorithm{jose.HS256, "none", ""} {
 			_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Algorithms(alg))
-			if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-				t.Fatalf("Algorithms(%q): want an error wrapping ErrInvalidConfig, got %v", alg, err)
+			if !errors.Is(err, jwtauth.ErrInvalidOption) {
+				t.Fatalf("Algorithms(%q): want an error wrapping ErrInvalidOption, got %v", alg, err)
 			}
 		}
 	})
 	t.Run("a symmetric static key is refused", func(t *testing.T) {
 		set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "oct", Algorithm: "HS256"}}}
 		_, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticKeys(set))
-		if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-			t.Fatalf("want an error wrapping ErrInvalidConfig for an oct key, got %v", err)
+		if !errors.Is(err, jwtauth.ErrInvalidOption) {
+			t.Fatalf("want an error wrapping ErrInvalidOption for an oct key, got %v", err)
 		}
 	})
 }
@@ -512,8 +512,8 @@ func TestSecurity03_AlgNotAllowedOrNotTheKeys(t *testing.T) {
 		p256 := mustEC(t, elliptic.P256())
 		_, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.Algorithms(jose.ES256, jose.ES384),
 			jwtauth.StaticKeys(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &p256.PublicKey, KeyID: "k", Algorithm: "ES384"}}}))
-		if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-			t.Fatalf("want a P-256 key with alg ES384 refused with ErrInvalidConfig, got %v", err)
+		if !errors.Is(err, jwtauth.ErrInvalidOption) {
+			t.Fatalf("want a P-256 key with alg ES384 refused with ErrInvalidOption, got %v", err)
 		}
 	})
 	t.Run("EdDSA token, RSA key", func(t *testing.T) {
@@ -1010,8 +1010,8 @@ func TestSecurity12_Wycheproof(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticKeys(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k"}}}))
-		if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-			t.Fatalf("want a 1024-bit RSA key refused with ErrInvalidConfig, got %v", err)
+		if !errors.Is(err, jwtauth.ErrInvalidOption) {
+			t.Fatalf("want a 1024-bit RSA key refused with ErrInvalidOption, got %v", err)
 		}
 	})
 }
@@ -1100,8 +1100,8 @@ func TestSecurity18_NotBeforeAndIssuedAt(t *testing.T) {
 
 	for _, d := range []time.Duration{time.Hour, jwtauth.MaxLeeway + time.Second, -time.Second} {
 		_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Leeway(d))
-		if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-			t.Fatalf("Leeway(%s): want an error wrapping ErrInvalidConfig, got %v", d, err)
+		if !errors.Is(err, jwtauth.ErrInvalidOption) {
+			t.Fatalf("Leeway(%s): want an error wrapping ErrInvalidOption, got %v", d, err)
 		}
 	}
 }
@@ -1121,8 +1121,8 @@ func TestSecurity20_MaxLifetime(t *testing.T) {
 
 	for _, d := range []time.Duration{0, -time.Minute} {
 		_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.MaxLifetime(d))
-		if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-			t.Fatalf("MaxLifetime(%s): want an error wrapping ErrInvalidConfig, got %v", d, err)
+		if !errors.Is(err, jwtauth.ErrInvalidOption) {
+			t.Fatalf("MaxLifetime(%s): want an error wrapping ErrInvalidOption, got %v", d, err)
 		}
 	}
 }
@@ -1217,8 +1217,8 @@ func TestSecurity23_SubjectConstraint(t *testing.T) {
 	wantFetches(t, iss, a, 1) // only the accepted token needed keys
 
 	_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Subject(nil))
-	if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-		t.Fatalf("Subject(nil): want an error wrapping ErrInvalidConfig, got %v", err)
+	if !errors.Is(err, jwtauth.ErrInvalidOption) {
+		t.Fatalf("Subject(nil): want an error wrapping ErrInvalidOption, got %v", err)
 	}
 }
 
@@ -1476,15 +1476,15 @@ func TestSecurity31_JWKSURLPolicy(t *testing.T) {
 	iss := newIssuer(t)
 	t.Run("plain http refused", func(t *testing.T) {
 		_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL("http://issuer.example/jwks.json"))
-		if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-			t.Fatalf("want an http JWKS URL refused with ErrInvalidConfig, got %v", err)
+		if !errors.Is(err, jwtauth.ErrInvalidOption) {
+			t.Fatalf("want an http JWKS URL refused with ErrInvalidOption, got %v", err)
 		}
 		if _, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL("http://issuer.example/jwks.json"), jwtauth.AllowHTTP()); err != nil {
 			t.Fatalf("want an http JWKS URL accepted with AllowHTTP, got %v", err)
 		}
 		for _, u := range []string{"ftp://issuer.example/jwks", "file:///etc/jwks.json", "/jwks.json", "https://"} {
-			if _, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(u), jwtauth.AllowHTTP()); !errors.Is(err, jwtauth.ErrInvalidConfig) {
-				t.Fatalf("JWKSURL(%q): want ErrInvalidConfig, got %v", u, err)
+			if _, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(u), jwtauth.AllowHTTP()); !errors.Is(err, jwtauth.ErrInvalidOption) {
+				t.Fatalf("JWKSURL(%q): want ErrInvalidOption, got %v", u, err)
 			}
 		}
 	})

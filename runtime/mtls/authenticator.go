@@ -38,7 +38,7 @@ var _ runtime.PeerAuthenticator = (*Authenticator)(nil)
 
 // New returns an authenticator configured by opts. Exactly one identity
 // mode ([SPIFFE] or [SAN]) and exactly one trust bundle ([Bundle] or
-// [BundleFile]) are required. Errors wrap [ErrInvalidConfig].
+// [BundleFile]) are required. Errors wrap [ErrInvalidOption].
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{now: time.Now}
 	for _, o := range opts {
