@@ -130,9 +130,11 @@ func ClientSecret(clientID, secret string) Option {
 // with a random jti, iat now and exp [AssertionLifetime] later. keyID, when
 // not empty, is sent as the assertion's kid. key may be an *rsa.PrivateKey,
 // *ecdsa.PrivateKey, ed25519.PrivateKey or any other crypto.Signer of those
-// key types (such as a KMS or HSM key). HMAC algorithms and "none" are
-// refused. Exactly one of [ClientSecret] and PrivateKeyJWT is required.
-func PrivateKeyJWT(clientID string, key crypto.Signer, keyID string, alg jose.SignatureAlgorithm) Option {
+// key types (such as a KMS or HSM key). alg is a JOSE name that fits the
+// key: RS256, RS384, RS512, PS256, PS384 or PS512 for RSA (of at least 2048
+// bits); ES256, ES384 or ES512 for P-256, P-384 or P-521; EdDSA for
+// Ed25519. HMAC algorithms and "none" are refused. Exactly one of [ClientSecret] and PrivateKeyJWT is required.
+func PrivateKeyJWT(clientID string, key crypto.Signer, keyID, alg string) Option {
 	return func(c *config) error {
 		c.authCount++
 		if clientID == "" {
@@ -141,11 +143,11 @@ func PrivateKeyJWT(clientID string, key crypto.Signer, keyID string, alg jose.Si
 		if key == nil {
 			return errorf("PrivateKeyJWT: nil key")
 		}
-		if err := keyFitsAlg(key.Public(), alg); err != nil {
+		if err := keyFitsAlg(key.Public(), jose.SignatureAlgorithm(alg)); err != nil {
 			return errorf("PrivateKeyJWT: %w", err)
 		}
 		c.authKind = authPrivateKeyJWT
-		c.clientID, c.signingKey, c.keyID, c.alg = clientID, key, keyID, alg
+		c.clientID, c.signingKey, c.keyID, c.alg = clientID, key, keyID, jose.SignatureAlgorithm(alg)
 		return nil
 	}
 }
