@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -90,8 +89,8 @@ func BenchmarkAuth(b *testing.B) {
 			b.Run("noauth", unary(e.noauth, bg))
 			b.Run("noauth_header", unary(e.noauth, hot))
 			b.Run("hot", unary(e.auth, hot))
-			for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA} {
-				b.Run("cold_"+string(alg), unary(e.uncached, e.withToken(e.iss.Mint(authtest.Algorithm(alg), authtest.Scopes("library.read")))))
+			for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
+				b.Run("cold_"+alg, unary(e.uncached, e.withToken(e.iss.Mint(authtest.Algorithm(alg), authtest.Scopes("library.read")))))
 			}
 			b.Run("parallel_noauth", parallel(e.noauth, bg))
 			b.Run("parallel_hot", parallel(e.auth, hot))
@@ -291,7 +290,7 @@ func BenchmarkKinds(b *testing.B) {
 	}
 	raw := serve(b, func(s *grpc.Server) { grpcauthtestv1.RegisterKindsServer(s, &kindsRecorder{}) }, grpc.Creds(credentials.NewTLS(serverTLS)))
 	noauth := grpcauthtestv1.NewKindsClient(dial(b, raw, credentials.NewTLS(withServerName(f.serverCA.ClientTLS()))))
-	jwt := f.iss.Mint(authtest.Algorithm(jose.RS256), authtest.Scopes("s"), authtest.ExpiresIn(time.Hour))
+	jwt := f.iss.Mint(authtest.Algorithm("RS256"), authtest.Scopes("s"), authtest.ExpiresIn(time.Hour))
 	opaque := f.in.Issue("bob", []string{"s"}, "library", time.Hour, nil)
 	req := &grpcauthtestv1.Msg{Text: "hello"}
 	for _, c := range []struct {
@@ -301,7 +300,7 @@ func BenchmarkKinds(b *testing.B) {
 	}{
 		{"noauth_tls", noauth.Any, context.Background()},
 		{"jwt_rs256", f.client.Jwt, bearerMD(jwt)},
-		{"jwt_rs256_uncached", uncached.client.Jwt, bearerMD(uncached.iss.Mint(authtest.Algorithm(jose.RS256), authtest.Scopes("s"), authtest.ExpiresIn(time.Hour)))},
+		{"jwt_rs256_uncached", uncached.client.Jwt, bearerMD(uncached.iss.Mint(authtest.Algorithm("RS256"), authtest.Scopes("s"), authtest.ExpiresIn(time.Hour)))},
 		{"oauth2_introspection", f.client.OAuth2, bearerMD(opaque)},
 		{"api_key", f.client.ApiKey, apiKeyMD(f.exporterKey)},
 		{"mtls", f.clientA.Mtls, context.Background()},

@@ -24,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -684,14 +683,14 @@ func TestSecurity31_JWKSURLFromConfigOnly(t *testing.T) {
 	kindsModes(t, func(t *testing.T, m mode) {
 		f := newKindsFixture(t, m, kindsOptions{})
 		attacker := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-		kid, err := attacker.AddKey(jose.RS256) // "rs256-2": a kid the real issuer does not have
+		kid, err := attacker.AddKey("RS256") // "rs256-2": a kid the real issuer does not have
 		if err != nil {
 			t.Fatal(err)
 		}
 		var hits atomic.Int64
 		evil := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			hits.Add(1)
-			json.NewEncoder(w).Encode(attacker.KeySet())
+			_, _ = w.Write(attacker.JWKS())
 		}))
 		t.Cleanup(evil.Close)
 		for name, token := range map[string]string{
