@@ -87,10 +87,7 @@ func Run(_ context.Context, env Env) int {
 // Generate returns the response to req: the generated files, or the
 // generation error in the response's Error field.
 func Generate(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
-	var flags flag.FlagSet
-	cfg := config{}
-	flags.StringVar(&cfg.unannotated, "unannotated", "error", `"error" or "deny": what to do with a method without an effective rule`)
-	gen, err := protogen.Options{ParamFunc: flags.Set}.New(req)
+	gen, cfg, err := newPlugin(req)
 	if err != nil {
 		return &pluginpb.CodeGeneratorResponse{Error: proto.String(err.Error())}
 	}
@@ -99,6 +96,54 @@ func Generate(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorRespons
 		gen.Error(err)
 	}
 	return gen.Response()
+}
+
+// newPlugin reads req and its parameters.
+func newPlugin(req *pluginpb.CodeGeneratorRequest) (*protogen.Plugin, config, error) {
+	var flags flag.FlagSet
+	cfg := config{}
+	flags.StringVar(&cfg.unannotated, "unannotated", "error", `"error" or "deny": what to do with a method without an effective rule`)
+	gen, err := protogen.Options{ParamFunc: flags.Set}.New(req)
+	if err != nil {
+		return nil, cfg, err
+	}
+	if err := cfg.check(); err != nil {
+		return nil, cfg, err
+	}
+	return gen, cfg, nil
+}
+
+// Analysis is what the generator computes from the auth options before it
+// writes anything: the findings (what generation refuses, what buf lint
+// reports).
+type Analysis struct {
+	// Findings are those of every file to generate, in file order.
+	Findings []Finding
+}
+
+// Analyze checks the auth options of every file req asks to generate, with req's parameters (unannotated=deny turns a
+// method without a rule into a rule that denies, not a finding). It is what
+// Generate computes before emitting code; the buf lint plugin and the
+// loosening check call it. The error is for a request that cannot be read
+// or a parameter that is wrong.
+func Analyze(req *pluginpb.CodeGeneratorRequest) (*Analysis, error) {
+	gen, cfg, err := newPlugin(req)
+	if err != nil {
+		return nil, err
+	}
+	files, err := registry(gen)
+	if err != nil {
+		return nil, err
+	}
+	out := &Analysis{}
+	for _, f := range gen.Files {
+		if !f.Generate || len(f.Services) == 0 {
+			continue
+		}
+		_, findings := analyzeFile(f, cfg.unannotated == "deny", files)
+		out.Findings = append(out.Findings, findings...)
+	}
+	return out, nil
 }
 
 // handleArgs handles command-line arguments, which protoc and buf never
