@@ -95,6 +95,11 @@
 //	unannotated=deny    such a method is generated with a rule that denies every
 //	                    call (METHOD_NOT_DECLARED); never one that allows
 //
+//	manifest=true       also write, per .proto file with services, a JSON manifest
+//	                    of every method's effective rule beside the generated code:
+//	                    library/v1/library_grpcauth.manifest.json (schema
+//	                    grpcauth.manifest.v1, in the README), for grpcauth-check
+//
 // For example: --go-grpcauth_opt=unannotated=deny, or in buf.gen.yaml
 // opt: [paths=source_relative, unannotated=deny].
 //

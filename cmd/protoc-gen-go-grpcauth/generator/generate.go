@@ -26,6 +26,8 @@ const (
 type config struct {
 	// unannotated is "error" (default) or "deny".
 	unannotated string
+	// manifest also writes <file>_grpcauth.manifest.json.
+	manifest bool
 }
 
 // check reports a parameter value that is not one of its values.
@@ -57,6 +59,9 @@ func generate(gen *protogen.Plugin, cfg config) error {
 			continue
 		}
 		generateFile(gen, f, rules)
+		if err := generateExtras(gen, f, rules, cfg); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -190,6 +190,9 @@ func findingLines(t *testing.T, req *pluginpb.CodeGeneratorRequest) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(a.Manifests) != 0 {
+		t.Errorf("%d manifests of files with findings", len(a.Manifests))
+	}
 	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: req.GetProtoFile()})
 	if err != nil {
 		t.Fatal(err)

@@ -103,6 +103,7 @@ func newPlugin(req *pluginpb.CodeGeneratorRequest) (*protogen.Plugin, config, er
 	var flags flag.FlagSet
 	cfg := config{}
 	flags.StringVar(&cfg.unannotated, "unannotated", "error", `"error" or "deny": what to do with a method without an effective rule`)
+	flags.BoolVar(&cfg.manifest, "manifest", false, "also write <file>"+ManifestSuffix)
 	gen, err := protogen.Options{ParamFunc: flags.Set}.New(req)
 	if err != nil {
 		return nil, cfg, err
@@ -115,13 +116,17 @@ func newPlugin(req *pluginpb.CodeGeneratorRequest) (*protogen.Plugin, config, er
 
 // Analysis is what the generator computes from the auth options before it
 // writes anything: the findings (what generation refuses, what buf lint
-// reports).
+// reports), and the manifest of every file that has none.
 type Analysis struct {
 	// Findings are those of every file to generate, in file order.
 	Findings []Finding
+	// Manifests are those of the files to generate that have services and
+	// no findings, in file order.
+	Manifests []*Manifest
 }
 
-// Analyze checks the auth options of every file req asks to generate, with req's parameters (unannotated=deny turns a
+// Analyze checks the auth options of every file req asks to generate and
+// computes their manifests, with req's parameters (unannotated=deny turns a
 // method without a rule into a rule that denies, not a finding). It is what
 // Generate computes before emitting code; the buf lint plugin and the
 // loosening check call it. The error is for a request that cannot be read
@@ -140,8 +145,12 @@ func Analyze(req *pluginpb.CodeGeneratorRequest) (*Analysis, error) {
 		if !f.Generate || len(f.Services) == 0 {
 			continue
 		}
-		_, findings := analyzeFile(f, cfg.unannotated == "deny", files)
-		out.Findings = append(out.Findings, findings...)
+		rules, findings := analyzeFile(f, cfg.unannotated == "deny", files)
+		if len(findings) > 0 {
+			out.Findings = append(out.Findings, findings...)
+			continue
+		}
+		out.Manifests = append(out.Manifests, manifestOf(f, rules))
 	}
 	return out, nil
 }
