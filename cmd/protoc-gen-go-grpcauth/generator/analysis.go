@@ -5,10 +5,14 @@ package generator
 
 import (
 	"fmt"
+	"strings"
 
 	"google.golang.org/protobuf/compiler/protogen"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/pluginpb"
 )
 
 // The checks the generator runs on the auth options, by stable id. Each is
@@ -169,3 +173,41 @@ func analyzeFile(f *protogen.File, undeclaredOK bool, files *protoregistry.Files
 	}
 	return out, findings
 }
+
+// AnalysisRequest returns the request to [Analyze] the files named by check
+// among files (every file they import included, in an order where imports
+// come first), as protoc would send it with parameter. A file without a
+// go_package is given one of its own: nothing is generated from the
+// request, and buf's managed mode, which sets go_package only when it
+// generates, leaves it out. Options are read again from their wire form,
+// so that descriptors parsed without the grpcauth.v1 extensions (as a buf
+// plugin receives them) are read with them.
+func AnalysisRequest(files []*descriptorpb.FileDescriptorProto, check []string, parameter string) (*pluginpb.CodeGeneratorRequest, error) {
+	params := []string{}
+	if parameter != "" {
+		params = append(params, parameter)
+	}
+	for _, f := range files {
+		if f.GetOptions().GetGoPackage() == "" {
+			params = append(params, "M"+f.GetName()+"="+analysisImportPath+strings.TrimSuffix(f.GetName(), ".proto"))
+		}
+	}
+	req := &pluginpb.CodeGeneratorRequest{
+		FileToGenerate: check,
+		Parameter:      proto.String(strings.Join(params, ",")),
+		ProtoFile:      files,
+	}
+	b, err := proto.Marshal(req)
+	if err != nil {
+		return nil, err
+	}
+	out := &pluginpb.CodeGeneratorRequest{}
+	if err := proto.Unmarshal(b, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// analysisImportPath prefixes the Go import path given to a file without
+// go_package in an analysis request (a reserved domain: never imported).
+const analysisImportPath = "grpcauth.invalid/"
