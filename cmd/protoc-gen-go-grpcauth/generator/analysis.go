@@ -175,8 +175,8 @@ func analyzeFile(f *protogen.File, undeclaredOK bool, files *protoregistry.Files
 }
 
 // AnalysisRequest returns the request to [Analyze] the files named by check
-// among files (every file they import included, in an order where imports
-// come first), as protoc would send it with parameter. A file without a
+// among files (every file they import included, in any order), as protoc
+// would send it with parameter. A file without a
 // go_package is given one of its own: nothing is generated from the
 // request, and buf's managed mode, which sets go_package only when it
 // generates, leaves it out. Options are read again from their wire form,
@@ -195,7 +195,7 @@ func AnalysisRequest(files []*descriptorpb.FileDescriptorProto, check []string, 
 	req := &pluginpb.CodeGeneratorRequest{
 		FileToGenerate: check,
 		Parameter:      proto.String(strings.Join(params, ",")),
-		ProtoFile:      files,
+		ProtoFile:      importsFirst(files),
 	}
 	b, err := proto.Marshal(req)
 	if err != nil {
@@ -211,3 +211,31 @@ func AnalysisRequest(files []*descriptorpb.FileDescriptorProto, check []string, 
 // analysisImportPath prefixes the Go import path given to a file without
 // go_package in an analysis request (a reserved domain: never imported).
 const analysisImportPath = "grpcauth.invalid/"
+
+// importsFirst orders files so that each comes after the files it imports,
+// as protoc sends them; otherwise in the given order.
+func importsFirst(files []*descriptorpb.FileDescriptorProto) []*descriptorpb.FileDescriptorProto {
+	byName := map[string]*descriptorpb.FileDescriptorProto{}
+	for _, f := range files {
+		byName[f.GetName()] = f
+	}
+	done := map[string]bool{}
+	out := make([]*descriptorpb.FileDescriptorProto, 0, len(files))
+	var visit func(f *descriptorpb.FileDescriptorProto)
+	visit = func(f *descriptorpb.FileDescriptorProto) {
+		if done[f.GetName()] {
+			return
+		}
+		done[f.GetName()] = true
+		for _, d := range f.GetDependency() {
+			if dep, ok := byName[d]; ok {
+				visit(dep)
+			}
+		}
+		out = append(out, f)
+	}
+	for _, f := range files {
+		visit(f)
+	}
+	return out
+}
