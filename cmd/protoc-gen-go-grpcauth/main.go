@@ -99,6 +99,10 @@
 //	                    of every method's effective rule beside the generated code:
 //	                    library/v1/library_grpcauth.manifest.json (schema
 //	                    grpcauth.manifest.v1, in the README), for grpcauth-check
+//	docs=markdown       also write, per .proto file with services, a Markdown
+//	                    reference of who may call each method (kinds, scopes,
+//	                    transport, condition, public reason, where declared):
+//	                    library/v1/library_grpcauth.md
 //
 // For example: --go-grpcauth_opt=unannotated=deny, or in buf.gen.yaml
 // opt: [paths=source_relative, unannotated=deny].

@@ -28,12 +28,17 @@ type config struct {
 	unannotated string
 	// manifest also writes <file>_grpcauth.manifest.json.
 	manifest bool
+	// docs is "" or "markdown": also write <file>_grpcauth.md.
+	docs string
 }
 
 // check reports a parameter value that is not one of its values.
 func (cfg config) check() error {
 	if cfg.unannotated != "error" && cfg.unannotated != "deny" {
 		return fmt.Errorf("parameter unannotated=%q: want \"error\" or \"deny\"", cfg.unannotated)
+	}
+	if cfg.docs != "" && cfg.docs != "markdown" {
+		return fmt.Errorf("parameter docs=%q: want \"markdown\"", cfg.docs)
 	}
 	return nil
 }

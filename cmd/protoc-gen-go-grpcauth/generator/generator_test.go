@@ -350,6 +350,14 @@ func TestBadParameter(t *testing.T) {
 	if want := `parameter unannotated="allow": want "error" or "deny"`; resp.GetError() != want {
 		t.Errorf("error = %q, want %q", resp.GetError(), want)
 	}
+	resp = run(t, request(t, filepath.Join("testdata", "unary"), "docs=html"))
+	if want := `parameter docs="html": want "markdown"`; resp.GetError() != want {
+		t.Errorf("error = %q, want %q", resp.GetError(), want)
+	}
+	resp = run(t, request(t, filepath.Join("testdata", "unary"), "manifest=maybe"))
+	if want := `parameter manifest="maybe": want "true" or "false"`; resp.GetError() != want {
+		t.Errorf("error = %q, want %q", resp.GetError(), want)
+	}
 	resp = run(t, request(t, filepath.Join("testdata", "unary"), "bogus=1"))
 	if !strings.Contains(resp.GetError(), "bogus") {
 		t.Errorf("error = %q, want it to name the unknown parameter", resp.GetError())

@@ -396,18 +396,3 @@ func checkManifestMethod(service string, mm ManifestMethod) error {
 	}
 	return errors.Join(errs...)
 }
-
-// generateExtras writes what the parameters ask for beside the Go code of f:
-// its manifest.
-func generateExtras(gen *protogen.Plugin, f *protogen.File, rules map[*protogen.Method]*effectiveRule, cfg config) error {
-	if !cfg.manifest {
-		return nil
-	}
-	b, err := manifestOf(f, rules).Marshal()
-	if err != nil {
-		return fmt.Errorf("%s: manifest: %w", f.Desc.Path(), err)
-	}
-	g := gen.NewGeneratedFile(f.GeneratedFilenamePrefix+ManifestSuffix, f.GoImportPath)
-	_, err = g.Write(b)
-	return err
-}

@@ -104,7 +104,18 @@ func newPlugin(req *pluginpb.CodeGeneratorRequest) (*protogen.Plugin, config, er
 	cfg := config{}
 	flags.StringVar(&cfg.unannotated, "unannotated", "error", `"error" or "deny": what to do with a method without an effective rule`)
 	flags.BoolVar(&cfg.manifest, "manifest", false, "also write <file>"+ManifestSuffix)
-	gen, err := protogen.Options{ParamFunc: flags.Set}.New(req)
+	flags.StringVar(&cfg.docs, "docs", "", `"markdown": also write <file>`+DocsSuffix)
+	set := func(name, value string) error {
+		err := flags.Set(name, value)
+		if err == nil || flags.Lookup(name) == nil {
+			return err
+		}
+		if b, ok := flags.Lookup(name).Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			return fmt.Errorf("parameter %s=%q: want \"true\" or \"false\"", name, value)
+		}
+		return fmt.Errorf("parameter %s=%q: %w", name, value, err)
+	}
+	gen, err := protogen.Options{ParamFunc: set}.New(req)
 	if err != nil {
 		return nil, cfg, err
 	}
