@@ -103,6 +103,11 @@
 //	                    reference of who may call each method (kinds, scopes,
 //	                    transport, condition, public reason, where declared):
 //	                    library/v1/library_grpcauth.md
+//	matrix=true         also write, per .proto file with services, the auth matrix
+//	                    of each service (XxxAuthMatrix, in
+//	                    library/v1/library_grpcauth_matrix.pb.go): per method,
+//	                    the calls its rule allows and denies, for
+//	                    authtest.RunMatrix to drive against a server in a test
 //
 // For example: --go-grpcauth_opt=unannotated=deny, or in buf.gen.yaml
 // opt: [paths=source_relative, unannotated=deny].

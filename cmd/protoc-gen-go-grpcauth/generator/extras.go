@@ -11,7 +11,7 @@ import (
 
 // generateExtras writes what the parameters ask for beside the Go code of
 // f, each from f's manifest: the manifest itself (manifest=true), the
-// Markdown reference (docs=markdown).
+// Markdown reference (docs=markdown), the auth matrices (matrix=true).
 func generateExtras(gen *protogen.Plugin, f *protogen.File, rules map[*protogen.Method]*effectiveRule, cfg config) error {
 	m := manifestOf(f, rules)
 	if cfg.manifest {
@@ -26,6 +26,9 @@ func generateExtras(gen *protogen.Plugin, f *protogen.File, rules map[*protogen.
 	}
 	if cfg.docs == "markdown" {
 		generateDocs(gen, f, m)
+	}
+	if cfg.matrix {
+		generateMatrix(gen, f, m)
 	}
 	return nil
 }

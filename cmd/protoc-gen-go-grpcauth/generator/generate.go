@@ -30,6 +30,8 @@ type config struct {
 	manifest bool
 	// docs is "" or "markdown": also write <file>_grpcauth.md.
 	docs string
+	// matrix also writes <file>_grpcauth_matrix.pb.go.
+	matrix bool
 }
 
 // check reports a parameter value that is not one of its values.

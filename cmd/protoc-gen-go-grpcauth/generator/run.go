@@ -105,6 +105,7 @@ func newPlugin(req *pluginpb.CodeGeneratorRequest) (*protogen.Plugin, config, er
 	flags.StringVar(&cfg.unannotated, "unannotated", "error", `"error" or "deny": what to do with a method without an effective rule`)
 	flags.BoolVar(&cfg.manifest, "manifest", false, "also write <file>"+ManifestSuffix)
 	flags.StringVar(&cfg.docs, "docs", "", `"markdown": also write <file>`+DocsSuffix)
+	flags.BoolVar(&cfg.matrix, "matrix", false, "also write <file>"+MatrixSuffix)
 	set := func(name, value string) error {
 		err := flags.Set(name, value)
 		if err == nil || flags.Lookup(name) == nil {
