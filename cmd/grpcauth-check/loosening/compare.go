@@ -246,8 +246,11 @@ type req struct {
 
 func (r req) String() string {
 	s := strings.Join(r.kinds, " or ")
-	if len(r.scopes) == 0 {
+	switch len(r.scopes) {
+	case 0:
 		return s + " with no scope"
+	case 1:
+		return s + " with scope " + r.scopes[0]
 	}
 	return s + " with scopes " + strings.Join(r.scopes, " and ")
 }

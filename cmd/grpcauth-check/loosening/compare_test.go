@@ -62,18 +62,18 @@ func TestCompare(t *testing.T) {
 		{name: "made public", edit: func(m *generator.ManifestMethod) {
 			m.Access, m.PublicReason, m.Requirements, m.Condition = generator.AccessPublic, "status page", nil, ""
 		}, want: []string{
-			`loosening: a.v1.S.M: MADE_PUBLIC: now public (status page); was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != ''`,
+			`loosening: a.v1.S.M: MADE_PUBLIC: now public (status page); was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != ''`,
 			`loosening: a.v1.S.M: CONDITION_REMOVED: condition "principal.subject != ''" removed`,
 		}},
 		{name: "requirement added", edit: func(m *generator.ManifestMethod) {
 			m.Requirements = append(m.Requirements, reqs("MTLS:read")...)
 		}, want: []string{
-			`loosening: a.v1.S.M: REQUIREMENT_ADDED "MTLS with scopes read": requirement added: MTLS with scopes read`,
+			`loosening: a.v1.S.M: REQUIREMENT_ADDED "MTLS with scope read": requirement added: MTLS with scope read`,
 		}},
 		{name: "credential kind added", edit: func(m *generator.ManifestMethod) {
 			m.Requirements[1].Credentials = []string{"API_KEY", "MTLS"}
 		}, want: []string{
-			`loosening: a.v1.S.M: CREDENTIAL_KIND_ADDED "MTLS": requirement API_KEY with scopes ops now accepts MTLS too`,
+			`loosening: a.v1.S.M: CREDENTIAL_KIND_ADDED "MTLS": requirement API_KEY with scope ops now accepts MTLS too`,
 		}},
 		{name: "scope removed", edit: func(m *generator.ManifestMethod) {
 			m.Requirements[0].Scopes = []string{"read"}
@@ -92,7 +92,7 @@ func TestCompare(t *testing.T) {
 		{name: "declared", old: func(m *generator.ManifestMethod) {
 			m.Access, m.Requirements, m.Condition, m.Source = generator.AccessUndeclared, nil, "", ""
 		}, want: []string{
-			`loosening: a.v1.S.M: DECLARED: was undeclared (every call denied), now BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != ''`,
+			`loosening: a.v1.S.M: DECLARED: was undeclared (every call denied), now BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != ''`,
 		}},
 		{name: "undeclared made public", old: func(m *generator.ManifestMethod) {
 			m.Access, m.Requirements, m.Condition = generator.AccessUndeclared, nil, ""
@@ -108,14 +108,14 @@ func TestCompare(t *testing.T) {
 			m.Name, m.FullMethod, m.Access, m.PublicReason, m.Requirements, m.Condition = "a.v1.S.P", "/a.v1.S/P", generator.AccessPublic, "health", nil, ""
 		}, want: []string{
 			`loosening: a.v1.S.P: PUBLIC_METHOD_ADDED: new public method (health)`,
-			`info: a.v1.S.M: METHOD_REMOVED: removed (was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != '')`,
+			`info: a.v1.S.M: METHOD_REMOVED: removed (was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != '')`,
 		}},
 		{name: "dry-run method added", edit: func(m *generator.ManifestMethod) {
 			m.Name, m.FullMethod, m.DryRun = "a.v1.S.D", "/a.v1.S/D", true
 		}, want: []string{
-			`info: a.v1.S.D: METHOD_ADDED: new method: BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != ''`,
+			`info: a.v1.S.D: METHOD_ADDED: new method: BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != ''`,
 			`loosening: a.v1.S.D: DRY_RUN_METHOD_ADDED: new method in dry-run: its denials are reported, its calls let through`,
-			`info: a.v1.S.M: METHOD_REMOVED: removed (was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != '')`,
+			`info: a.v1.S.M: METHOD_REMOVED: removed (was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != '')`,
 		}},
 		{name: "requirement added that another covers", edit: func(m *generator.ManifestMethod) {
 			m.Requirements = append(m.Requirements, reqs("API_KEY:ops read")...)
@@ -132,18 +132,18 @@ func TestCompare(t *testing.T) {
 			m.Requirements = reqs("BEARER_JWT:read write", "API_KEY OAUTH2_TOKEN:ops")
 		}, want: []string{
 			`tightening: a.v1.S.M: CREDENTIAL_KIND_REMOVED "OAUTH2_TOKEN": requirement BEARER_JWT or OAUTH2_TOKEN with scopes read and write no longer accepts OAUTH2_TOKEN`,
-			`loosening: a.v1.S.M: CREDENTIAL_KIND_ADDED "OAUTH2_TOKEN": requirement API_KEY with scopes ops now accepts OAUTH2_TOKEN too`,
+			`loosening: a.v1.S.M: CREDENTIAL_KIND_ADDED "OAUTH2_TOKEN": requirement API_KEY with scope ops now accepts OAUTH2_TOKEN too`,
 		}},
 		{name: "requirement replaced by another kind", edit: func(m *generator.ManifestMethod) {
 			m.Requirements = reqs("BEARER_JWT OAUTH2_TOKEN:read write", "MTLS:ops")
 		}, want: []string{
-			`loosening: a.v1.S.M: REQUIREMENT_ADDED "MTLS with scopes ops": requirement added: MTLS with scopes ops`,
-			`tightening: a.v1.S.M: REQUIREMENT_REMOVED "API_KEY with scopes ops": requirement removed: API_KEY with scopes ops`,
+			`loosening: a.v1.S.M: REQUIREMENT_ADDED "MTLS with scope ops": requirement added: MTLS with scope ops`,
+			`tightening: a.v1.S.M: REQUIREMENT_REMOVED "API_KEY with scope ops": requirement removed: API_KEY with scope ops`,
 		}},
 		{name: "public removed", old: func(m *generator.ManifestMethod) {
 			m.Access, m.PublicReason, m.Requirements, m.Condition = generator.AccessPublic, "open", nil, ""
 		}, want: []string{
-			`tightening: a.v1.S.M: PUBLIC_REMOVED: no longer public; now BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != ''`,
+			`tightening: a.v1.S.M: PUBLIC_REMOVED: no longer public; now BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != ''`,
 			`tightening: a.v1.S.M: CONDITION_ADDED: condition "principal.subject != ''" added`,
 		}},
 		{name: "requirement removed that another covered", old: func(m *generator.ManifestMethod) {
@@ -152,12 +152,12 @@ func TestCompare(t *testing.T) {
 			`info: a.v1.S.M: REQUIREMENTS_REWRITTEN: requirement removed: API_KEY with scopes ops and audit, which refuses nobody the old requirements allowed`,
 		}},
 		{name: "requirement removed", edit: func(m *generator.ManifestMethod) { m.Requirements = m.Requirements[:1] }, want: []string{
-			`tightening: a.v1.S.M: REQUIREMENT_REMOVED "API_KEY with scopes ops": requirement removed: API_KEY with scopes ops`,
+			`tightening: a.v1.S.M: REQUIREMENT_REMOVED "API_KEY with scope ops": requirement removed: API_KEY with scope ops`,
 		}},
 		{name: "scope added", edit: func(m *generator.ManifestMethod) {
 			m.Requirements[1].Scopes = []string{"ops", "audit"}
 		}, want: []string{
-			`tightening: a.v1.S.M: SCOPE_ADDED "audit": requirement API_KEY with scopes ops now needs audit too`,
+			`tightening: a.v1.S.M: SCOPE_ADDED "audit": requirement API_KEY with scope ops now needs audit too`,
 		}},
 		{name: "condition added", old: func(m *generator.ManifestMethod) { m.Condition = "" }, want: []string{
 			`tightening: a.v1.S.M: CONDITION_ADDED: condition "principal.subject != ''" added`,
@@ -168,7 +168,7 @@ func TestCompare(t *testing.T) {
 		{name: "made undeclared", edit: func(m *generator.ManifestMethod) {
 			m.Access, m.Requirements, m.Condition, m.Source = generator.AccessUndeclared, nil, "", ""
 		}, want: []string{
-			`tightening: a.v1.S.M: MADE_UNDECLARED: now undeclared (every call denied); was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != ''`,
+			`tightening: a.v1.S.M: MADE_UNDECLARED: now undeclared (every call denied); was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != ''`,
 		}},
 		{name: "dry-run disabled", old: func(m *generator.ManifestMethod) { m.DryRun = true }, want: []string{
 			`tightening: a.v1.S.M: DRY_RUN_DISABLED: no longer in dry-run: its denials are enforced`,
@@ -183,8 +183,8 @@ func TestCompare(t *testing.T) {
 		{name: "method added with a rule", edit: func(m *generator.ManifestMethod) {
 			m.Name, m.FullMethod = "a.v1.S.X", "/a.v1.S/X"
 		}, want: []string{
-			`info: a.v1.S.X: METHOD_ADDED: new method: BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != ''`,
-			`info: a.v1.S.M: METHOD_REMOVED: removed (was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != '')`,
+			`info: a.v1.S.X: METHOD_ADDED: new method: BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != ''`,
+			`info: a.v1.S.M: METHOD_REMOVED: removed (was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != '')`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

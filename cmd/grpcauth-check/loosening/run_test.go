@@ -240,7 +240,7 @@ func TestRunGit(t *testing.T) {
 	// The working tree (the last commit) against the one before, from the
 	// repository's root and from a folder below it.
 	want := `grpcauth-check: gen against HEAD~1:gen
-loosening: a.v1.S.M: MADE_PUBLIC: now public (open); was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scopes ops, over TLS only, if principal.subject != ''
+loosening: a.v1.S.M: MADE_PUBLIC: now public (open); was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != ''
 loosening: a.v1.S.M: CONDITION_REMOVED: condition "principal.subject != ''" removed
 grpcauth-check: 2 loosenings, 0 accepted, 0 tightenings, 0 other changes: FAIL
 grpcauth-check: to accept an intended loosening, list it with a reason in an allow file passed with -accept (see -help)
