@@ -41,27 +41,34 @@ func readInput(path, unannotated string) ([]*generator.Manifest, error) {
 	return readImage(path, unannotated)
 }
 
-// readDir reads every *_grpcauth.manifest.json under dir, in lexical order.
+// readDir reads every *_grpcauth.manifest.json under dir, in lexical order,
+// through an os.Root: a link out of dir is not followed.
 func readDir(dir string) ([]*generator.Manifest, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close() //nolint:errcheck // read-only: a close error loses nothing
 	var out []*generator.Manifest
 	var names []string
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	err = fs.WalkDir(root.FS(), ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() || !strings.HasSuffix(path, generator.ManifestSuffix) {
 			return nil
 		}
-		b, err := os.ReadFile(path) // #nosec G304 -- a manifest under the folder the user named
+		name := filepath.Join(dir, filepath.FromSlash(path))
+		b, err := root.ReadFile(path)
 		if err != nil {
 			return err
 		}
 		m, err := generator.ReadManifest(b)
 		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
+			return fmt.Errorf("%s: %w", name, err)
 		}
 		out = append(out, m)
-		names = append(names, path)
+		names = append(names, name)
 		return nil
 	})
 	if err != nil {
