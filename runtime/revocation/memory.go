@@ -383,6 +383,25 @@ func (m *Memory) Len() (tokens, subjects int) {
 	return len(m.tokens), len(m.subjects)
 }
 
+// Live counts the entries whose drop time is after at (Len also counts
+// those due but not yet swept). It visits every entry under the read lock.
+func (m *Memory) Live(at time.Time) (tokens, subjects int) {
+	now := at.Unix()
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, d := range m.tokens {
+		if d > now {
+			tokens++
+		}
+	}
+	for _, e := range m.subjects {
+		if e.drop > now {
+			subjects++
+		}
+	}
+	return tokens, subjects
+}
+
 // Entry is one revocation, as [Memory.Entries] lists it.
 type Entry struct {
 	// Issuer is the iss of the revoked token or tokens.
@@ -399,11 +418,11 @@ type Entry struct {
 	Drop time.Time
 }
 
-// Entries returns a copy of every entry not yet due, for a store that
-// writes back what its mirror holds (runtime/redisstore). It holds the
-// read lock while it copies.
-func (m *Memory) Entries() []Entry {
-	now := m.cfg.now().Unix()
+// Entries returns a copy of every entry whose drop time is after at, for
+// a store that writes back what its mirror holds (runtime/redisstore). It
+// holds the read lock while it copies.
+func (m *Memory) Entries(at time.Time) []Entry {
+	now := at.Unix()
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	out := make([]Entry, 0, len(m.tokens)+len(m.subjects))

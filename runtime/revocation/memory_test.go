@@ -149,6 +149,9 @@ func TestMemoryExpiry(t *testing.T) {
 		t.Fatal("the entry was dropped within the grace period")
 	}
 	c.advance(5 * time.Minute) // past exp + grace and the bucket's end
+	if tok, sub := m.Live(c.now()); tok != 0 || sub != 1 {
+		t.Errorf("Live = %d, %d after the token's drop time; want 0, 1", tok, sub)
+	}
 	m.Sweep()
 	if tok, _ := m.Len(); tok != 0 {
 		t.Errorf("%d token entries after their drop time; want 0", tok)
@@ -251,7 +254,7 @@ func TestMemoryEntries(t *testing.T) {
 	_ = m.RevokeToken(context.Background(), iss, "t1", now.Add(time.Minute))
 	_ = m.RevokeSubject(context.Background(), iss, "alice", now)
 	got := map[string]revocation.Entry{}
-	for _, e := range m.Entries() {
+	for _, e := range m.Entries(now) {
 		got[e.JTI+"|"+e.Subject] = e
 	}
 	if e := got["t1|"]; e.Issuer != iss || !e.Drop.Equal(now.Add(time.Minute)) {
