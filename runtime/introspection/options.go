@@ -66,6 +66,10 @@ type config struct {
 	cacheSize    int
 	maxTokenSize int
 	now          func() time.Time
+
+	shared        SharedCache // nil: none
+	sharedSecret  []byte
+	sharedTimeout time.Duration
 }
 
 func errorf(format string, args ...any) error {
