@@ -40,6 +40,9 @@ type Config struct {
 	TLSAddr, PlainAddr string
 	// Logger receives one safe line per denied call.
 	Logger *slog.Logger
+	// Revocation, when set, is asked about every JWT call (a
+	// *revocation.Memory, or a *redisstore.Revocations shared by replicas).
+	Revocation runtime.RevocationStore
 }
 
 // Running is a started example server.
@@ -94,6 +97,9 @@ func Start(cfg Config) (*Running, error) {
 	}
 	if cfg.MTLS != nil {
 		opts = append(opts, runtime.WithMTLS(cfg.MTLS))
+	}
+	if cfg.Revocation != nil {
+		opts = append(opts, runtime.WithRevocation(cfg.Revocation))
 	}
 	enf, err := runtime.NewEnforcer(opts...)
 	if err != nil {
