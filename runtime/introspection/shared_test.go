@@ -238,8 +238,8 @@ func TestSharedCacheSetup(t *testing.T) {
 		_, err := introspection.New(append([]introspection.Option{
 			introspection.Endpoint(s.endpoint()), introspection.ClientSecret(clientID, clientSecret),
 		}, opts...)...)
-		if !errors.Is(err, introspection.ErrInvalidConfig) {
-			t.Errorf("%s: %v; want ErrInvalidConfig", name, err)
+		if !errors.Is(err, introspection.ErrInvalidOption) {
+			t.Errorf("%s: %v; want ErrInvalidOption", name, err)
 		}
 	}
 }

@@ -112,7 +112,8 @@ func (w *world) replica(t *testing.T, addr string, opts ...redisstore.Option) *r
 	if err != nil {
 		t.Fatal(err)
 	}
-	enf, err := runtime.NewEnforcer(runtime.WithJWT(jwt), runtime.WithRevocation(r.store), runtime.WithLogger(slog.New(slog.NewTextHandler(r.log, nil))))
+	enf, err := runtime.NewEnforcer(runtime.WithJWT(jwt), runtime.WithRevocation(r.store), runtime.WithLogger(slog.New(slog.NewTextHandler(r.log, nil))),
+		runtime.WithStreamRecheck(runtime.MinStreamRecheck))
 	if err != nil {
 		t.Fatal(err)
 	}

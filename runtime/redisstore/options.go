@@ -27,11 +27,11 @@ const (
 	DefaultTimeout = 5 * time.Second
 )
 
-// ErrInvalidConfig is wrapped by every error the constructors return.
-var ErrInvalidConfig = errors.New("redisstore: invalid configuration")
+// ErrInvalidOption is wrapped by every error the constructors return.
+var ErrInvalidOption = errors.New("redisstore: invalid option")
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
 // Option configures [NewRevocations].

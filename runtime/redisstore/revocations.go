@@ -124,7 +124,7 @@ var _ runtime.RevocationStore = (*Revocations)(nil)
 // mirror in the background; until the first sync, Revoked fails (see
 // [Revocations.WaitSynced]). The client is the caller's: Close does not
 // close it. Give it a short DialTimeout: a reconnection waits for it.
-// Errors wrap [ErrInvalidConfig].
+// Errors wrap [ErrInvalidOption].
 func NewRevocations(client redis.UniversalClient, opts ...Option) (*Revocations, error) {
 	if client == nil {
 		return nil, errorf("nil client")

@@ -484,14 +484,10 @@ func TestIdleStaysSynced(t *testing.T) {
 	}
 }
 
-// streamRecheckMissing names what TestStreamEndsOnRevocation waits for.
-const streamRecheckMissing = "needs the streams' periodic re-check, which re-runs the decision (and so the revocation check) " +
-	"on open streams (runtime/server.go and enforcer.go, another change); until it lands, a stream is checked for revocation only when it opens"
-
 // TestStreamEndsOnRevocation: a stream opened on replica B before its
-// token is revoked on replica A ends with TOKEN_REVOKED within the bound.
+// token is revoked on replica A ends with TOKEN_REVOKED within the bound:
+// the propagation plus B's stream recheck interval.
 func TestStreamEndsOnRevocation(t *testing.T) {
-	t.Skip(streamRecheckMissing)
 	w := newWorld(t)
 	a, b := w.replica(t, w.addr), w.replica(t, w.addr)
 	a.synced(t)

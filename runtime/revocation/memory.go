@@ -33,8 +33,8 @@ const (
 
 // Errors.
 var (
-	// ErrInvalidConfig is wrapped by every error [NewMemory] returns.
-	ErrInvalidConfig = errors.New("revocation: invalid configuration")
+	// ErrInvalidOption is wrapped by every error [NewMemory] returns.
+	ErrInvalidOption = errors.New("revocation: invalid option")
 	// ErrFull is returned by a revocation that would take a store past
 	// its [MaxEntries]: the revocation is not recorded; those already
 	// recorded are still enforced. Nothing is evicted to make room.
@@ -55,7 +55,7 @@ type config struct {
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
 // Grace sets how long a token's entry is kept after the token's exp
@@ -154,7 +154,7 @@ type Memory struct {
 var _ runtime.RevocationStore = (*Memory)(nil)
 
 // NewMemory returns an empty store configured by opts. Errors wrap
-// [ErrInvalidConfig].
+// [ErrInvalidOption].
 func NewMemory(opts ...Option) (*Memory, error) {
 	cfg := config{grace: DefaultGrace, retention: DefaultSubjectRetention, maxEntries: DefaultMaxEntries, now: time.Now}
 	for _, o := range opts {

@@ -241,8 +241,8 @@ func TestMemoryInvalid(t *testing.T) {
 		"Clock":            revocation.Clock(nil),
 		"nil":              nil,
 	} {
-		if _, err := revocation.NewMemory(opt); !errors.Is(err, revocation.ErrInvalidConfig) {
-			t.Errorf("%s: %v; want ErrInvalidConfig", name, err)
+		if _, err := revocation.NewMemory(opt); !errors.Is(err, revocation.ErrInvalidOption) {
+			t.Errorf("%s: %v; want ErrInvalidOption", name, err)
 		}
 	}
 }
