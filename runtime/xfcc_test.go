@@ -4,29 +4,48 @@
 package runtime
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
+	"math/big"
+	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
+	"time"
 )
 
+// xfccFixture returns two self-signed client certificates (the parser
+// verifies nothing; authtest cannot be imported here: it imports runtime).
 func xfccFixture(t testing.TB) (leaf, other *x509.Certificate) {
 	t.Helper()
-	ca, err := authtest.NewCA("xfcc CA")
-	if err != nil {
-		t.Fatal(err)
+	mint := func(uri string) *x509.Certificate {
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, _ := url.Parse(uri)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			URIs: []*url.URL{u}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	a, err := ca.Leaf(authtest.LeafOptions{URIs: []string{"spiffe://test.example/a"}, Client: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := ca.Leaf(authtest.LeafOptions{URIs: []string{"spiffe://test.example/b"}, Client: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a.Leaf, b.Leaf
+	return mint("spiffe://test.example/a"), mint("spiffe://test.example/b")
+}
+
+// forwardedClientCert is authtest.ForwardedClientCert for one certificate.
+func forwardedClientCert(c *x509.Certificate) string {
+	return "Hash=" + hashOf(c) + `;Cert="` + envoyPEM(c) + `";URI=` + c.URIs[0].String()
 }
 
 // envoyPEM is how Envoy URL-encodes a PEM value.
@@ -42,7 +61,7 @@ func TestParseXFCC(t *testing.T) {
 	leaf, other := xfccFixture(t)
 	ca := leaf // stands in for an intermediate: the parser does not verify
 	cert := envoyPEM(leaf)
-	good := authtest.ForwardedClientCert(leaf)
+	good := forwardedClientCert(leaf)
 	for _, tc := range []struct {
 		name string
 		v    string
@@ -109,7 +128,8 @@ func TestParseXFCC(t *testing.T) {
 }
 
 func hashOf(c *x509.Certificate) string {
-	return strings.TrimPrefix(strings.Split(authtest.ForwardedClientCert(c), ";")[0], "Hash=")
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
 }
 
 func envoyPEMBytes(der []byte) string {
@@ -120,7 +140,7 @@ func envoyPEMBytes(der []byte) string {
 // error, and returns only certificates it parsed from the value.
 func FuzzParseXFCC(f *testing.F) {
 	leaf, _ := xfccFixture(f)
-	f.Add(authtest.ForwardedClientCert(leaf))
+	f.Add(forwardedClientCert(leaf))
 	f.Add(`By=a;Subject="x\"y,z";URI=u;Cert="` + envoyPEM(leaf) + `"`)
 	f.Add(`a=b,c=d`)
 	f.Add(`Cert="\`)

@@ -52,6 +52,9 @@ type Config struct {
 	HTTPAddr string
 	// Logger receives one safe line per denied call.
 	Logger *slog.Logger
+	// Revocation, when set, is asked about every JWT call (a
+	// *revocation.Memory, or a *redisstore.Revocations shared by replicas).
+	Revocation runtime.RevocationStore
 }
 
 // Running is a started example server.
@@ -124,6 +127,9 @@ func Start(cfg Config) (*Running, error) {
 	if cfg.ProxySocket != "" {
 		// Decided by the socket a call arrives on, never by a header.
 		opts = append(opts, runtime.WithTrustedProxies(runtime.TrustedProxy{Unix: true, ForwardedClientCert: cfg.MTLS != nil}))
+	}
+	if cfg.Revocation != nil {
+		opts = append(opts, runtime.WithRevocation(cfg.Revocation))
 	}
 	enf, err := runtime.NewEnforcer(opts...)
 	if err != nil {

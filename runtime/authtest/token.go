@@ -79,8 +79,11 @@ func Without(names ...string) TokenOption {
 // KeyID signs with the key kid and names it in the header.
 func KeyID(kid string) TokenOption { return func(s *tokenSpec) { s.kid = kid } }
 
-// Algorithm signs with the issuer's first key of alg.
-func Algorithm(alg jose.SignatureAlgorithm) TokenOption { return func(s *tokenSpec) { s.alg = alg } }
+// Algorithm signs with the issuer's first key of alg, a JOSE name such as
+// "ES256" (default "RS256").
+func Algorithm(alg string) TokenOption {
+	return func(s *tokenSpec) { s.alg = jose.SignatureAlgorithm(alg) }
+}
 
 // Type sets the typ header (default [DefaultType]); "" leaves it out, as
 // an OIDC ID token or a plain JWT of some issuers would.

@@ -726,11 +726,11 @@ func TestClientAuth(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		key  crypto.Signer
-		alg  jose.SignatureAlgorithm
+		alg  string
 	}{
-		{"private_key_jwt ES256", ecKey, jose.ES256},
-		{"private_key_jwt EdDSA", edKey, jose.EdDSA},
-		{"private_key_jwt opaque signer", opaqueSigner{ecKey}, jose.ES256},
+		{"private_key_jwt ES256", ecKey, "ES256"},
+		{"private_key_jwt EdDSA", edKey, "EdDSA"},
+		{"private_key_jwt opaque signer", opaqueSigner{ecKey}, "ES256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newClock()
@@ -768,7 +768,7 @@ func TestClientAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.setClient("", other.Public())
-		a := newAuth(t, s, introspection.PrivateKeyJWT(clientID, ecKey, "", jose.ES256))
+		a := newAuth(t, s, introspection.PrivateKeyJWT(clientID, ecKey, "", "ES256"))
 		_, err = a.Authenticate(context.Background(), "tok-1")
 		wantDenial(t, err, runtime.ReasonAuthBackendUnavailable)
 	})
@@ -1021,7 +1021,7 @@ func TestSetup(t *testing.T) {
 	}{
 		{"missing Endpoint", []introspection.Option{secret}},
 		{"http without AllowHTTP", []introspection.Option{introspection.Endpoint("http://as.example/introspect"), secret}},
-		{"both client auths", []introspection.Option{introspection.Endpoint(ep), secret, introspection.PrivateKeyJWT("id", ecKey, "", jose.ES256)}},
+		{"both client auths", []introspection.Option{introspection.Endpoint(ep), secret, introspection.PrivateKeyJWT("id", ecKey, "", "ES256")}},
 		{"ClientSecret twice", []introspection.Option{introspection.Endpoint(ep), secret, secret}},
 		{"no client auth", []introspection.Option{introspection.Endpoint(ep)}},
 		{"relative Endpoint", []introspection.Option{introspection.Endpoint("/introspect"), secret}},
@@ -1030,11 +1030,12 @@ func TestSetup(t *testing.T) {
 		{"Endpoint with fragment", []introspection.Option{introspection.Endpoint("https://as.example/x#f"), secret}},
 		{"empty client ID", []introspection.Option{introspection.Endpoint(ep), introspection.ClientSecret("", "s")}},
 		{"empty secret", []introspection.Option{introspection.Endpoint(ep), introspection.ClientSecret("id", "")}},
-		{"nil key", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", nil, "", jose.ES256)}},
-		{"HMAC", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", jose.HS256)}},
+		{"nil key", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", nil, "", "ES256")}},
+		{"HMAC", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", "HS256")}},
 		{"none", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", "none")}},
-		{"alg of another key type", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", rsaKey, "", jose.ES256)}},
-		{"alg of another curve", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", jose.ES384)}},
+		{"unknown alg", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", "es256")}},
+		{"alg of another key type", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", rsaKey, "", "ES256")}},
+		{"alg of another curve", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", "ES384")}},
 		{"empty Issuer", []introspection.Option{introspection.Endpoint(ep), secret, introspection.Issuer("")}},
 		{"no Audience", []introspection.Option{introspection.Endpoint(ep), secret, introspection.Audience()}},
 		{"empty Audience", []introspection.Option{introspection.Endpoint(ep), secret, introspection.Audience("a", "")}},
@@ -1048,10 +1049,10 @@ func TestSetup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := introspection.New(tc.opts...)
-			if !errors.Is(err, introspection.ErrInvalidConfig) || a != nil {
-				t.Fatalf("New = %v, %v; want an error wrapping ErrInvalidConfig", a, err)
+			if !errors.Is(err, introspection.ErrInvalidOption) || a != nil {
+				t.Fatalf("New = %v, %v; want an error wrapping ErrInvalidOption", a, err)
 			}
-			if !strings.HasPrefix(err.Error(), "introspection: invalid configuration: ") {
+			if !strings.HasPrefix(err.Error(), "introspection: invalid option: ") {
 				t.Errorf("error %q", err)
 			}
 		})
@@ -1059,7 +1060,7 @@ func TestSetup(t *testing.T) {
 	for name, opts := range map[string][]introspection.Option{
 		"basic":           {introspection.Endpoint(ep), secret},
 		"http allowed":    {introspection.Endpoint("http://localhost:8080/introspect"), introspection.AllowHTTP(), secret},
-		"private_key_jwt": {introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", rsaKey, "k", jose.PS256)},
+		"private_key_jwt": {introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", rsaKey, "k", "PS256")},
 		"everything": {introspection.Endpoint(ep), secret, introspection.Issuer("https://as.example"), introspection.Audience("a", "b"),
 			introspection.HTTPClient(http.DefaultClient), introspection.Timeout(time.Second), introspection.CacheTTL(0),
 			introspection.CacheSize(1), introspection.Clock(time.Now), introspection.MaxTokenSize(1 << 20)},

@@ -40,11 +40,11 @@ type Authenticator struct {
 var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
 
 // New returns an authenticator configured by opts. [Issuer], [Audience] and
-// one of [JWKSURL] or [StaticKeys] are required. Errors wrap
-// [ErrInvalidConfig].
+// either [JWKSURL] or static keys ([StaticJWKS], [StaticKey] or both) are
+// required. Errors wrap [ErrInvalidOption].
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{
-		algorithms:         DefaultAlgorithms,
+		algorithms:         joseAlgorithms(DefaultAlgorithms),
 		types:              []string{DefaultType},
 		leeway:             DefaultLeeway,
 		refreshInterval:    DefaultRefreshInterval,
@@ -70,7 +70,7 @@ func New(opts ...Option) (*Authenticator, error) {
 	case len(cfg.audiences) == 0:
 		return nil, errorf("Audience is required")
 	case (cfg.jwksURL == nil) == (cfg.staticKeys == nil):
-		return nil, errorf("exactly one of JWKSURL and StaticKeys is required")
+		return nil, errorf("exactly one of JWKSURL and static keys (StaticJWKS, StaticKey) is required")
 	case cfg.jwksURL != nil && cfg.jwksURL.Scheme != "https" && !cfg.allowHTTP:
 		return nil, errorf("JWKSURL: %q is not https; use AllowHTTP for local tests", cfg.jwksURL.String())
 	}
@@ -119,6 +119,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	}
 	return p, nil
 }
+
+// Now is the time this authenticator judges credentials at: the time set by
+// [Clock], else the system clock. The enforcer dates the streams this
+// authenticator's credentials open by it too, so that one clock serves both.
+func (a *Authenticator) Now() time.Time { return a.cfg.now() }
 
 // CacheStats returns the verified-token cache's counters: entries held
 // and its capacity, look-ups answered from it (hits) or not (misses: a

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc/metadata"
 
 	grpcauth "github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
@@ -117,7 +116,7 @@ func TestCachedTokenKeyRemoved(t *testing.T) {
 	clk := newClock()
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"), authtest.IssuerClock(clk.Now))
 	a := cachedAuth(t, iss, clk, jwtauth.RefreshInterval(time.Minute))
-	kid, err := iss.AddKey(jose.RS256)
+	kid, err := iss.AddKey("RS256")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +195,7 @@ func TestCacheBounded(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"), authtest.IssuerClock(clk.Now))
 	a := cachedAuth(t, iss, clk, jwtauth.CacheSize(64))
 	for i := 0; i < 500; i++ {
-		if _, err := a.Authenticate(context.Background(), iss.Mint(authtest.Claim("n", i), authtest.Algorithm(jose.EdDSA))); err != nil {
+		if _, err := a.Authenticate(context.Background(), iss.Mint(authtest.Claim("n", i), authtest.Algorithm("EdDSA"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -243,7 +242,7 @@ func TestCacheRaceDuringRotation(t *testing.T) {
 		}(g)
 	}
 	for r := 0; r < 20; r++ {
-		kid, err := iss.AddKey(jose.ES256)
+		kid, err := iss.AddKey("ES256")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,19 @@
 //	)
 //	enf, err := runtime.NewEnforcer(runtime.WithJWT(a))
 //
+// Fixed keys instead of a JWKS URL are public keys of the standard library
+// ([StaticKey]: *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey) or a
+// JWKS document ([StaticJWKS]); algorithms are named as in JOSE
+// ([Algorithms]: "RS256", "ES256", "EdDSA" …). No go-jose type is needed
+// to configure it:
+//
+//	a, err := jwtauth.New(
+//		jwtauth.Issuer("https://issuer.example"),
+//		jwtauth.Audience("library"),
+//		jwtauth.StaticKey("key-1", "ES256", pub), // pub is an *ecdsa.PublicKey on P-256
+//		jwtauth.Algorithms("ES256"),
+//	)
+//
 // # What it accepts
 //
 // A compact JWS of at most 8 KiB, in canonical base64url, whose header has
@@ -75,11 +88,11 @@
 // # Key-set policy
 //
 // Which keys of a JWKS are trusted is decided once per fetched set (for
-// [StaticKeys], once in [New]), never per call. Each key left out of a
-// fetched set is logged through [Logger] once per distinct set (not again
-// when the same set is fetched again), naming its kid and its position,
-// never its key material; in a static set, every key that would be left
-// out is an error of New instead.
+// [StaticJWKS] and [StaticKey], once in [New]), never per call. Each key
+// left out of a fetched set is logged through [Logger] once per distinct
+// set (not again when the same set is fetched again), naming its kid and
+// its position, never its key material; in a static set, every key that
+// would be left out is an error of New instead.
 //
 //	condition                                          what happens          logged
 //	-------------------------------------------------  --------------------  -----------------

@@ -7,7 +7,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -57,28 +56,9 @@ var (
 func newKeySource(cfg *config) (*keySource, error) {
 	ks := &keySource{cfg: cfg}
 	if cfg.staticKeys != nil {
-		// The same policy as for a fetched set, on the keys' JSON; but a
-		// key it would leave out is a configuration error.
-		raws := make([]json.RawMessage, 0, len(cfg.staticKeys.Keys))
-		for i, k := range cfg.staticKeys.Keys {
-			raw, err := json.Marshal(k)
-			if err != nil {
-				return nil, errorf("StaticKeys: key %q (#%d): %w", k.KeyID, i, err)
-			}
-			raws = append(raws, raw)
-		}
-		km, skipped, _ := buildKeyMap(raws, cfg.algorithms)
-		var errs []error
-		for _, s := range skipped {
-			if !s.note {
-				errs = append(errs, s)
-			}
-		}
-		if len(errs) > 0 {
-			return nil, errorf("StaticKeys: %w", errors.Join(errs...))
-		}
-		if len(km.byKID)+len(km.noKID) == 0 {
-			return nil, errorf("StaticKeys: no keys")
+		km, err := staticKeyMap(cfg)
+		if err != nil {
+			return nil, err
 		}
 		ks.current.Store(km)
 		return ks, nil
@@ -325,13 +305,11 @@ func (ks *keySource) fetch() (km, evicted *keyMap, err error) {
 	if len(body) > DefaultMaxJWKSSize {
 		return nil, nil, fmt.Errorf("fetch: body larger than %d bytes", DefaultMaxJWKSSize)
 	}
-	var raw struct {
-		Keys []json.RawMessage `json:"keys"`
+	raws, err := parseJWKS(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse: %w", err)
 	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, nil, fmt.Errorf("parse: not a JWK set: %w", err)
-	}
-	km, skipped, leaked := buildKeyMap(raw.Keys, ks.cfg.algorithms)
+	km, skipped, leaked := buildKeyMap(raws, ks.cfg.algorithms)
 	ks.report(sha256.Sum256(body), skipped)
 	if len(km.byKID)+len(km.noKID) == 0 {
 		// Failed as an empty set fails: the last good keys stay for

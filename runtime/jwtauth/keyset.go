@@ -21,7 +21,7 @@ import (
 )
 
 // The key-set policy: which JWKs of a set are trusted, decided once per
-// fetched set (or at New for StaticKeys), never per call. The package doc
+// fetched set (or at New for StaticJWKS and StaticKey), never per call. The package doc
 // has it as a table.
 
 // minRSABits is the smallest RSA modulus a key may have (RFC 7518 §3.3).
@@ -53,8 +53,6 @@ type skippedKey struct {
 	why   string // never holds key material
 	note  bool
 }
-
-func (s skippedKey) Error() string { return fmt.Sprintf("key %q (#%d): %s", s.kid, s.index, s.why) }
 
 // judgedKey is one JWK of a set with the policy's verdict.
 type judgedKey struct {

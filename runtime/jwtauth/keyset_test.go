@@ -385,7 +385,7 @@ func TestKeyLeakedAfterUse(t *testing.T) {
 	}
 }
 
-// TestStaticKeyPolicy: StaticKeys is configuration: a key the policy
+// TestStaticKeyPolicy: StaticJWKS is configuration: a key the policy
 // would leave out of a fetched set is an error of New, naming the kid and
 // never the key.
 func TestStaticKeyPolicy(t *testing.T) {
@@ -405,9 +405,9 @@ func TestStaticKeyPolicy(t *testing.T) {
 		"weak":                 {{Key: &k.weak.PublicKey, KeyID: "k"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticKeys(jose.JSONWebKeySet{Keys: keys}))
-			if !errors.Is(err, jwtauth.ErrInvalidConfig) {
-				t.Fatalf("want an error wrapping ErrInvalidConfig, got %v", err)
+			_, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticJWKS(jwksOf(t, keys...)))
+			if !errors.Is(err, jwtauth.ErrInvalidOption) {
+				t.Fatalf("want an error wrapping ErrInvalidOption, got %v", err)
 			}
 			if !strings.Contains(err.Error(), `"k"`) {
 				t.Errorf("want the error to name kid \"k\", got %v", err)

@@ -10,14 +10,15 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 )
 
-// ErrInvalidConfig is wrapped by every error [New] returns.
-var ErrInvalidConfig = errors.New("jwtauth: invalid configuration")
+// ErrInvalidOption is wrapped by every error [New] returns.
+var ErrInvalidOption = errors.New("jwtauth: invalid option")
 
 // Defaults of the options.
 const (
@@ -36,7 +37,7 @@ const (
 const DefaultType = "at+jwt"
 
 // DefaultAlgorithms are accepted unless [Algorithms] says otherwise.
-var DefaultAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+var DefaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
 
 // asymmetric are the algorithms [Algorithms] accepts: no HMAC, never none.
 var asymmetric = map[jose.SignatureAlgorithm]bool{
@@ -53,7 +54,8 @@ type config struct {
 	issuer             string
 	audiences          []string
 	jwksURL            *url.URL
-	staticKeys         *jose.JSONWebKeySet
+	staticKeys         []staticKey // nil: keys come from jwksURL
+	staticJWKS         bool        // StaticJWKS was given
 	algorithms         []jose.SignatureAlgorithm
 	types              []string // normalized by normalizeType; never ""
 	untypedOK          bool     // a token without typ is accepted
@@ -73,7 +75,7 @@ type config struct {
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
 // Issuer sets the only accepted iss, compared exactly. Required.
@@ -122,33 +124,41 @@ func JWKSURL(u string) Option {
 	}
 }
 
-// StaticKeys sets a fixed key set instead of a JWKS URL. The key-set
-// policy of the package doc applies as to a fetched set, but a key it
-// would leave out — a private or symmetric key among them — is an error of
-// [New] rather than a key skipped.
-func StaticKeys(set jose.JSONWebKeySet) Option {
-	return func(c *config) error {
-		c.staticKeys = &set
-		return nil
-	}
-}
-
-// Algorithms sets the accepted signature algorithms (default RS256, ES256,
-// EdDSA). HMAC algorithms and "none" are refused: a public key is not a
-// shared secret.
-func Algorithms(algs ...jose.SignatureAlgorithm) Option {
+// Algorithms sets the accepted signature algorithms by their JOSE names
+// (RFC 7518 §3.1, RFC 8037 §3.1; default [DefaultAlgorithms]): RS256,
+// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. Names are
+// case-sensitive. HMAC algorithms, "none" and unknown names are refused: a
+// public key is not a shared secret.
+func Algorithms(algs ...string) Option {
 	return func(c *config) error {
 		if len(algs) == 0 {
 			return errorf("Algorithms: none given")
 		}
+		var bad []string
 		for _, a := range algs {
-			if !asymmetric[a] {
-				return errorf("Algorithms: %q is not an accepted asymmetric signature algorithm", string(a))
+			if !asymmetric[jose.SignatureAlgorithm(a)] {
+				bad = append(bad, strconv.Quote(a))
 			}
 		}
-		c.algorithms = append([]jose.SignatureAlgorithm(nil), algs...)
+		switch len(bad) {
+		case 0:
+		case 1:
+			return errorf("Algorithms: %s is not an accepted asymmetric signature algorithm", bad[0])
+		default:
+			return errorf("Algorithms: %s are not accepted asymmetric signature algorithms", strings.Join(bad, ", "))
+		}
+		c.algorithms = joseAlgorithms(algs)
 		return nil
 	}
+}
+
+// joseAlgorithms is algs as go-jose's type.
+func joseAlgorithms(algs []string) []jose.SignatureAlgorithm {
+	out := make([]jose.SignatureAlgorithm, len(algs))
+	for i, a := range algs {
+		out[i] = jose.SignatureAlgorithm(a)
+	}
+	return out
 }
 
 // Types sets the accepted values of the typ header (default [DefaultType],
@@ -351,7 +361,11 @@ func Logger(l *slog.Logger) Option {
 	}
 }
 
-// Clock sets the time source, for tests.
+// Clock sets the one clock of this authenticator's decisions: the time
+// tokens are judged at (exp, nbf, iat, the leeway), cached tokens and keys
+// expire by and key refreshes are due by, and, through [Authenticator.Now],
+// the time an enforcer ends the streams these tokens open. For tests: set
+// it here only, not on the enforcer.
 func Clock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {

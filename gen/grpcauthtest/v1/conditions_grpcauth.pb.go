@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Tenants_Get_AuthRule is the effective rule of grpcauthtest.v1.Tenants.Get:
 // BEARER_JWT, if request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/'), declared on grpcauthtest.v1.Tenants.
@@ -163,7 +163,9 @@ func (s *tenantsAuthServer) Watch(req *ShelfRequest, stream grpc.ServerStreaming
 	if err := s.enf.CheckRequest(ctx, req); err != nil {
 		return err
 	}
-	return s.srv.Watch(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Shelf]) error {
+		return s.srv.Watch(req, stream)
+	})
 }
 
 func (s *tenantsAuthServer) Upload(stream grpc.ClientStreamingServer[Shelf, Shelf]) error {
@@ -171,7 +173,9 @@ func (s *tenantsAuthServer) Upload(stream grpc.ClientStreamingServer[Shelf, Shel
 	if err != nil {
 		return err
 	}
-	return s.srv.Upload(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[Shelf, Shelf]) error {
+		return s.srv.Upload(stream)
+	})
 }
 
 func (s *tenantsAuthServer) Plain(ctx context.Context, req *ShelfRequest) (*Shelf, error) {

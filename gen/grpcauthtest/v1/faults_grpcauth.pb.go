@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Faults_MissingRequestKey_AuthRule is the effective rule of grpcauthtest.v1.Faults.MissingRequestKey:
 // BEARER_JWT, if request.labels[request.text] == 'x', declared on grpcauthtest.v1.Faults.
@@ -400,7 +400,9 @@ func (s *faultsAuthServer) WatchBadConversion(req *FaultRequest, stream grpc.Ser
 	if err := s.enf.CheckRequest(ctx, req); err != nil {
 		return err
 	}
-	return s.srv.WatchBadConversion(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[FaultResponse]) error {
+		return s.srv.WatchBadConversion(req, stream)
+	})
 }
 
 // NewFaultsAuthClient returns a FaultsClient that attaches to every call a

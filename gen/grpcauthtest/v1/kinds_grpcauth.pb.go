@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Kinds_Jwt_AuthRule is the effective rule of grpcauthtest.v1.Kinds.Jwt:
 // BEARER_JWT with scopes s, declared on grpcauthtest.v1.Kinds.Jwt.
@@ -243,7 +243,9 @@ func (s *kindsAuthServer) WatchAny(req *Msg, stream grpc.ServerStreamingServer[M
 	if err != nil {
 		return err
 	}
-	return s.srv.WatchAny(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Msg]) error {
+		return s.srv.WatchAny(req, stream)
+	})
 }
 
 func (s *kindsAuthServer) UploadAny(stream grpc.ClientStreamingServer[Msg, Msg]) error {
@@ -251,7 +253,9 @@ func (s *kindsAuthServer) UploadAny(stream grpc.ClientStreamingServer[Msg, Msg])
 	if err != nil {
 		return err
 	}
-	return s.srv.UploadAny(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[Msg, Msg]) error {
+		return s.srv.UploadAny(stream)
+	})
 }
 
 func (s *kindsAuthServer) ChatAny(stream grpc.BidiStreamingServer[Msg, Msg]) error {
@@ -259,7 +263,9 @@ func (s *kindsAuthServer) ChatAny(stream grpc.BidiStreamingServer[Msg, Msg]) err
 	if err != nil {
 		return err
 	}
-	return s.srv.ChatAny(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[Msg, Msg]) error {
+		return s.srv.ChatAny(stream)
+	})
 }
 
 func (s *kindsAuthServer) Public(ctx context.Context, req *Msg) (*Msg, error) {
@@ -275,7 +281,9 @@ func (s *kindsAuthServer) PublicChat(stream grpc.BidiStreamingServer[Msg, Msg]) 
 	if err != nil {
 		return err
 	}
-	return s.srv.PublicChat(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[Msg, Msg]) error {
+		return s.srv.PublicChat(stream)
+	})
 }
 
 func (s *kindsAuthServer) Secure(ctx context.Context, req *Msg) (*Msg, error) {
@@ -291,7 +299,9 @@ func (s *kindsAuthServer) SecureWatch(req *Msg, stream grpc.ServerStreamingServe
 	if err != nil {
 		return err
 	}
-	return s.srv.SecureWatch(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Msg]) error {
+		return s.srv.SecureWatch(req, stream)
+	})
 }
 
 // NewKindsAuthClient returns a KindsClient that attaches to every call a

@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _LibraryService_GetBook_AuthRule is the effective rule of library.v1.LibraryService.GetBook:
 // BEARER_JWT or OAUTH2_TOKEN or MTLS with scopes library.read, declared on library.v1.LibraryService.
@@ -160,7 +160,9 @@ func (s *libraryServiceAuthServer) ExportShelf(req *ExportShelfRequest, stream g
 	if err != nil {
 		return err
 	}
-	return s.srv.ExportShelf(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[ExportChunk]) error {
+		return s.srv.ExportShelf(req, stream)
+	})
 }
 
 func (s *libraryServiceAuthServer) ImportBooks(stream grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]) error {
@@ -168,7 +170,9 @@ func (s *libraryServiceAuthServer) ImportBooks(stream grpc.ClientStreamingServer
 	if err != nil {
 		return err
 	}
-	return s.srv.ImportBooks(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]) error {
+		return s.srv.ImportBooks(stream)
+	})
 }
 
 func (s *libraryServiceAuthServer) SyncShelf(stream grpc.BidiStreamingServer[SyncShelfRequest, SyncShelfResponse]) error {
@@ -176,7 +180,9 @@ func (s *libraryServiceAuthServer) SyncShelf(stream grpc.BidiStreamingServer[Syn
 	if err != nil {
 		return err
 	}
-	return s.srv.SyncShelf(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[SyncShelfRequest, SyncShelfResponse]) error {
+		return s.srv.SyncShelf(stream)
+	})
 }
 
 func (s *libraryServiceAuthServer) ListPublicShelves(ctx context.Context, req *ListPublicShelvesRequest) (*ListPublicShelvesResponse, error) {

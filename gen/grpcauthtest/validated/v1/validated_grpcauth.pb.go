@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Validated_Create_AuthRule is the effective rule of grpcauthtest.validated.v1.Validated.Create:
 // BEARER_JWT with scopes s, declared on grpcauthtest.validated.v1.Validated.Create.
@@ -126,7 +126,9 @@ func (s *validatedAuthServer) Watch(req *CreateRequest, stream grpc.ServerStream
 	if err != nil {
 		return err
 	}
-	return s.srv.Watch(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[CreateResponse]) error {
+		return s.srv.Watch(req, stream)
+	})
 }
 
 // NewValidatedAuthClient returns a ValidatedClient that attaches to every call a

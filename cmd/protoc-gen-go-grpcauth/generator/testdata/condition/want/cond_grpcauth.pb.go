@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Shelves_Get_AuthRule is the effective rule of cond.v1.Shelves.Get:
 // BEARER_JWT, if request.shelf.startsWith('tenants/' + principal.claims['tenant'] + '/'), declared on cond.v1.Shelves.
@@ -150,7 +150,9 @@ func (s *shelvesAuthServer) Watch(req *ShelfRequest, stream grpc.ServerStreaming
 	if err := s.enf.CheckRequest(ctx, req); err != nil {
 		return err
 	}
-	return s.srv.Watch(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Shelf]) error {
+		return s.srv.Watch(req, stream)
+	})
 }
 
 func (s *shelvesAuthServer) Upload(stream grpc.ClientStreamingServer[Shelf, Shelf]) error {
@@ -158,7 +160,9 @@ func (s *shelvesAuthServer) Upload(stream grpc.ClientStreamingServer[Shelf, Shel
 	if err != nil {
 		return err
 	}
-	return s.srv.Upload(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[Shelf, Shelf]) error {
+		return s.srv.Upload(stream)
+	})
 }
 
 func (s *shelvesAuthServer) List(ctx context.Context, req *ShelfRequest) (*Shelf, error) {

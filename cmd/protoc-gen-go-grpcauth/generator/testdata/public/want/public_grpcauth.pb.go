@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Status_Ping_AuthRule is the effective rule of public.v1.Status.Ping:
 // public (load balancer "health" probes), declared on public.v1.Status.

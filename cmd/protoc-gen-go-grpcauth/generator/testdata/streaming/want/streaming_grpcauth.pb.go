@@ -17,7 +17,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Streamer_Unary_AuthRule is the effective rule of streaming.v1.Streamer.Unary:
 // BEARER_JWT or MTLS with scopes stream, declared on streaming.v1.Streamer.
@@ -124,7 +124,9 @@ func (s *streamerAuthServer) ServerStream(req *emptypb.Empty, stream grpc.Server
 	if err != nil {
 		return err
 	}
-	return s.srv.ServerStream(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Chunk]) error {
+		return s.srv.ServerStream(req, stream)
+	})
 }
 
 func (s *streamerAuthServer) ClientStream(stream grpc.ClientStreamingServer[Chunk, emptypb.Empty]) error {
@@ -132,7 +134,9 @@ func (s *streamerAuthServer) ClientStream(stream grpc.ClientStreamingServer[Chun
 	if err != nil {
 		return err
 	}
-	return s.srv.ClientStream(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[Chunk, emptypb.Empty]) error {
+		return s.srv.ClientStream(stream)
+	})
 }
 
 func (s *streamerAuthServer) Bidi(stream grpc.BidiStreamingServer[Chunk, Chunk]) error {
@@ -140,7 +144,9 @@ func (s *streamerAuthServer) Bidi(stream grpc.BidiStreamingServer[Chunk, Chunk])
 	if err != nil {
 		return err
 	}
-	return s.srv.Bidi(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[Chunk, Chunk]) error {
+		return s.srv.Bidi(stream)
+	})
 }
 
 // NewStreamerAuthClient returns a StreamerClient that attaches to every call a

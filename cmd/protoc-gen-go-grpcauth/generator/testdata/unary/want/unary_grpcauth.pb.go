@@ -16,7 +16,7 @@ import (
 // with the grpcauth runtime it is compiled against. If it fails to compile,
 // update github.com/grpcauth/protoc-gen-go-grpcauth, or regenerate with the
 // plugin version that matches your runtime.
-const _ = runtime.SupportPackageIsVersion2
+const _ = runtime.SupportPackageIsVersion1
 
 // _Echoer_Echo_AuthRule is the effective rule of unary.v1.Echoer.Echo:
 // BEARER_JWT with scopes echo, declared on unary.v1.Echoer.Echo.
