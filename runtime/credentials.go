@@ -68,7 +68,7 @@ func errBinaryCredential() *Error {
 // turns into metadata.
 const (
 	headerAuthorization = "Authorization"
-	headerAPIKey        = "X-Api-Key"
+	headerAPIKey        = "X-Api-Key" //nolint:gosec // G101: a header name, not a credential
 	headerXFCC          = "X-Forwarded-Client-Cert"
 	grpcMetadataPrefix  = "Grpc-Metadata-"
 )

@@ -63,7 +63,7 @@ func startKinds(t *testing.T, w *conformance.World, m mode, tlsCfg *tls.Config, 
 		grpcauthtestv1.RegisterKindsServer(s, ks.impl)
 	}
 	for _, l := range lis {
-		go s.Serve(l) //nolint:errcheck // ends with Stop
+		go func() { _ = s.Serve(l) }() // ends with Stop
 	}
 	t.Cleanup(s.Stop)
 	return ks

@@ -144,7 +144,7 @@ func parseXFCC(v string) ([]*x509.Certificate, error) {
 	if seen["hash"] {
 		sum := sha256.Sum256(chain[0].Raw)
 		if hash != hex.EncodeToString(sum[:]) {
-			return nil, errors.New("Hash is not the SHA-256 of the certificate")
+			return nil, errors.New("the Hash is not the SHA-256 of the certificate")
 		}
 	}
 	return chain, nil

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 
 	"connectrpc.com/connect"
@@ -88,7 +87,7 @@ func (c *clientInterceptor) WrapUnary(next connect.UnaryFunc) connect.UnaryFunc 
 				return ConnectError(err)
 			}
 			if name != "" {
-				req.Header().Set(http.CanonicalHeaderKey(name), value)
+				req.Header().Set(name, value)
 			}
 			resp, err = next(ctx, req)
 			return err
@@ -109,7 +108,7 @@ func (c *clientInterceptor) WrapStreamingClient(next connect.StreamingClientFunc
 			return &refusedConn{StreamingClientConn: conn, err: ConnectError(err)}
 		}
 		if name != "" {
-			conn.RequestHeader().Set(http.CanonicalHeaderKey(name), value)
+			conn.RequestHeader().Set(name, value)
 		}
 		return conn
 	}

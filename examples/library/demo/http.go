@@ -57,7 +57,7 @@ func gatewayCall(hc *http.Client, base, method, path string, headers ...string) 
 			return out, nil
 		}
 		var st struct {
-			Code    int
+			Code    uint32
 			Message string
 			Details []struct {
 				Type     string `json:"@type"`
@@ -117,7 +117,7 @@ func connectExport(ctx context.Context, c libraryv1connect.LibraryServiceClient)
 	if err != nil {
 		return "", err
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 	n := 0
 	for s.Receive() {
 		n++

@@ -90,7 +90,7 @@ func Connect(c grpcauthtestv1connect.KindsClient) Call {
 	return func(ctx context.Context, method string, headers []Header) Result {
 		h := http.Header{}
 		for _, kv := range headers {
-			h.Add(http.CanonicalHeaderKey(kv.Key), kv.Value)
+			h.Add(kv.Key, kv.Value)
 		}
 		m, err := InvokeConnect(ctx, c, method, h)
 		return ConnectResultOf(m, err)
@@ -136,7 +136,7 @@ func InvokeConnect(ctx context.Context, c grpcauthtestv1connect.KindsClient, met
 		if err != nil {
 			return nil, err
 		}
-		defer s.Close()
+		defer func() { _ = s.Close() }()
 		if !s.Receive() {
 			if err := s.Err(); err != nil {
 				return nil, err

@@ -314,7 +314,7 @@ func TestAuthBeforeValidation(t *testing.T) {
 		}
 		s := grpc.NewServer(append(opts, grpc.Creds(credentials.NewTLS(serverTLS)))...)
 		register(s)
-		go s.Serve(l) //nolint:errcheck // ends with Stop
+		go func() { _ = s.Serve(l) }() // ends with Stop
 		t.Cleanup(s.Stop)
 		tc := w.CA.ClientTLS()
 		tc.ServerName = "localhost"
