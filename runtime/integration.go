@@ -96,3 +96,71 @@ func (m *MethodCredentials) RetryExpired(ctx context.Context, call func(context.
 	m.creds.tokens().expire(gen)
 	return call(ctx)
 }
+
+// StreamGuard ends a stream that an integration serves outside grpc-go
+// (runtime/connectauth) as the enforcer ends its own: at the instant its
+// credential expires, idle or not, and when a recheck every
+// [WithStreamRecheck] interval refuses the credential it was opened with.
+// Then the handler's context is cancelled with the denial as its cause,
+// [StreamGuard.Receive] and [StreamGuard.Check] return the denial, and
+// [StreamGuard.Finish] puts it in place of the handler's result. A nil
+// *StreamGuard guards nothing. Its methods are safe for concurrent use
+// with the timer, but Receive must not be called concurrently with itself.
+type StreamGuard struct{ g *streamGuard }
+
+// GuardStream returns the context a stream's handler must run with and
+// the stream's guard, for the context [Enforcer.Authorize] returned; a nil
+// guard when the stream needs none (a public method, a credential that
+// never expires without rechecks) or already has one.
+func GuardStream(ctx context.Context) (context.Context, *StreamGuard) {
+	g := guardFor(ctx)
+	if g == nil {
+		return ctx, nil
+	}
+	return g.handlerContext(ctx), &StreamGuard{g: g}
+}
+
+// Check returns the denial that ended the stream, or nil; call it before
+// every message sent.
+func (s *StreamGuard) Check() error {
+	if s == nil {
+		return nil
+	}
+	return s.g.check()
+}
+
+// Receive runs recv, the stream's receive into m, and returns its error,
+// or the denial as soon as the stream is ended while recv waits. recv
+// receives into a fresh message of m's type, moved into m on success, so
+// that nothing writes into m after Receive returned early.
+func (s *StreamGuard) Receive(m any, recv func(any) error) error {
+	if s == nil {
+		return recv(m)
+	}
+	g := s.g
+	if err := g.check(); err != nil {
+		return err
+	}
+	fresh, ok := freshMessage(m)
+	if !ok {
+		fresh = m
+	}
+	go func() { g.received <- recv(fresh) }()
+	if err := g.await(); err != nil {
+		return err
+	}
+	if ok {
+		moveMessage(m, fresh)
+	}
+	return nil
+}
+
+// Finish is called with the handler's result when it returns: it stops the
+// guard and returns the denial in place of err when the guard ended the
+// stream.
+func (s *StreamGuard) Finish(err error) error {
+	if s == nil {
+		return err
+	}
+	return s.g.finish(err)
+}

@@ -30,9 +30,10 @@
 // stream: a method's condition is decided on the decoded request of a
 // unary or server-streaming call before the handler runs (client- and
 // bidi-streaming conditions are decided when the stream opens); a stream
-// ends with UNAUTHENTICATED TOKEN_EXPIRED when its credential expires,
-// idle or not (it is decided once, when it opens: a credential revoked
-// afterwards is not seen by an open stream before it expires). Put it
+// ends when its credential expires, idle or not (UNAUTHENTICATED
+// TOKEN_EXPIRED), and when a recheck every runtime.WithStreamRecheck
+// interval refuses it (revoked, removed, its backend down), exactly as on
+// the gRPC paths (runtime.GuardStream). Put it
 // before any other option with interceptors, validating ones above all, so
 // that it runs first: a caller who may not call never reaches validation.
 // A call to a procedure whose condition needs the request but whose
@@ -59,7 +60,6 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-	"time"
 
 	"connectrpc.com/connect"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -109,20 +109,22 @@ func (a *Auth) Middleware(h http.Handler) http.Handler {
 		}
 		if st, ok := a.procs.Load(procedure); !ok || st.(connect.StreamType) != connect.StreamTypeUnary {
 			// A stream (or a handler of unknown kind) ends when its
-			// credential expires; a unary call runs to its end, as on the
-			// gRPC path.
-			var cancel context.CancelFunc
-			ctx, cancel = withExpiry(ctx)
-			defer cancel()
-			// A handler blocked reading an idle stream does not watch the
-			// context: closing the body ends its Receive, and the
-			// interceptor answers TOKEN_EXPIRED.
-			body, ectx := r.Body, ctx
-			defer context.AfterFunc(ctx, func() {
-				if expired(ectx) != nil {
-					_ = body.Close()
-				}
-			})()
+			// credential expires or a recheck refuses it; a unary call
+			// runs to its end, as on the gRPC path.
+			var guard *runtime.StreamGuard
+			if ctx, guard = runtime.GuardStream(ctx); guard != nil {
+				ctx = context.WithValue(ctx, guardKey{}, guard)
+				// A handler built without HandlerOption blocked reading an
+				// idle stream does not watch the context: closing the body
+				// ends its receive.
+				body, gctx := r.Body, ctx
+				defer context.AfterFunc(gctx, func() {
+					if errors.As(context.Cause(gctx), new(*runtime.Error)) {
+						_ = body.Close()
+					}
+				})()
+				defer func() { _ = guard.Finish(nil) }()
+			}
 		}
 		h.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -165,39 +167,9 @@ func (a *Auth) Check() error {
 	return &out
 }
 
-// expiryKey marks a context whose expiry deadline is set.
-type expiryKey struct{}
-
-// withExpiry ends the call when its principal's credential expires: the
-// context's deadline is the expiry, its cause a TOKEN_EXPIRED denial.
-func withExpiry(ctx context.Context) (context.Context, context.CancelFunc) {
-	p, ok := runtime.PrincipalFrom(ctx)
-	if !ok || p.ExpiresAt.IsZero() || ctx.Value(expiryKey{}) != nil {
-		return ctx, func() {}
-	}
-	ctx, cancel := context.WithDeadlineCause(ctx, p.ExpiresAt, errExpired())
-	return context.WithValue(ctx, expiryKey{}, true), cancel
-}
-
-func errExpired() *runtime.Error {
-	return runtime.NewError(runtime.ReasonTokenExpired, "the credential expired during the stream; reopen it with a fresh one")
-}
-
-// expired returns the TOKEN_EXPIRED denial when ctx ended because its
-// credential expired.
-func expired(ctx context.Context) error {
-	if ctx.Err() == nil {
-		if p, ok := runtime.PrincipalFrom(ctx); ok && !p.ExpiresAt.IsZero() && !time.Now().Before(p.ExpiresAt) {
-			return errExpired()
-		}
-		return nil
-	}
-	var e *runtime.Error
-	if errors.As(context.Cause(ctx), &e) && e.Reason == runtime.ReasonTokenExpired {
-		return e
-	}
-	return nil
-}
+// guardKey keys the stream guard the middleware made, for the
+// interceptor.
+type guardKey struct{}
 
 // decide is the interceptor's decision: a no-op when the middleware
 // decided the call; otherwise the decision from what the interceptor sees
@@ -242,30 +214,27 @@ func (i *interceptor) WrapStreamingHandler(next connect.StreamingHandlerFunc) co
 		if err != nil {
 			return ConnectError(err)
 		}
-		ctx, cancel := withExpiry(ctx)
-		defer cancel()
-		err = next(ctx, &handlerConn{StreamingHandlerConn: conn, ctx: ctx, enf: i.a.enf})
-		if exp := expired(ctx); exp != nil && err != nil {
-			return ConnectError(exp)
+		guard, ok := ctx.Value(guardKey{}).(*runtime.StreamGuard)
+		if !ok { // no middleware: the stream is guarded here
+			ctx, guard = runtime.GuardStream(ctx)
 		}
-		return err
+		err = guard.Finish(next(ctx, &handlerConn{StreamingHandlerConn: conn, ctx: ctx, enf: i.a.enf, guard: guard}))
+		return ConnectError(err)
 	}
 }
 
 // handlerConn decides a server-streaming call's condition on its request
-// and ends the stream once its credential expired.
+// and ends the stream when its guard does.
 type handlerConn struct {
 	connect.StreamingHandlerConn
-	ctx context.Context
-	enf *runtime.Enforcer
+	ctx   context.Context
+	enf   *runtime.Enforcer
+	guard *runtime.StreamGuard
 }
 
 func (c *handlerConn) Receive(m any) error {
-	if err := expired(c.ctx); err != nil {
+	if err := c.guard.Receive(m, c.StreamingHandlerConn.Receive); err != nil {
 		return ConnectError(err)
-	}
-	if err := c.StreamingHandlerConn.Receive(m); err != nil {
-		return err
 	}
 	if err := c.enf.CheckRequest(c.ctx, m); err != nil {
 		return ConnectError(err)
@@ -274,7 +243,7 @@ func (c *handlerConn) Receive(m any) error {
 }
 
 func (c *handlerConn) Send(m any) error {
-	if err := expired(c.ctx); err != nil {
+	if err := c.guard.Check(); err != nil {
 		return ConnectError(err)
 	}
 	return c.StreamingHandlerConn.Send(m)

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -29,6 +30,7 @@ import (
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/connectauth"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/internal/conformance"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/revocation"
 )
 
 // server is a Connect Kinds handler behind connectauth.
@@ -521,5 +523,42 @@ func TestNewClientInterceptorErrors(t *testing.T) {
 	}
 	if _, err := connectauth.NewClientInterceptor("https://x", nil); err == nil {
 		t.Error("nil credentials accepted")
+	}
+}
+
+// TestConnectStreamRecheck: an open stream whose token is revoked ends
+// with TOKEN_REVOKED at the next recheck, on every protocol, as on the gRPC
+// paths.
+func TestConnectStreamRecheck(t *testing.T) {
+	w := conformance.NewWorld(t)
+	mem, err := revocation.NewMemory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, h := newServer(t, w, both, runtime.WithRevocation(mem), runtime.WithStreamRecheck(100*time.Millisecond))
+	url := serveTLS(t, w, h)
+	for i, p := range protocols {
+		t.Run(p.name, func(t *testing.T) {
+			jti := fmt.Sprintf("stream-%d", i)
+			tok := w.Issuer.Mint(authtest.Subject(conformance.Alice), authtest.Scopes("s"), authtest.Claim("jti", jti))
+			c := grpcauthtestv1connect.NewKindsClient(tlsClient(w), url, p.opts...)
+			s := c.ChatAny(context.Background())
+			s.RequestHeader().Set("Authorization", "Bearer "+tok)
+			if err := s.Send(&grpcauthtestv1.Msg{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Receive(); err != nil {
+				t.Fatalf("first message: %v", err)
+			}
+			if err := mem.RevokeToken(context.Background(), w.Issuer.URL(), jti, time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+			_, err := s.Receive() // idle: the recheck ends it
+			if e, ok := connectauth.FromError(err); !ok || e.Reason != runtime.ReasonTokenRevoked {
+				t.Errorf("after revocation: got %v, want TOKEN_REVOKED", err)
+			}
+			_ = s.CloseRequest()
+			_ = s.CloseResponse()
+		})
 	}
 }
