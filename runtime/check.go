@@ -22,6 +22,8 @@ import (
 // that s serves desc's service that way, for [CheckServed]. Generated
 // RegisterXxxServerWithAuth functions call it. It panics as ServiceDesc
 // and s.RegisterService do.
+//
+// For generated code; applications do not call it.
 func (e *Enforcer) RegisterService(s grpc.ServiceRegistrar, desc *grpc.ServiceDesc, rules *ServiceRules, impl any) {
 	guarded := e.ServiceDesc(desc, rules)
 	s.RegisterService(guarded, impl)

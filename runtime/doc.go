@@ -53,10 +53,21 @@
 // Applications build an [Enforcer] with [NewEnforcer] and its options, hand
 // it to the generated RegisterXxxServerWithAuth (or use its interceptors
 // with [WithRules]), read the caller with [PrincipalFrom], build clients
-// with [ClientCredentials], and read denials with [FromError].
+// with [ClientCredentials], and read denials with [FromError]. Behind a
+// TLS-terminating proxy they add [WithTrustedProxies]; at startup they call
+// [CheckServed], which reports every method served unguarded.
+//
+// Some exported names exist for the integrations that serve or call
+// outside grpc-go (runtime/gatewayauth, runtime/connectauth): [Connection],
+// [WithConnection] and [HTTPConnection] hand a request's transport and
+// headers to the decision; [ConditionPending], [Enforcer.RefuseCondition]
+// and [GuardStream] decide what an HTTP handler cannot leave undecided;
+// [MethodCredentials.Header], [MethodCredentials.Preflight] and
+// [MethodCredentials.RetryExpired] are the generated client's credentials
+// for other clients.
 //
 // Some exported names exist only for generated code, because it lives in
-// the user's package: [Enforcer.ServiceDesc], [ServeServerStream],
+// the user's package: [Enforcer.ServiceDesc], [Enforcer.RegisterService], [ServeServerStream],
 // [ServeClientStream], [ServeBidiStream], [ClientCredentials.ForMethod],
 // [MethodCredentials], [Unary], [Stream], the fields of [Rule],
 // [Requirement] and [ServiceRules] (generated code declares them; an
