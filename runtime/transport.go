@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
@@ -187,7 +188,8 @@ type Connection struct {
 	// PeerCertificates and VerifiedChains are the client certificate (kind
 	// MTLS) when the server verified one.
 	TLS *tls.ConnectionState
-	// Header holds the request's HTTP headers. Credentials are read from
+	// Header holds the request's HTTP headers (WithConnection keeps a copy
+	// of those it reads). Credentials are read from
 	// them — Authorization, X-Api-Key, their Grpc-Metadata- forms, and the
 	// -Bin variants of all four, exactly one credential in all — and so is
 	// X-Forwarded-Client-Cert from a trusted proxy. Incoming gRPC metadata
@@ -203,8 +205,29 @@ type connectionKey struct{}
 // will be decided with it. Integrations call it; the enforcer reads the
 // transport, credentials and forwarded client certificate from c instead
 // of from a gRPC peer and metadata.
+//
+// WithConnection keeps its own copy of c, with the headers it reads
+// (credentials and the forwarded client certificate) copied out of
+// c.Header: a handler that changes the request's headers afterwards (as
+// connect-go does) changes nothing of the decision, nor of the rechecks of
+// an open stream.
 func WithConnection(ctx context.Context, c *Connection) context.Context {
-	return context.WithValue(ctx, connectionKey{}, c)
+	own := *c
+	own.Header = decisionHeaders(c.Header)
+	return context.WithValue(ctx, connectionKey{}, &own)
+}
+
+// decisionHeaders copies the headers of h the decision reads.
+func decisionHeaders(h http.Header) http.Header {
+	out := http.Header{}
+	for name, vals := range h {
+		a, k, bin := httpCredentialHeader(name)
+		xfcc := strings.EqualFold(name, headerXFCC) || strings.EqualFold(name, grpcMetadataPrefix+headerXFCC)
+		if a || k || bin || xfcc {
+			out[name] = append([]string(nil), vals...)
+		}
+	}
+	return out
 }
 
 // ConnectionFrom returns the Connection of ctx set by [WithConnection].
