@@ -431,14 +431,14 @@ func TestConcurrentCallsWhileRevoking(t *testing.T) {
 }
 
 // TestPropagation measures revoke-on-A → refused-on-B (the store's answer
-// on B) for 200 revocations and reports p50 and p99.
+// on B) for 500 revocations and reports p50 and p99.
 func TestPropagation(t *testing.T) {
 	w := newWorld(t)
 	a, b := w.replica(t, w.addr), w.replica(t, w.addr)
 	a.synced(t)
 	b.synced(t)
-	p50, p99 := propagation(t, a, b, w.iss.URL(), 200)
-	t.Logf("propagation A → B over 200 revocations: p50 %s, p99 %s", p50, p99)
+	p50, p99 := propagation(t, a, b, w.iss.URL(), 500)
+	t.Logf("propagation A → B over 500 revocations: p50 %s, p99 %s", p50, p99)
 	if p99 > time.Second {
 		t.Errorf("p99 %s", p99)
 	}
@@ -527,5 +527,29 @@ func TestStreamEndsOnRevocation(t *testing.T) {
 			t.Fatalf("the stream still runs %s after its token was revoked", bound)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCloseIsPrompt: Close does not wait for the subscription's next
+// health check.
+func TestCloseIsPrompt(t *testing.T) {
+	addr := redistest.Addr(t)
+	rc := redistest.Client(t, addr)
+	s, err := redisstore.NewRevocations(rc, redisstore.Prefix(redistest.Prefix(t, rc)), redisstore.HealthCheckInterval(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	if err := s.WaitSynced(c); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = s.Close()
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Close took %s", took)
+	}
+	if _, err := s.Revoked("i", "s", "j", time.Time{}); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("Revoked after Close: %v; want ErrUnavailable", err)
 	}
 }
