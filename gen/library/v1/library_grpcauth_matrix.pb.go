@@ -32,6 +32,7 @@ var LibraryServiceAuthMatrix = &authmatrix.Service{
 				{Name: "MTLS without scope library.read", Credential: runtime.MTLS, Want: runtime.ReasonScopeInsufficient},
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
 				{Name: "API_KEY, not accepted with scope library.read", Credential: runtime.APIKey, Scopes: []string{"library.read"}, Want: runtime.ReasonCredentialKindNotAccepted},
+				{Name: "API_KEY and BEARER_JWT at once with scope library.read", Credential: runtime.APIKey, Scopes: []string{"library.read"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"library.read"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -48,6 +49,7 @@ var LibraryServiceAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted with scopes library.write library.admin", Credential: runtime.OAuth2Token, Scopes: []string{"library.write", "library.admin"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted with scopes library.write library.admin", Credential: runtime.APIKey, Scopes: []string{"library.write", "library.admin"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read with scopes library.write library.admin", Credential: runtime.MTLS, Scopes: []string{"library.write", "library.admin"}, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scopes library.write library.admin", Credential: runtime.APIKey, Scopes: []string{"library.write", "library.admin"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"library.write", "library.admin"}, Want: runtime.ReasonCredentialsMalformed},
 				{Name: "no credential, over plaintext", Transport: authmatrix.Plaintext, Want: runtime.ReasonTransportInsecure},
 			},
 		},
@@ -64,6 +66,7 @@ var LibraryServiceAuthMatrix = &authmatrix.Service{
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
 				{Name: "OAUTH2_TOKEN, not accepted with scopes export library.export", Credential: runtime.OAuth2Token, Scopes: []string{"export", "library.export"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read with scopes export library.export", Credential: runtime.MTLS, Scopes: []string{"export", "library.export"}, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scopes export library.export", Credential: runtime.APIKey, Scopes: []string{"export", "library.export"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"export", "library.export"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -78,6 +81,7 @@ var LibraryServiceAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted with scope library.write", Credential: runtime.OAuth2Token, Scopes: []string{"library.write"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted with scope library.write", Credential: runtime.APIKey, Scopes: []string{"library.write"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read with scope library.write", Credential: runtime.MTLS, Scopes: []string{"library.write"}, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope library.write", Credential: runtime.APIKey, Scopes: []string{"library.write"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"library.write"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -94,6 +98,7 @@ var LibraryServiceAuthMatrix = &authmatrix.Service{
 				{Name: "MTLS without scope library.read", Credential: runtime.MTLS, Want: runtime.ReasonScopeInsufficient},
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
 				{Name: "API_KEY, not accepted with scope library.read", Credential: runtime.APIKey, Scopes: []string{"library.read"}, Want: runtime.ReasonCredentialKindNotAccepted},
+				{Name: "API_KEY and BEARER_JWT at once with scope library.read", Credential: runtime.APIKey, Scopes: []string{"library.read"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"library.read"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
