@@ -198,6 +198,30 @@ func run(stdout io.Writer) error {
 	}
 	apiKeyOnly := &runtime.ClientCredentials{APIKey: w.exportKey}
 
+	// Optional authentication: anybody may search; a signed-in reader of
+	// tenant acme sees acme's books too, and a bad token is refused.
+	search := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		var hdr metadata.MD
+		r, err := c.SearchCatalogue(ctx, &libraryv1.SearchCatalogueRequest{}, grpc.Header(&hdr))
+		return fmt.Sprintf("%d book(s); handler saw %s", len(r.GetBooks()), strings.Join(hdr.Get("x-served-for"), "")), err
+	}
+	acmeReader := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"), authtest.Claim("tenant", "acme"))
+
+	// On behalf of an end user: the lending desk (its client certificate,
+	// or its API key) lends a book to the member who signed in at the desk.
+	member := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.borrow"))
+	lendTo := func(who string, token string) func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		return func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+			if token != "" {
+				ctx = runtime.OnBehalfOf(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}))
+			}
+			r, err := c.LendBook(ctx, &libraryv1.LendBookRequest{Name: "shelves/public/books/2", Member: who})
+			return fmt.Sprintf("lent by %s to %s", r.GetLentBy(), r.GetLentTo()), err
+		}
+	}
+	deskCert := &runtime.ClientCredentials{ClientCertificate: true}
+	deskKey := &runtime.ClientCredentials{APIKey: w.deskKey}
+
 	calls := []call{
 		// Bearer JWTs.
 		{"GetBook", "JWT alice [library.read]", w.tls, bearer(reader), nil, "OK", getBook},
@@ -230,6 +254,17 @@ func run(stdout io.Writer) error {
 		{"GetBook on replica B", "the same JWT, revoked on replica A", w.replicaTLS, bearer(henry), nil, "Unauthenticated", revokeHenry},
 		{"GetBook on replica B", "JWT ivan issued before T, revoked on A", w.replicaTLS, bearer(ivanOld), nil, "Unauthenticated", revokeIvan},
 		{"GetBook on replica B", "JWT ivan issued after T", w.replicaTLS, bearer(ivanNew), nil, "OK", getBook},
+		// Optional authentication.
+		{"SearchCatalogue", "none", w.tls, nil, nil, "OK", search},
+		{"SearchCatalogue", "JWT alice [library.read] tenant acme", w.tls, bearer(acmeReader), nil, "OK", search},
+		{"SearchCatalogue", "expired JWT", w.tls, bearer(expired), nil, "Unauthenticated", search},
+		// On behalf of an end user, with the generated client.
+		{"LendBook (generated client)", "desk certificate for member alice", w.desk, nil, deskCert, "OK", lendTo("alice", member)},
+		{"LendBook (generated client)", "desk API key for member alice", w.tls, nil, deskKey, "OK", lendTo("alice", member)},
+		{"LendBook (generated client)", "desk certificate for alice, request names bob", w.desk, nil, deskCert, "PermissionDenied", lendTo("bob", member)},
+		{"LendBook (generated client)", "desk certificate, no member: preflight", w.desk, nil, deskCert, "Unauthenticated", lendTo("alice", "")},
+		{"LendBook", "member alice alone", w.tls, bearer(member), nil, "Unauthenticated", lendTo("alice", "")},
+		{"LendBook", "desk API key and member JWT [library.read]", w.tls, append(apiKey(w.deskKey), bearer(reader)...), nil, "PermissionDenied", lendTo("alice", "")},
 		// The generated client.
 		{"GetBook (generated client)", "API key only: preflight", w.tls, nil, apiKeyOnly, "Unauthenticated", getBook},
 		{"GetBook (generated client)", "token source, 3s tokens", w.tls, nil, refreshing, "OK", refresh},
@@ -289,6 +324,7 @@ type world struct {
 	issuer, attacker *authtest.Issuer
 	introspector     *authtest.Introspector
 	exportKey        string
+	deskKey          string // the lending desk's API key
 	srv              *library.Running
 	replica          *library.Running // a second replica, sharing revocations with srv
 	log              *syncBuffer
@@ -299,6 +335,7 @@ type world struct {
 	revocationsA    runtime.RevocationStore
 	revocationsKind string
 	mtls, badMTLS   *grpc.ClientConn // TLS with a workload certificate of demo.test; of elsewhere.test
+	desk            *grpc.ClientConn // TLS with the lending desk's certificate
 	closers         []func()
 }
 
@@ -351,7 +388,13 @@ func startWorld() (w *world, err error) {
 	if w.exportKey, err = apikey.NewKey(); err != nil {
 		return nil, err
 	}
-	keys, err := apikey.New([]apikey.Client{{Name: "exporter", Scopes: []string{"export"}, KeySHA256: []string{apikey.Hash(w.exportKey)}}})
+	if w.deskKey, err = apikey.NewKey(); err != nil {
+		return nil, err
+	}
+	keys, err := apikey.New([]apikey.Client{
+		{Name: "exporter", Scopes: []string{"export"}, KeySHA256: []string{apikey.Hash(w.exportKey)}},
+		{Name: "lending-desk", Scopes: []string{"library.lend"}, KeySHA256: []string{apikey.Hash(w.deskKey)}},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -362,7 +405,7 @@ func startWorld() (w *world, err error) {
 	workloads, err := mtls.New(
 		mtls.SPIFFE("demo.test"),
 		mtls.Bundle(ca.Pool()),
-		mtls.Scopes(map[string][]string{"spiffe://demo.test/reader": {"library.read"}}),
+		mtls.Scopes(map[string][]string{"spiffe://demo.test/reader": {"library.read"}, "spiffe://demo.test/desk": {"library.lend"}}),
 	)
 	if err != nil {
 		return nil, err
@@ -429,6 +472,13 @@ func startWorld() (w *world, err error) {
 		return nil, err
 	}
 	if w.mtls, err = dial(w.srv.TLSAddr, good); err != nil {
+		return nil, err
+	}
+	desk, err := withCert("spiffe://demo.test/desk")
+	if err != nil {
+		return nil, err
+	}
+	if w.desk, err = dial(w.srv.TLSAddr, desk); err != nil {
 		return nil, err
 	}
 	bad, err := withCert("spiffe://elsewhere.test/reader")
