@@ -57,7 +57,7 @@ func newMatrixServer(t *testing.T, register func(s *grpc.Server, enf *runtime.En
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("matrix"), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.HTTPClient(iss.HTTPClient()))
+	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("matrix"), jwtauth.JWKSURL(iss.JWKSURL())), jwtauth.HTTPClient(iss.HTTPClient()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -365,9 +365,7 @@ func startWorld() (w *world, err error) {
 
 	newJWT := func() (*jwtauth.Authenticator, error) {
 		return jwtauth.New(
-			jwtauth.Issuer(w.issuer.URL()),
-			jwtauth.Audience("library"),
-			jwtauth.JWKSURL(w.issuer.JWKSURL()),
+			jwtauth.Issuer(w.issuer.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(w.issuer.JWKSURL())),
 			jwtauth.HTTPClient(w.issuer.HTTPClient()),
 		)
 	}
