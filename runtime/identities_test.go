@@ -623,3 +623,41 @@ type failingSource struct{}
 func (failingSource) Token() (*oauth2.Token, error) {
 	return nil, status.Error(codes.Internal, "no token")
 }
+
+// TestSecurity76_OnBehalfOfRevoked: an end user's JWT revoked by jti, or
+// by subject before it was issued, is refused on behalf of that user as it
+// is alone: TOKEN_REVOKED, on unary and streaming calls, whichever the
+// workload; the workload's own credential does not stand in for it.
+func TestSecurity76_OnBehalfOfRevoked(t *testing.T) {
+	kindsModes(t, func(t *testing.T, m mode) {
+		store := newRevocations(t)
+		f := newIdentitiesFixture(t, m, kindsOptions{enforcerOpts: []runtime.Option{runtime.WithRevocation(store)}})
+		byJTI := f.iss.Mint(authtest.Subject("alice"), authtest.Scopes("u"), authtest.Claim("jti", "alice-desk-1"))
+		old := f.iss.Mint(authtest.Subject("bob"), authtest.Scopes("u"), authtest.IssuedAt(time.Now().Add(-time.Minute)))
+		for _, k := range delegatedCalls {
+			f.allowed(t, k, pairMD(f.exporterKey, byJTI), f.conn, onBehalf(runtime.APIKey, "exporter", runtime.BearerJWT, "alice"))
+		}
+		if err := store.RevokeToken(t.Context(), f.iss.URL(), "alice-desk-1", time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if err := store.RevokeSubject(t.Context(), f.iss.URL(), "bob", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range delegatedCalls {
+			for _, c := range []struct {
+				name string
+				ctx  context.Context
+				cc   grpc.ClientConnInterface
+			}{
+				{"jti, api key", pairMD(f.exporterKey, byJTI), f.conn},
+				{"jti, certificate", bearerMD(byJTI), f.connA},
+				{"subject, api key", pairMD(f.exporterKey, old), f.conn},
+			} {
+				t.Run(k.name+"/"+c.name, func(t *testing.T) {
+					f.denied(t, k, c.ctx, c.cc, codes.Unauthenticated, runtime.ReasonTokenRevoked)
+				})
+			}
+		}
+		f.noSecrets(t, byJTI, old, f.exporterKey)
+	})
+}
