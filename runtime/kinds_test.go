@@ -262,8 +262,7 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 	jwtOpts := []jwtauth.Option{
 		jwtauth.Issuer(f.iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(f.iss.JWKSURL())),
 		jwtauth.HTTPClient(f.iss.HTTPClient()),
-		jwtauth.Logger(slog.New(slog.NewTextHandler(f.log, nil))),
-		// keys of the JWKS it does not use,
+		jwtauth.Logger(slog.New(slog.NewTextHandler(f.log, nil))), // keys of the JWKS it does not use
 	}
 	if o.uncachedJWT {
 		jwtOpts = append(jwtOpts, jwtauth.CacheSize(0))
