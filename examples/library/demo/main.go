@@ -209,7 +209,11 @@ func run(stdout io.Writer) error {
 
 	// On behalf of an end user: the lending desk (its client certificate,
 	// or its API key) lends a book to the member who signed in at the desk.
-	member := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.borrow"))
+	// Members sign in at the members' realm, a second issuer (found by
+	// OpenID Connect Discovery; typ JWT; scopes from its realm roles).
+	memberRole := authtest.Claim("realm_access", map[string]any{"roles": []string{"member", "offline_access"}})
+	member := w.members.Mint(authtest.Subject("alice"), authtest.Type("JWT"), authtest.Claim("typ", "Bearer"), memberRole)
+	memberIDToken := w.members.Mint(authtest.Subject("alice"), authtest.Type("JWT"), authtest.Claim("typ", "ID"), memberRole)
 	lendTo := func(who string, token string) func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
 		return func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
 			if token != "" {
@@ -254,6 +258,9 @@ func run(stdout io.Writer) error {
 		{"GetBook on replica B", "the same JWT, revoked on replica A", w.replicaTLS, bearer(henry), nil, "Unauthenticated", revokeHenry},
 		{"GetBook on replica B", "JWT ivan issued before T, revoked on A", w.replicaTLS, bearer(ivanOld), nil, "Unauthenticated", revokeIvan},
 		{"GetBook on replica B", "JWT ivan issued after T", w.replicaTLS, bearer(ivanNew), nil, "OK", getBook},
+		// A second issuer: the members' realm.
+		{"GetBook", "JWT of the members' realm, role member", w.tls, bearer(member), nil, "OK", getBook},
+		{"GetBook", "ID token of the members' realm", w.tls, bearer(memberIDToken), nil, "Unauthenticated", getBook},
 		// Optional authentication.
 		{"SearchCatalogue", "none", w.tls, nil, nil, "OK", search},
 		{"SearchCatalogue", "JWT alice [library.read] tenant acme", w.tls, bearer(acmeReader), nil, "OK", search},
@@ -264,7 +271,7 @@ func run(stdout io.Writer) error {
 		{"LendBook (generated client)", "desk certificate for alice, request names bob", w.desk, nil, deskCert, "PermissionDenied", lendTo("bob", member)},
 		{"LendBook (generated client)", "desk certificate, no member: preflight", w.desk, nil, deskCert, "Unauthenticated", lendTo("alice", "")},
 		{"LendBook", "member alice alone", w.tls, bearer(member), nil, "Unauthenticated", lendTo("alice", "")},
-		{"LendBook", "desk API key and member JWT [library.read]", w.tls, append(apiKey(w.deskKey), bearer(reader)...), nil, "PermissionDenied", lendTo("alice", "")},
+		{"LendBook", "desk API key and library JWT alice [library.read]", w.tls, append(apiKey(w.deskKey), bearer(reader)...), nil, "PermissionDenied", lendTo("alice", "")},
 		// The generated client.
 		{"GetBook (generated client)", "API key only: preflight", w.tls, nil, apiKeyOnly, "Unauthenticated", getBook},
 		{"GetBook (generated client)", "token source, 3s tokens", w.tls, nil, refreshing, "OK", refresh},
@@ -322,6 +329,7 @@ func run(stdout io.Writer) error {
 // world is everything the demo starts.
 type world struct {
 	issuer, attacker *authtest.Issuer
+	members          *authtest.Issuer // a second issuer: the members' realm
 	introspector     *authtest.Introspector
 	exportKey        string
 	deskKey          string // the lending desk's API key
@@ -363,10 +371,25 @@ func startWorld() (w *world, err error) {
 	w.introspector = authtest.StartIntrospector("library-server", "demo-secret")
 	w.closers = append(w.closers, w.introspector.Close)
 
+	if w.members, err = authtest.StartIssuer(authtest.DefaultAudience("library"), authtest.IssuerPath("/realms/members"), authtest.KeyIDPrefix("members-")); err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, w.members.Close)
 	newJWT := func() (*jwtauth.Authenticator, error) {
 		return jwtauth.New(
 			jwtauth.Issuer(w.issuer.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(w.issuer.JWKSURL())),
-			jwtauth.HTTPClient(w.issuer.HTTPClient()),
+			// The members' realm: its keys by discovery; typ JWT for access
+			// and ID tokens alike, told apart by its typ claim; scopes from
+			// its realm roles.
+			jwtauth.Issuer(w.members.URL(),
+				jwtauth.Audience("library"),
+				jwtauth.OIDCDiscovery(),
+				jwtauth.Types("at+jwt", "JWT"),
+				jwtauth.RequireClaim("typ", "Bearer"),
+				jwtauth.ScopesFrom(jwtauth.Claim("realm_access", "roles").Map(map[string][]string{
+					"member": {"library.read", "library.borrow"},
+				}))),
+			jwtauth.HTTPClient(w.issuer.HTTPClient()), // both issuers serve httptest's certificate
 		)
 	}
 	jwtAuth, err := newJWT()
