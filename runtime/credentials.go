@@ -30,10 +30,15 @@ const (
 
 // credential is what the caller presented in metadata, before
 // authentication. The connection's client certificate is not in it: it is
-// used only when no metadata credential is sent.
+// used only when no metadata credential is sent, or as the workload's
+// credential beside an end user's bearer token.
 type credential struct {
 	scheme credScheme
 	secret string // bearer token or API key; never logged
+	// workloadKey is the x-api-key sent beside a bearer token (scheme
+	// schemeBearer) to a method with an on_behalf_of requirement that takes
+	// API keys; never logged.
+	workloadKey string
 }
 
 type credScheme uint8
@@ -48,16 +53,19 @@ const (
 // [Connection] an integration handed over, else from incoming metadata. It
 // reads only the entries it needs. Two credentials at once, a -bin variant
 // of a credential entry, or a value of the wrong shape is malformed: never
-// "first one wins", never re-read as another kind.
-func (e *Enforcer) extract(ctx context.Context, c *callConn) (credential, *Error) {
+// "first one wins", never re-read as another kind. The one pair it takes is
+// pairOK's: one authorization and one x-api-key, for a method with an
+// on_behalf_of requirement whose workload sends an API key; two entries of
+// one key stay malformed there too.
+func (e *Enforcer) extract(ctx context.Context, c *callConn, pairOK bool) (credential, *Error) {
 	if c.http != nil {
-		return e.extractHTTP(ctx, c.http.Header)
+		return e.extractHTTP(ctx, c.http.Header, pairOK)
 	}
 	if len(metadata.ValueFromIncomingContext(ctx, authorizationBinKey)) > 0 ||
 		len(metadata.ValueFromIncomingContext(ctx, apiKeyBinKey)) > 0 {
 		return credential{}, errBinaryCredential()
 	}
-	return e.credentialOf(metadata.ValueFromIncomingContext(ctx, AuthorizationKey), metadata.ValueFromIncomingContext(ctx, APIKeyKey))
+	return e.credentialOf(metadata.ValueFromIncomingContext(ctx, AuthorizationKey), metadata.ValueFromIncomingContext(ctx, APIKeyKey), pairOK)
 }
 
 func errBinaryCredential() *Error {
@@ -98,7 +106,7 @@ func httpCredentialHeader(name string) (auth, key, bin bool) {
 // hold no credential value that h does not: a custom header matcher that
 // maps another header onto authorization or x-api-key is refused rather
 // than read.
-func (e *Enforcer) extractHTTP(ctx context.Context, h http.Header) (credential, *Error) {
+func (e *Enforcer) extractHTTP(ctx context.Context, h http.Header, pairOK bool) (credential, *Error) {
 	var auth, keys []string
 	for name, vals := range h {
 		a, k, bin := httpCredentialHeader(name)
@@ -120,7 +128,7 @@ func (e *Enforcer) extractHTTP(ctx context.Context, h http.Header) (credential, 
 		return credential{}, NewError(ReasonCredentialsMalformed, "a credential in metadata that no credential header carries; send exactly one Authorization or X-Api-Key header").
 			WithDetail("incoming metadata holds a credential value that is not one of the request's credential headers (a header matcher mapping another header onto it?)")
 	}
-	return e.credentialOf(auth, keys)
+	return e.credentialOf(auth, keys, pairOK)
 }
 
 // within reports whether every value of sub is one of all.
@@ -141,25 +149,46 @@ func within(sub, all []string) bool {
 }
 
 // credentialOf is the one credential among the authorization and
-// x-api-key values sent.
-func (e *Enforcer) credentialOf(auth, keys []string) (credential, *Error) {
+// x-api-key values sent, or pairOK's pair.
+func (e *Enforcer) credentialOf(auth, keys []string, pairOK bool) (credential, *Error) {
 	switch n := len(auth) + len(keys); {
 	case n == 0:
 		return credential{}, nil
+	case n == 2 && len(auth) == 1 && pairOK:
+		// A workload's API key and the end user's token it calls for.
+		key, derr := e.apiKey(keys[0])
+		if derr != nil {
+			return credential{}, derr
+		}
+		cred, derr := e.bearer(auth[0])
+		cred.workloadKey = key
+		return cred, derr
 	case n > 1:
 		return credential{}, NewError(ReasonCredentialsMalformed, "more than one credential in metadata; send exactly one authorization or x-api-key entry")
 	}
 	if len(keys) == 1 {
-		k := keys[0]
-		if len(k) > e.maxCredentialSize {
-			return credential{}, NewError(ReasonCredentialsMalformed, "x-api-key is longer than "+strconv.Itoa(e.maxCredentialSize)+" bytes")
-		}
-		if !isAPIKey(k) {
-			return credential{}, NewError(ReasonCredentialsMalformed, "x-api-key must be a non-empty run of visible ASCII characters")
+		k, derr := e.apiKey(keys[0])
+		if derr != nil {
+			return credential{}, derr
 		}
 		return credential{scheme: schemeAPIKey, secret: k}, nil
 	}
-	v := auth[0]
+	return e.bearer(auth[0])
+}
+
+// apiKey checks the value of an x-api-key entry.
+func (e *Enforcer) apiKey(k string) (string, *Error) {
+	if len(k) > e.maxCredentialSize {
+		return "", NewError(ReasonCredentialsMalformed, "x-api-key is longer than "+strconv.Itoa(e.maxCredentialSize)+" bytes")
+	}
+	if !isAPIKey(k) {
+		return "", NewError(ReasonCredentialsMalformed, "x-api-key must be a non-empty run of visible ASCII characters")
+	}
+	return k, nil
+}
+
+// bearer parses the value of an authorization entry.
+func (e *Enforcer) bearer(v string) (credential, *Error) {
 	if len(v) > e.maxCredentialSize {
 		return credential{}, NewError(ReasonCredentialsMalformed, "authorization is longer than "+strconv.Itoa(e.maxCredentialSize)+" bytes")
 	}

@@ -5,6 +5,7 @@ package runtime
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -50,8 +51,14 @@ type Decision struct {
 	Detail string
 	// Kind is the kind of credential presented, NoCredential if none.
 	Kind CredentialKind
-	// Subject is the authenticated subject, empty when unknown.
+	// Subject is the authenticated subject, empty when unknown: on a call
+	// made on behalf of an end user, the end user's.
 	Subject string
+	// Workload is the kind of the workload's credential on a call made on
+	// behalf of an end user (Kind is then the end user's), NoCredential on
+	// other calls; WorkloadSubject is the workload's authenticated subject.
+	Workload        CredentialKind
+	WorkloadSubject string
 	// Rule is a copy of the rule that was enforced; nil for a method
 	// without one. Changing it changes no decision.
 	Rule *Rule
@@ -340,6 +347,9 @@ func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
 				}
 				continue // the same rule again: the copy taken first stands
 			}
+			if err := r.check(); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrInvalidOption, r.FullMethod, err)
+			}
 			own := r.frozen()
 			if p, ok := own.Evaluator.(interface{ Prepare() error }); ok {
 				if err := p.Prepare(); err != nil {
@@ -398,29 +408,47 @@ func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, 
 	if s := stateFrom(ctx); s != nil && s.rule == rule && s.enf == e && rule != nil {
 		return ctx, nil
 	}
-	p, kind, err := e.decide(ctx, rule)
+	c, err := e.decide(ctx, rule)
 	if err != nil {
-		e.deny(ctx, rule, kind, p, err)
+		e.deny(ctx, rule, c, err)
 		return ctx, err
 	}
-	st := authState{rule: rule, principal: p, enf: e}
-	if p != nil && rule.Condition != "" && !rule.ConditionAtOpen {
+	st := authState{rule: rule, principal: c.principal, workload: c.workload, enf: e}
+	if c.principal != nil && rule.Condition != "" && !rule.ConditionAtOpen {
 		st.pending = true // decided by CheckRequest, once the request is decoded
 	} else {
-		e.allowed(ctx, rule, kind, p)
+		e.allowed(ctx, rule, c)
 	}
 	return withState(ctx, st), nil
 }
 
-func (e *Enforcer) allowed(ctx context.Context, rule *Rule, kind CredentialKind, p *Principal) {
+// caller is who a call's credentials say it comes from: the kind and
+// principal of its credential (nil on a public method and on a call to an
+// optional one that sent none) and, on a call made on behalf of an end
+// user, the end user as principal and the workload acting for it.
+type caller struct {
+	kind      CredentialKind // the principal's, or the one presented
+	principal *Principal
+	workload  *Principal
+}
+
+func (e *Enforcer) allowed(ctx context.Context, rule *Rule, c caller) {
 	if e.audit == nil {
 		return
 	}
-	d := &Decision{FullMethod: rule.FullMethod, Allowed: true, Code: codes.OK, Kind: kind, Rule: rule.auditView()}
-	if p != nil {
-		d.Subject = p.Subject
-	}
+	d := &Decision{FullMethod: rule.FullMethod, Allowed: true, Code: codes.OK, Kind: c.kind, Rule: rule.auditView()}
+	c.describe(d)
 	e.audit(ctx, d)
+}
+
+// describe fills in what d says of the caller.
+func (c caller) describe(d *Decision) {
+	if c.principal != nil {
+		d.Subject = c.principal.Subject
+	}
+	if c.workload != nil {
+		d.Workload, d.WorkloadSubject = c.workload.Kind, c.workload.Subject
+	}
 }
 
 // CheckRequest decides the condition of a call that [Enforcer.Authorize]
@@ -433,22 +461,23 @@ func (e *Enforcer) CheckRequest(ctx context.Context, req any) error {
 	if st == nil || !st.pending {
 		return nil
 	}
-	if derr := e.evaluate(ctx, st.rule, st.principal, req); derr != nil {
-		e.deny(ctx, st.rule, st.principal.Kind, st.principal, derr)
+	c := caller{kind: st.principal.Kind, principal: st.principal, workload: st.workload}
+	if derr := e.evaluate(ctx, st.rule, c, req); derr != nil {
+		e.deny(ctx, st.rule, c, derr)
 		return derr
 	}
 	st.pending = false
-	e.allowed(ctx, st.rule, st.principal.Kind, st.principal)
+	e.allowed(ctx, st.rule, c)
 	return nil
 }
 
-// evaluate decides rule's condition for p and req.
-func (e *Enforcer) evaluate(ctx context.Context, rule *Rule, p *Principal, req any) *Error {
+// evaluate decides rule's condition for c and req.
+func (e *Enforcer) evaluate(ctx context.Context, rule *Rule, c caller, req any) *Error {
 	if rule.Evaluator == nil {
 		return NewError(ReasonConditionFailed, "the method's condition could not be evaluated").
 			WithDetail("no evaluator for the condition; generate with protoc-gen-go-grpcauth and link runtime/celcond")
 	}
-	ok, err := rule.Evaluator.Evaluate(ctx, p, req)
+	ok, err := rule.Evaluator.Evaluate(ctx, c.principal, c.workload, req)
 	if err != nil {
 		return NewError(ReasonConditionFailed, "the method's condition could not be evaluated for this call").WithDetail("condition evaluation: %.200s", err.Error())
 	}
@@ -458,90 +487,167 @@ func (e *Enforcer) evaluate(ctx context.Context, rule *Rule, p *Principal, req a
 	return nil
 }
 
-// decide runs the decision of DESIGN §3. It returns the principal (nil on a
-// public method), the kind presented, and the denial if any.
-func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, CredentialKind, *Error) {
+// decide runs the decision of DESIGN §3. It returns the caller (no
+// principal on a public method, or on an optional one called without a
+// credential) and the denial if any.
+//
+// One credential per call, but for the pair a requirement with an end
+// user (on_behalf_of) expects: the workload's x-api-key or client
+// certificate and the end user's bearer token. Sent to a method that has
+// such a requirement for the workload's kind, the pair is decided against
+// those requirements only; anywhere else an x-api-key beside an
+// authorization stays malformed, and a certificate beside a token is not
+// read (the token is the credential). The client certificate is the
+// connection's own, or one a trusted proxy forwarded (forwardedChain).
+func (e *Enforcer) decide(ctx context.Context, rule *Rule) (caller, *Error) {
 	if rule == nil || rule.Undeclared {
-		return nil, NoCredential, NewError(ReasonMethodNotDeclared, "no auth rule is declared for this method")
+		return caller{}, NewError(ReasonMethodNotDeclared, "no auth rule is declared for this method")
 	}
 	conn := e.connOf(ctx)
 	if rule.Transport == TLSRequired && !conn.secure {
-		return nil, NoCredential, NewError(ReasonTransportInsecure, "this method requires TLS; the call arrived in plaintext")
+		return caller{}, NewError(ReasonTransportInsecure, "this method requires TLS; the call arrived in plaintext")
 	}
 	if rule.Public {
-		return nil, NoCredential, nil
+		return caller{}, nil
 	}
-	cred, derr := e.extract(ctx, &conn)
+	cred, derr := e.extract(ctx, &conn, rule.takesWorkload(APIKey))
 	if derr != nil {
-		return nil, NoCredential, derr
+		return caller{}, derr
 	}
 	chain, derr := e.forwardedChain(ctx, &conn)
 	if derr != nil {
-		return nil, NoCredential, derr
+		return caller{}, derr
 	}
 	if cred.scheme != schemeNone && !conn.secure && !e.allowPlaintext {
-		return nil, NoCredential, NewError(ReasonTransportInsecure, "credentials must not be sent over a plaintext connection; use TLS")
+		return caller{}, NewError(ReasonTransportInsecure, "credentials must not be sent over a plaintext connection; use TLS")
 	}
 	if chain != nil {
 		// Authenticators see the forwarded certificate as the call's
 		// (PeerCertificateThumbprint: certificate-bound tokens).
 		ctx = context.WithValue(ctx, forwardedCertKey{}, chain[0])
 	}
-	kind := e.kindOf(rule, cred, conn.hasCert() || chain != nil)
+	hasCert := conn.hasCert() || chain != nil
+	switch {
+	case cred.workloadKey != "":
+		return e.decidePair(ctx, rule, APIKey, cred, &conn, chain)
+	case cred.scheme == schemeBearer && hasCert && rule.takesWorkload(MTLS):
+		return e.decidePair(ctx, rule, MTLS, cred, &conn, chain)
+	}
+	kind := e.kindOf(rule, cred, hasCert)
+	c := caller{kind: kind}
 	if kind == NoCredential {
+		if rule.Optional {
+			return c, nil // no credential, no principal: allowed
+		}
 		accepted := kindList(rule.acceptedKinds())
-		return nil, NoCredential, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+accepted).
+		return c, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+accepted).
 			WithMetadata("accepted_kinds", accepted)
 	}
 	if !rule.accepts(kind) {
+		switch {
+		case rule.takesWorkload(kind):
+			accepted := kindList(rule.endUserKinds())
+			return c, NewError(ReasonCredentialsMissing, "this method takes "+kind.String()+" only with an end user's token beside it: one of "+accepted).
+				WithMetadata("accepted_end_user_kinds", accepted)
+		case rule.takesEndUser(kind):
+			accepted := kindList(rule.workloadKinds())
+			return c, NewError(ReasonCredentialsMissing, "this method takes an end user's "+kind.String()+" only with the calling workload's credential beside it: one of "+accepted).
+				WithMetadata("accepted_kinds", accepted)
+		}
 		accepted := kindList(rule.acceptedKinds())
-		return nil, kind, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+accepted).
+		return c, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+accepted).
 			WithMetadata("accepted_kinds", accepted)
 	}
+	p, derr := e.authenticate(ctx, rule, kind, cred.secret, &conn, chain)
+	c.principal = p
+	if derr != nil {
+		return c, derr
+	}
+	if derr := authorize(rule, p); derr != nil {
+		return c, derr
+	}
+	if rule.Condition != "" && rule.ConditionAtOpen {
+		if derr := e.evaluate(ctx, rule, c, nil); derr != nil {
+			return c, derr
+		}
+	}
+	return c, nil
+}
+
+// decidePair decides a call that sent a workload's credential of kind
+// workload (its x-api-key in cred.workloadKey, or its client certificate:
+// the connection's, or chain) and an end user's bearer token
+// (cred.secret), against the requirements that have an end user.
+func (e *Enforcer) decidePair(ctx context.Context, rule *Rule, workload CredentialKind, cred credential, conn *callConn, chain []*x509.Certificate) (caller, *Error) {
+	user := e.bearerKind(cred.secret, rule.takesEndUser(BearerJWT), rule.takesEndUser(OAuth2Token))
+	c := caller{kind: user}
+	if !rule.takesEndUser(user) {
+		accepted := kindList(rule.endUserKinds())
+		return c, NewError(ReasonCredentialKindNotAccepted, "this method does not accept an end user's "+user.String()+"; it accepts "+accepted).
+			WithMetadata("accepted_end_user_kinds", accepted)
+	}
+	secret := cred.workloadKey // "" for a certificate
+	w, derr := e.authenticate(ctx, rule, workload, secret, conn, chain)
+	if derr != nil {
+		return c, derr
+	}
+	c.workload = w
+	p, derr := e.authenticate(ctx, rule, user, cred.secret, conn, chain)
+	c.principal = p
+	if derr != nil {
+		return c, derr
+	}
+	if derr := authorizePair(rule, w, p); derr != nil {
+		return c, derr
+	}
+	if rule.Condition != "" && rule.ConditionAtOpen {
+		if derr := e.evaluate(ctx, rule, c, nil); derr != nil {
+			return c, derr
+		}
+	}
+	return c, nil
+}
+
+// authenticate verifies a credential of kind (secret: a token or an API
+// key; for MTLS the certificate a trusted proxy forwarded, chain, or else
+// the connection's) with the authenticator of that kind.
+func (e *Enforcer) authenticate(ctx context.Context, rule *Rule, kind CredentialKind, secret string, conn *callConn, chain []*x509.Certificate) (*Principal, *Error) {
 	var p *Principal
 	var err error
 	switch kind {
 	case MTLS:
 		if e.mtls == nil {
-			return nil, kind, notConfigured(kind, rule)
+			return nil, notConfigured(kind, rule)
 		}
 		if chain != nil {
 			ca, ok := e.mtls.(ChainAuthenticator) // NewEnforcer checked it
 			if !ok {
-				return nil, kind, notConfigured(kind, rule)
+				return nil, notConfigured(kind, rule)
 			}
 			p, err = ca.AuthenticateChain(ctx, chain)
 			break
 		}
-		tlsInfo, _ := conn.tls.(credentials.TLSInfo) // kindOf returns MTLS only for TLS or a forwarded chain
+		tlsInfo, _ := conn.tls.(credentials.TLSInfo) // MTLS is decided only for TLS or a forwarded chain
 		p, err = e.mtls.AuthenticatePeer(ctx, tlsInfo)
 	default:
 		auth := e.tokenAuthenticator(kind)
 		if auth == nil {
-			return nil, kind, notConfigured(kind, rule)
+			return nil, notConfigured(kind, rule)
 		}
-		p, err = auth.Authenticate(ctx, cred.secret)
+		p, err = auth.Authenticate(ctx, secret)
 	}
 	if err != nil {
-		return nil, kind, asDenial(err)
+		return nil, asDenial(err)
 	}
 	if p == nil || p.Kind != kind {
-		return nil, kind, NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("the %s authenticator returned no principal of its kind", kind)
+		return nil, NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("the %s authenticator returned no principal of its kind", kind)
 	}
 	if e.revocation != nil && kind == BearerJWT {
 		if derr := e.checkRevocation(p); derr != nil {
-			return p, kind, derr
+			return p, derr // the principal, for the denial's log line and audit
 		}
 	}
-	if derr := authorize(rule, p); derr != nil {
-		return p, kind, derr
-	}
-	if rule.Condition != "" && rule.ConditionAtOpen {
-		if derr := e.evaluate(ctx, rule, p, nil); derr != nil {
-			return p, kind, derr
-		}
-	}
-	return p, kind, nil
+	return p, nil
 }
 
 func notConfigured(kind CredentialKind, rule *Rule) *Error {
@@ -592,31 +698,41 @@ func (e *Enforcer) kindOf(rule *Rule, cred credential, hasCert bool) CredentialK
 	case schemeAPIKey:
 		return APIKey
 	case schemeBearer:
-		jwtShaped := looksLikeJWT(cred.secret)
-		jwtOK := e.jwt != nil && rule.accepts(BearerJWT)
-		oauthOK := e.oauth2 != nil && rule.accepts(OAuth2Token)
-		switch {
-		case jwtShaped && jwtOK:
-			return BearerJWT
-		case oauthOK:
-			return OAuth2Token
-		case !jwtShaped && e.oauth2 != nil:
-			// An opaque token on a server that takes them, on a method that
-			// does not: its kind is known, and not accepted here.
-			return OAuth2Token
-		case jwtOK || jwtShaped:
-			return BearerJWT
-		}
-		return OAuth2Token
+		return e.bearerKind(cred.secret,
+			rule.accepts(BearerJWT) || rule.takesEndUser(BearerJWT),
+			rule.accepts(OAuth2Token) || rule.takesEndUser(OAuth2Token))
 	}
-	if hasCert && rule.accepts(MTLS) {
+	if hasCert && (rule.accepts(MTLS) || rule.takesWorkload(MTLS)) {
 		return MTLS
 	}
 	return NoCredential
 }
 
-// authorize checks that some requirement accepts p's kind and p holds all
-// of its scopes, then the condition.
+// bearerKind is the kind of a bearer token for a method that takes JWTs
+// (jwtTaken) or OAuth2 tokens (oauthTaken): a JWT when it has a JWS's
+// shape and the method and server take JWTs; otherwise an OAuth2 token
+// when they take those.
+func (e *Enforcer) bearerKind(token string, jwtTaken, oauthTaken bool) CredentialKind {
+	jwtShaped := looksLikeJWT(token)
+	jwtOK := e.jwt != nil && jwtTaken
+	oauthOK := e.oauth2 != nil && oauthTaken
+	switch {
+	case jwtShaped && jwtOK:
+		return BearerJWT
+	case oauthOK:
+		return OAuth2Token
+	case !jwtShaped && e.oauth2 != nil:
+		// An opaque token on a server that takes them, on a method that
+		// does not: its kind is known, and not accepted here.
+		return OAuth2Token
+	case jwtOK || jwtShaped:
+		return BearerJWT
+	}
+	return OAuth2Token
+}
+
+// authorize checks that some requirement without an end user accepts p's
+// kind and p holds all of its scopes.
 func authorize(rule *Rule, p *Principal) *Error {
 	var first *Requirement
 	for i := range rule.Requirements {
@@ -640,6 +756,37 @@ func authorize(rule *Rule, p *Principal) *Error {
 		WithMetadata("missing_scopes", missing)
 }
 
+// authorizePair checks that some requirement with an end user takes the
+// workload w's kind with the end user p's kind, and that w holds all of
+// its scopes and p all of its end user's.
+func authorizePair(rule *Rule, w, p *Principal) *Error {
+	var first *Requirement
+	for i := range rule.Requirements {
+		req := &rule.Requirements[i]
+		if !req.acceptsPair(w.Kind, p.Kind) {
+			continue
+		}
+		if first == nil {
+			first = req
+		}
+		if w.hasAll(req.Scopes) && p.hasAll(req.OnBehalfOf.Scopes) {
+			return nil
+		}
+	}
+	if first == nil {
+		return NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+w.Kind.String()+" on behalf of an end user's "+p.Kind.String()).
+			WithMetadata("accepted_kinds", kindList(rule.workloadKinds())).
+			WithMetadata("accepted_end_user_kinds", kindList(rule.endUserKinds()))
+	}
+	if missing := strings.Join(w.missing(first.Scopes), " "); missing != "" {
+		return NewError(ReasonScopeInsufficient, "the calling workload lacks a required scope: "+missing).
+			WithMetadata("missing_scopes", missing)
+	}
+	missing := strings.Join(p.missing(first.OnBehalfOf.Scopes), " ")
+	return NewError(ReasonScopeInsufficient, "the end user lacks a required scope: "+missing).
+		WithMetadata("missing_end_user_scopes", missing)
+}
+
 // private reports whether a connection has privacy and integrity (TLS);
 // an AuthInfo that does not say is plaintext. Server and client use it.
 func private(ai credentials.AuthInfo) bool {
@@ -650,7 +797,7 @@ func private(ai credentials.AuthInfo) bool {
 }
 
 // deny reports a denial to the audit hook and the log.
-func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p *Principal, err *Error) {
+func (e *Enforcer) deny(ctx context.Context, rule *Rule, c caller, err *Error) {
 	method := ""
 	if rule != nil {
 		method = rule.FullMethod
@@ -661,12 +808,10 @@ func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p 
 	// The denied method, so that a client tells the enforcer's answer to
 	// its own call from one a handler passed on.
 	_ = err.WithMetadata("method", method) // sets it on err
-	subject := ""
-	if p != nil {
-		subject = p.Subject
-	}
+	d := &Decision{FullMethod: method, Code: err.Code, Reason: err.Reason, Detail: err.Detail, Kind: c.kind, Rule: rule.auditView()}
+	c.describe(d)
 	if e.audit != nil {
-		e.audit(ctx, &Decision{FullMethod: method, Code: err.Code, Reason: err.Reason, Detail: err.Detail, Kind: kind, Subject: subject, Rule: rule.auditView()})
+		e.audit(ctx, d)
 	}
 	if e.logger == nil {
 		return
@@ -682,10 +827,13 @@ func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p 
 		slog.String("method", method),
 		slog.String("code", err.Code.String()),
 		slog.String("reason", string(err.Reason)),
-		slog.String("kind", kind.String()),
+		slog.String("kind", c.kind.String()),
 	}
-	if subject != "" {
-		attrs = append(attrs, slog.String("subject", subject))
+	if d.Subject != "" {
+		attrs = append(attrs, slog.String("subject", d.Subject))
+	}
+	if d.Workload != NoCredential {
+		attrs = append(attrs, slog.String("workload_kind", d.Workload.String()), slog.String("workload_subject", d.WorkloadSubject))
 	}
 	if err.Detail != "" {
 		attrs = append(attrs, slog.String("detail", err.Detail))

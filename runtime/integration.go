@@ -32,7 +32,7 @@ func (e *Enforcer) RefuseCondition(ctx context.Context, detail string) error {
 		return nil
 	}
 	derr := NewError(ReasonConditionFailed, "the method's condition could not be evaluated").WithDetail("%s", detail)
-	e.deny(ctx, st.rule, st.principal.Kind, st.principal, derr)
+	e.deny(ctx, st.rule, caller{kind: st.principal.Kind, principal: st.principal, workload: st.workload}, derr)
 	return derr
 }
 

@@ -189,6 +189,9 @@ type kindsFixture struct {
 	// client is over TLS without a client certificate, clientA and
 	// clientB over TLS with certA and certB, plainClient over plaintext.
 	client, clientA, clientB, plainClient grpcauthtestv1.KindsClient
+	// The connections of client, clientA, clientB and plainClient, for
+	// clients of extra services.
+	conn, connA, connB, plainConn *grpc.ClientConn
 }
 
 // kindsOptions change the kinds fixture; the zero value is the default.
@@ -210,6 +213,10 @@ type kindsOptions struct {
 	impl grpcauthtestv1.KindsServer
 	// mtlsScopes replaces the mTLS authenticator's scope map.
 	mtlsScopes func(identity string) []string
+	// extra registers more services, enforced in the fixture's mode by its
+	// enforcer; extraRules are their rules, for the interceptor mode.
+	extra      func(s *grpc.Server, m mode, enf *runtime.Enforcer)
+	extraRules []*runtime.ServiceRules
 }
 
 // newKindsFixture starts a Kinds server enforced in mode m. Its enforcer
@@ -253,9 +260,7 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 	}
 
 	jwtOpts := []jwtauth.Option{
-		jwtauth.Issuer(f.iss.URL()),
-		jwtauth.Audience("library"),
-		jwtauth.JWKSURL(f.iss.JWKSURL()),
+		jwtauth.Issuer(f.iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(f.iss.JWKSURL())),
 		jwtauth.HTTPClient(f.iss.HTTPClient()),
 		jwtauth.Logger(slog.New(slog.NewTextHandler(f.log, nil))), // keys of the JWKS it does not use
 	}
@@ -287,7 +292,7 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 		opts = append(opts, runtime.WithOAuth2(oauth2))
 	}
 	if m == modeInterceptor {
-		opts = append(opts, runtime.WithRules(grpcauthtestv1.KindsAuthRules))
+		opts = append(opts, runtime.WithRules(grpcauthtestv1.KindsAuthRules), runtime.WithRules(o.extraRules...))
 	}
 	f.enf, err = runtime.NewEnforcer(append(opts, o.enforcerOpts...)...)
 	if err != nil {
@@ -315,6 +320,9 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 		default:
 			t.Fatalf("unknown mode %q", m)
 		}
+		if o.extra != nil {
+			o.extra(s, m, f.enf)
+		}
 	}
 	serverTLS, err := f.serverCA.ServerTLS()
 	if err != nil {
@@ -325,10 +333,12 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 
 	f.certA = f.workload(t, workloadA)
 	f.certB = f.workload(t, workloadB)
-	f.client = f.dialTLS(t, nil)
-	f.clientA = f.dialTLS(t, f.certA)
-	f.clientB = f.dialTLS(t, f.certB)
-	f.plainClient = grpcauthtestv1.NewKindsClient(dial(t, f.plain, insecure.NewCredentials()))
+	f.conn, f.connA, f.connB = f.dialConn(t, nil), f.dialConn(t, f.certA), f.dialConn(t, f.certB)
+	f.plainConn = dial(t, f.plain, insecure.NewCredentials())
+	f.client = grpcauthtestv1.NewKindsClient(f.conn)
+	f.clientA = grpcauthtestv1.NewKindsClient(f.connA)
+	f.clientB = grpcauthtestv1.NewKindsClient(f.connB)
+	f.plainClient = grpcauthtestv1.NewKindsClient(f.plainConn)
 	return f
 }
 
@@ -377,11 +387,17 @@ func (f *kindsFixture) workload(t testing.TB, uris ...string) *tls.Certificate {
 // its CA is not among them.
 func (f *kindsFixture) dialTLS(t testing.TB, cert *tls.Certificate) grpcauthtestv1.KindsClient {
 	t.Helper()
+	return grpcauthtestv1.NewKindsClient(f.dialConn(t, cert))
+}
+
+// dialConn is dialTLS's connection.
+func (f *kindsFixture) dialConn(t testing.TB, cert *tls.Certificate) *grpc.ClientConn {
+	t.Helper()
 	cfg := withServerName(f.serverCA.ClientTLS())
 	if cert != nil {
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 	}
-	return grpcauthtestv1.NewKindsClient(dial(t, f.secure, credentials.NewTLS(cfg)))
+	return dial(t, f.secure, credentials.NewTLS(cfg))
 }
 
 // writeBundle writes the PEM trust bundle of cas to path, atomically.

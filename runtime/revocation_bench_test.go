@@ -57,7 +57,7 @@ func BenchmarkRevocation(b *testing.B) {
 		lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, &recorder{}, enf) }, grpc.Creds(credentials.NewTLS(serverTLS)))
 		return libraryv1.NewLibraryServiceClient(dial(b, lis, clientCreds))
 	}
-	hot := withToken(iss.Mint(authtest.Scopes("library.read"), authtest.Claim("jti", "caller")))
+	hot := withToken(iss.Mint(authtest.Scopes("library.read"), authtest.Claim("jti", "caller"), authtest.ExpiresIn(24*time.Hour)))
 	req := &libraryv1.GetBookRequest{Name: "shelves/a/books/1"}
 	unary := func(c libraryv1.LibraryServiceClient) func(*testing.B) {
 		return func(b *testing.B) {

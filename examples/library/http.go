@@ -192,3 +192,21 @@ func (c *connectServer) ListPublicShelves(ctx context.Context, req *connect.Requ
 	}
 	return connect.NewResponse(r), nil
 }
+
+func (c *connectServer) SearchCatalogue(ctx context.Context, req *connect.Request[libraryv1.SearchCatalogueRequest]) (*connect.Response[libraryv1.SearchCatalogueResponse], error) {
+	r, err := c.s.SearchCatalogue(ctx, req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	resp := connect.NewResponse(r)
+	resp.Header().Set("X-Served-For", Caller(ctx))
+	return resp, nil
+}
+
+func (c *connectServer) LendBook(ctx context.Context, req *connect.Request[libraryv1.LendBookRequest]) (*connect.Response[libraryv1.LendBookResponse], error) {
+	r, err := c.s.LendBook(ctx, req.Msg)
+	if err != nil {
+		return nil, err
+	}
+	return connect.NewResponse(r), nil
+}

@@ -371,7 +371,7 @@ func TestConnectConditionNeedsTheInterceptor(t *testing.T) {
 
 type textIs string
 
-func (t textIs) Evaluate(_ context.Context, _ *runtime.Principal, req any) (bool, error) {
+func (t textIs) Evaluate(_ context.Context, _, _ *runtime.Principal, req any) (bool, error) {
 	m, ok := req.(*grpcauthtestv1.Msg)
 	if !ok {
 		return false, errors.New("no request")

@@ -34,7 +34,7 @@
 //
 //   - While Redis is reachable, a revocation made on one replica is
 //     enforced on all within the pub/sub latency (measured on loopback:
-//     p50 about 0.2 ms, p99 about 2.5 ms; see TestPropagation), and on
+//     p50 0.1–0.3 ms, p99 1.2–2.5 ms; see TestPropagation), and on
 //     the revoking replica at once.
 //   - A lost subscription is noticed within 2 × [HealthCheckInterval]
 //     (default 2s): the connection closing is noticed at once; a silent

@@ -110,7 +110,9 @@ type Revocations struct {
 	errs      atomic.Int64
 
 	mu       sync.Mutex
-	staleGen int // ends a stale period's timer when another one begins
+	staleGen int           // ends a stale period's timer when another one begins
+	ps       *redis.PubSub // the session's subscription, closed by Close
+	closed   bool
 
 	synced     chan struct{}
 	syncedOnce sync.Once
@@ -150,6 +152,12 @@ func NewRevocations(client redis.UniversalClient, opts ...Option) (*Revocations,
 // Revoked fails afterwards.
 func (r *Revocations) Close() error {
 	r.cancel()
+	r.mu.Lock()
+	r.closed = true
+	if r.ps != nil {
+		_ = r.ps.Close() // a receive waiting on it returns now
+	}
+	r.mu.Unlock()
 	<-r.done
 	return nil
 }
@@ -322,7 +330,20 @@ var errHealth = errors.New("the subscription did not answer a health check")
 // brings until Redis is lost. It reports whether it got in sync.
 func (r *Revocations) session(ctx context.Context) (bool, error) {
 	ps := r.client.Subscribe(ctx)
-	defer func() { _ = ps.Close() }()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		_ = ps.Close()
+		return false, ctx.Err()
+	}
+	r.ps = ps
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.ps = nil
+		r.mu.Unlock()
+		_ = ps.Close()
+	}()
 	if err := ps.Subscribe(ctx, r.keys.channel); err != nil {
 		return false, fmt.Errorf("subscribe: %w", err)
 	}

@@ -431,14 +431,14 @@ func TestConcurrentCallsWhileRevoking(t *testing.T) {
 }
 
 // TestPropagation measures revoke-on-A → refused-on-B (the store's answer
-// on B) for 200 revocations and reports p50 and p99.
+// on B) for 500 revocations and reports p50 and p99.
 func TestPropagation(t *testing.T) {
 	w := newWorld(t)
 	a, b := w.replica(t, w.addr), w.replica(t, w.addr)
 	a.synced(t)
 	b.synced(t)
-	p50, p99 := propagation(t, a, b, w.iss.URL(), 200)
-	t.Logf("propagation A → B over 200 revocations: p50 %s, p99 %s", p50, p99)
+	p50, p99 := propagation(t, a, b, w.iss.URL(), 500)
+	t.Logf("propagation A → B over 500 revocations: p50 %s, p99 %s", p50, p99)
 	if p99 > time.Second {
 		t.Errorf("p99 %s", p99)
 	}
@@ -472,15 +472,18 @@ func propagation(tb testing.TB, a, b *replica, iss string, n int) (p50, p99 time
 // TestIdleStaysSynced: a subscription that carries nothing is kept by its
 // health checks: it is not taken for lost, and the mirror is not reloaded.
 func TestIdleStaysSynced(t *testing.T) {
+	// A longer interval than the other tests': a loaded machine must not
+	// make a health check miss its answer here.
+	const interval = 300 * time.Millisecond
 	w := newWorld(t)
-	a := w.replica(t, w.addr)
+	a := w.replica(t, w.addr, redisstore.HealthCheckInterval(interval))
 	a.synced(t)
-	time.Sleep(12 * health)
+	time.Sleep(8 * interval)
 	if s := a.store.Stats(); s.State != redisstore.Synced || !s.Connected || s.Resyncs != 1 || s.Errors != 0 {
-		t.Errorf("after %s idle: %+v\n%s", 12*health, s, a.log.String())
+		t.Errorf("after %s idle: %+v\n%s", 8*interval, s, a.log.String())
 	}
-	if time.Since(a.store.Stats().LastHeard) > 3*health {
-		t.Errorf("Redis last heard %s ago; the health checks should have had answers", time.Since(a.store.Stats().LastHeard))
+	if since := time.Since(a.store.Stats().LastHeard); since > 3*interval {
+		t.Errorf("Redis last heard %s ago; the health checks should have had answers", since)
 	}
 }
 
@@ -527,5 +530,29 @@ func TestStreamEndsOnRevocation(t *testing.T) {
 			t.Fatalf("the stream still runs %s after its token was revoked", bound)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestCloseIsPrompt: Close does not wait for the subscription's next
+// health check.
+func TestCloseIsPrompt(t *testing.T) {
+	addr := redistest.Addr(t)
+	rc := redistest.Client(t, addr)
+	s, err := redisstore.NewRevocations(rc, redisstore.Prefix(redistest.Prefix(t, rc)), redisstore.HealthCheckInterval(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	if err := s.WaitSynced(c); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_ = s.Close()
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("Close took %s", took)
+	}
+	if _, err := s.Revoked("i", "s", "j", time.Time{}); !errors.Is(err, redisstore.ErrUnavailable) {
+		t.Errorf("Revoked after Close: %v; want ErrUnavailable", err)
 	}
 }

@@ -66,8 +66,8 @@ func NewWorld(t testing.TB) *World {
 		Attacker: authtest.NewIssuer(t, authtest.DefaultAudience("library")),
 	}
 	var err error
-	if w.JWT, err = jwtauth.New(jwtauth.Issuer(w.Issuer.URL()), jwtauth.Audience("library"),
-		jwtauth.JWKSURL(w.Issuer.JWKSURL()), jwtauth.HTTPClient(w.Issuer.HTTPClient())); err != nil {
+	if w.JWT, err = jwtauth.New(jwtauth.Issuer(w.Issuer.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(w.Issuer.JWKSURL())),
+		jwtauth.HTTPClient(w.Issuer.HTTPClient())); err != nil {
 		t.Fatal(err)
 	}
 	if w.APIKey, err = apikey.NewKey(); err != nil {

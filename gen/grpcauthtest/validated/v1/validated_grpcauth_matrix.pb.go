@@ -30,6 +30,7 @@ var ValidatedAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted with scope s", Credential: runtime.OAuth2Token, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -45,6 +46,7 @@ var ValidatedAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted with scope s", Credential: runtime.OAuth2Token, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -59,6 +61,7 @@ var ValidatedAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted with scope s", Credential: runtime.OAuth2Token, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 	},

@@ -53,6 +53,11 @@ const (
 	// LibraryServiceListPublicShelvesProcedure is the fully-qualified name of the LibraryService's
 	// ListPublicShelves RPC.
 	LibraryServiceListPublicShelvesProcedure = "/library.v1.LibraryService/ListPublicShelves"
+	// LibraryServiceSearchCatalogueProcedure is the fully-qualified name of the LibraryService's
+	// SearchCatalogue RPC.
+	LibraryServiceSearchCatalogueProcedure = "/library.v1.LibraryService/SearchCatalogue"
+	// LibraryServiceLendBookProcedure is the fully-qualified name of the LibraryService's LendBook RPC.
+	LibraryServiceLendBookProcedure = "/library.v1.LibraryService/LendBook"
 )
 
 // LibraryServiceClient is a client for the library.v1.LibraryService service.
@@ -71,6 +76,15 @@ type LibraryServiceClient interface {
 	SyncShelf(context.Context) *connect.BidiStreamForClient[v1.SyncShelfRequest, v1.SyncShelfResponse]
 	// ListPublicShelves is open to anybody.
 	ListPublicShelves(context.Context, *connect.Request[v1.ListPublicShelvesRequest]) (*connect.Response[v1.ListPublicShelvesResponse], error)
+	// SearchCatalogue is open to anybody too, but reads the caller's
+	// credential when one is sent: a signed-in reader also sees the books of
+	// their tenant. A credential that is sent must be valid.
+	SearchCatalogue(context.Context, *connect.Request[v1.SearchCatalogueRequest]) (*connect.Response[v1.SearchCatalogueResponse], error)
+	// LendBook is called by a lending desk (its client certificate or API
+	// key, scope library.lend) on behalf of the member borrowing the book
+	// (the member's token, scope library.borrow), who must be the member the
+	// request names.
+	LendBook(context.Context, *connect.Request[v1.LendBookRequest]) (*connect.Response[v1.LendBookResponse], error)
 }
 
 // NewLibraryServiceClient constructs a client for the library.v1.LibraryService service. By
@@ -120,6 +134,18 @@ func NewLibraryServiceClient(httpClient connect.HTTPClient, baseURL string, opts
 			connect.WithSchema(libraryServiceMethods.ByName("ListPublicShelves")),
 			connect.WithClientOptions(opts...),
 		),
+		searchCatalogue: connect.NewClient[v1.SearchCatalogueRequest, v1.SearchCatalogueResponse](
+			httpClient,
+			baseURL+LibraryServiceSearchCatalogueProcedure,
+			connect.WithSchema(libraryServiceMethods.ByName("SearchCatalogue")),
+			connect.WithClientOptions(opts...),
+		),
+		lendBook: connect.NewClient[v1.LendBookRequest, v1.LendBookResponse](
+			httpClient,
+			baseURL+LibraryServiceLendBookProcedure,
+			connect.WithSchema(libraryServiceMethods.ByName("LendBook")),
+			connect.WithClientOptions(opts...),
+		),
 	}
 }
 
@@ -131,6 +157,8 @@ type libraryServiceClient struct {
 	importBooks       *connect.Client[v1.ImportBooksRequest, v1.ImportBooksResponse]
 	syncShelf         *connect.Client[v1.SyncShelfRequest, v1.SyncShelfResponse]
 	listPublicShelves *connect.Client[v1.ListPublicShelvesRequest, v1.ListPublicShelvesResponse]
+	searchCatalogue   *connect.Client[v1.SearchCatalogueRequest, v1.SearchCatalogueResponse]
+	lendBook          *connect.Client[v1.LendBookRequest, v1.LendBookResponse]
 }
 
 // GetBook calls library.v1.LibraryService.GetBook.
@@ -163,6 +191,16 @@ func (c *libraryServiceClient) ListPublicShelves(ctx context.Context, req *conne
 	return c.listPublicShelves.CallUnary(ctx, req)
 }
 
+// SearchCatalogue calls library.v1.LibraryService.SearchCatalogue.
+func (c *libraryServiceClient) SearchCatalogue(ctx context.Context, req *connect.Request[v1.SearchCatalogueRequest]) (*connect.Response[v1.SearchCatalogueResponse], error) {
+	return c.searchCatalogue.CallUnary(ctx, req)
+}
+
+// LendBook calls library.v1.LibraryService.LendBook.
+func (c *libraryServiceClient) LendBook(ctx context.Context, req *connect.Request[v1.LendBookRequest]) (*connect.Response[v1.LendBookResponse], error) {
+	return c.lendBook.CallUnary(ctx, req)
+}
+
 // LibraryServiceHandler is an implementation of the library.v1.LibraryService service.
 type LibraryServiceHandler interface {
 	// GetBook inherits the service rule.
@@ -179,6 +217,15 @@ type LibraryServiceHandler interface {
 	SyncShelf(context.Context, *connect.BidiStream[v1.SyncShelfRequest, v1.SyncShelfResponse]) error
 	// ListPublicShelves is open to anybody.
 	ListPublicShelves(context.Context, *connect.Request[v1.ListPublicShelvesRequest]) (*connect.Response[v1.ListPublicShelvesResponse], error)
+	// SearchCatalogue is open to anybody too, but reads the caller's
+	// credential when one is sent: a signed-in reader also sees the books of
+	// their tenant. A credential that is sent must be valid.
+	SearchCatalogue(context.Context, *connect.Request[v1.SearchCatalogueRequest]) (*connect.Response[v1.SearchCatalogueResponse], error)
+	// LendBook is called by a lending desk (its client certificate or API
+	// key, scope library.lend) on behalf of the member borrowing the book
+	// (the member's token, scope library.borrow), who must be the member the
+	// request names.
+	LendBook(context.Context, *connect.Request[v1.LendBookRequest]) (*connect.Response[v1.LendBookResponse], error)
 }
 
 // NewLibraryServiceHandler builds an HTTP handler from the service implementation. It returns the
@@ -224,6 +271,18 @@ func NewLibraryServiceHandler(svc LibraryServiceHandler, opts ...connect.Handler
 		connect.WithSchema(libraryServiceMethods.ByName("ListPublicShelves")),
 		connect.WithHandlerOptions(opts...),
 	)
+	libraryServiceSearchCatalogueHandler := connect.NewUnaryHandler(
+		LibraryServiceSearchCatalogueProcedure,
+		svc.SearchCatalogue,
+		connect.WithSchema(libraryServiceMethods.ByName("SearchCatalogue")),
+		connect.WithHandlerOptions(opts...),
+	)
+	libraryServiceLendBookHandler := connect.NewUnaryHandler(
+		LibraryServiceLendBookProcedure,
+		svc.LendBook,
+		connect.WithSchema(libraryServiceMethods.ByName("LendBook")),
+		connect.WithHandlerOptions(opts...),
+	)
 	return "/library.v1.LibraryService/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case LibraryServiceGetBookProcedure:
@@ -238,6 +297,10 @@ func NewLibraryServiceHandler(svc LibraryServiceHandler, opts ...connect.Handler
 			libraryServiceSyncShelfHandler.ServeHTTP(w, r)
 		case LibraryServiceListPublicShelvesProcedure:
 			libraryServiceListPublicShelvesHandler.ServeHTTP(w, r)
+		case LibraryServiceSearchCatalogueProcedure:
+			libraryServiceSearchCatalogueHandler.ServeHTTP(w, r)
+		case LibraryServiceLendBookProcedure:
+			libraryServiceLendBookHandler.ServeHTTP(w, r)
 		default:
 			http.NotFound(w, r)
 		}
@@ -269,4 +332,12 @@ func (UnimplementedLibraryServiceHandler) SyncShelf(context.Context, *connect.Bi
 
 func (UnimplementedLibraryServiceHandler) ListPublicShelves(context.Context, *connect.Request[v1.ListPublicShelvesRequest]) (*connect.Response[v1.ListPublicShelvesResponse], error) {
 	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("library.v1.LibraryService.ListPublicShelves is not implemented"))
+}
+
+func (UnimplementedLibraryServiceHandler) SearchCatalogue(context.Context, *connect.Request[v1.SearchCatalogueRequest]) (*connect.Response[v1.SearchCatalogueResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("library.v1.LibraryService.SearchCatalogue is not implemented"))
+}
+
+func (UnimplementedLibraryServiceHandler) LendBook(context.Context, *connect.Request[v1.LendBookRequest]) (*connect.Response[v1.LendBookResponse], error) {
+	return nil, connect.NewError(connect.CodeUnimplemented, errors.New("library.v1.LibraryService.LendBook is not implemented"))
 }
