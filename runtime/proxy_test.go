@@ -293,3 +293,55 @@ func TestTrustedProxyLogsNoSecret(t *testing.T) {
 		}
 	}
 }
+
+// delegated answers with the end user's and the workload's subjects.
+type delegated struct {
+	grpcauthtestv1.UnimplementedDelegatedServer
+}
+
+func (delegated) Get(ctx context.Context, _ *grpcauthtestv1.Msg) (*grpcauthtestv1.Msg, error) {
+	p, _ := runtime.PrincipalFrom(ctx)
+	w, _ := runtime.WorkloadFrom(ctx)
+	return &grpcauthtestv1.Msg{Text: p.Subject + " via " + w.Subject}, nil
+}
+
+// TestForwardedCertOnBehalfOf: behind a trusted proxy, the forwarded
+// certificate can be the workload's beside an end user's token.
+func TestForwardedCertOnBehalfOf(t *testing.T) {
+	w := conformance.NewWorld(t)
+	enf, err := runtime.NewEnforcer(append(w.Options(nil), runtime.WithTrustedProxies(runtime.TrustedProxy{Unix: true, ForwardedClientCert: true}))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unixLis, path := listenUnix(t)
+	tcpLis := listenTCP(t)
+	s := grpc.NewServer()
+	grpcauthtestv1.RegisterDelegatedServerWithAuth(s, delegated{}, enf)
+	go func() { _ = s.Serve(unixLis) }()
+	go func() { _ = s.Serve(tcpLis) }()
+	t.Cleanup(s.Stop)
+	user := w.Token("u")
+	for _, tc := range []struct {
+		name, target string
+		want         runtime.Reason
+	}{
+		{"trusted proxy", "unix://" + path, ""},
+		{"untrusted loopback", tcpLis.Addr().String(), runtime.ReasonCredentialsMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := dialAddr(t, tc.target, insecure.NewCredentials())
+			ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+user,
+				"x-forwarded-client-cert", authtest.ForwardedClientCert(w.Workload.Leaf))
+			m, err := grpcauthtestv1.NewDelegatedClient(conn).Get(ctx, &grpcauthtestv1.Msg{})
+			if tc.want == "" {
+				if err != nil || m.GetText() != conformance.Alice+" via "+conformance.WorkloadA {
+					t.Fatalf("got %v %q", err, m.GetText())
+				}
+				return
+			}
+			if e, ok := runtime.FromError(err); !ok || e.Reason != tc.want {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+		})
+	}
+}
