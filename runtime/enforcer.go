@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 )
@@ -33,28 +31,6 @@ type TokenAuthenticator interface {
 // [TokenAuthenticator].
 type PeerAuthenticator interface {
 	AuthenticatePeer(ctx context.Context, info credentials.TLSInfo) (*Principal, error)
-}
-
-// Decision is what the audit hook sees of every decision. It never holds a
-// credential.
-type Decision struct {
-	// FullMethod is "/pkg.Service/Method".
-	FullMethod string
-	// Allowed is true when the handler runs.
-	Allowed bool
-	// Code is the status code of a denial, OK when allowed.
-	Code codes.Code
-	// Reason is the denial's reason, empty when allowed.
-	Reason Reason
-	// Detail is the denial's safe server-side detail.
-	Detail string
-	// Kind is the kind of credential presented, NoCredential if none.
-	Kind CredentialKind
-	// Subject is the authenticated subject, empty when unknown.
-	Subject string
-	// Rule is a copy of the rule that was enforced; nil for a method
-	// without one. Changing it changes no decision.
-	Rule *Rule
 }
 
 // Option configures an [Enforcer].
@@ -165,16 +141,6 @@ func WithRules(rules ...*ServiceRules) Option {
 	return func(e *Enforcer) error { return e.AddRules(rules...) }
 }
 
-// WithAuditHook calls hook with every decision, allowed or denied, after it
-// is made and before the handler runs. The hook must be fast and must not
-// keep the context.
-func WithAuditHook(hook func(context.Context, *Decision)) Option {
-	return func(e *Enforcer) error {
-		e.audit = hook
-		return nil
-	}
-}
-
 // WithLogger sets where denials are logged (one line each, credentials
 // never included). The default is slog.Default(); nil turns logging off.
 func WithLogger(l *slog.Logger) Option {
@@ -230,8 +196,13 @@ type Enforcer struct {
 	apiKeys           TokenAuthenticator
 	mtls              PeerAuthenticator
 	allowPlaintext    bool
-	audit             func(context.Context, *Decision)
 	logger            *slog.Logger
+	observer          Observer
+	auditCond         AuditCondition
+	sinks             []AuditSink
+	dryRunMethods     map[string]bool // from WithDryRun: full methods and "/pkg.Service/*"
+	undeclaredDryRun  bool
+	built             bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
 	maxCredentialSize int
 	now               func() time.Time
 	noStreamExpiry    bool
@@ -264,6 +235,10 @@ func NewEnforcer(opts ...Option) (*Enforcer, error) {
 			return nil, err
 		}
 	}
+	e.logDryRunConfig()
+	// Rules added by options (exemptions, WithRules) were added before
+	// every option was read: dry-run from the options applies to them too.
+	e.applyDryRun()
 	return e, nil
 }
 
@@ -298,6 +273,10 @@ func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
 				continue // the same rule again: the copy taken first stands
 			}
 			own := r.frozen()
+			if !own.DryRun && e.dryRunNamed(own.FullMethod) {
+				own.DryRun = true
+				own.dryRunByOption = true
+			}
 			if p, ok := own.Evaluator.(interface{ Prepare() error }); ok {
 				if err := p.Prepare(); err != nil {
 					return fmt.Errorf("%w: %s: condition: %w", ErrInvalidOption, r.FullMethod, err)
@@ -305,6 +284,9 @@ func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
 			}
 			next[r.FullMethod] = registered{added: r, own: own}
 			owned[r], owned[own] = own, own
+			if own.DryRun && e.built {
+				e.logDryRunRule(own, !own.dryRunByOption)
+			}
 		}
 	}
 	e.table.Store(&next)
@@ -355,29 +337,41 @@ func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, 
 	if s := stateFrom(ctx); s != nil && s.rule == rule && s.enf == e && rule != nil {
 		return ctx, nil
 	}
+	var start time.Time
+	if e.observer != nil {
+		start = time.Now()
+	}
 	p, kind, err := e.decide(ctx, rule)
 	if err != nil {
-		e.deny(ctx, rule, kind, p, err)
-		return ctx, err
+		v := verdict{rule: rule, kind: kind, p: p, err: err, outcome: OutcomeDeny}
+		if e.observer != nil {
+			v.spent = time.Since(start)
+		}
+		if !e.dryRunOf(ctx, rule) {
+			e.report(ctx, &v)
+			return ctx, err
+		}
+		// Dry-run: report what would have happened, and let the call
+		// proceed as it would without the rule, with the principal only
+		// if the credential verified (decide returns one only then).
+		v.outcome, v.dryRun = OutcomeWouldDeny, true
+		e.report(ctx, &v)
+		return withState(ctx, authState{rule: rule, principal: p, enf: e, dryRun: true}), nil
 	}
-	st := authState{rule: rule, principal: p, enf: e}
+	st := authState{rule: rule, principal: p, enf: e, dryRun: rule.DryRun}
 	if p != nil && rule.Condition != "" && !rule.ConditionAtOpen {
 		st.pending = true // decided by CheckRequest, once the request is decoded
-	} else {
-		e.allowed(ctx, rule, kind, p)
+		if e.observer != nil {
+			st.spent = time.Since(start)
+		}
+	} else if e.observing() {
+		v := verdict{rule: rule, kind: kind, p: p, outcome: OutcomeAllow, dryRun: rule.DryRun}
+		if e.observer != nil {
+			v.spent = time.Since(start)
+		}
+		e.report(ctx, &v)
 	}
 	return withState(ctx, st), nil
-}
-
-func (e *Enforcer) allowed(ctx context.Context, rule *Rule, kind CredentialKind, p *Principal) {
-	if e.audit == nil {
-		return
-	}
-	d := &Decision{FullMethod: rule.FullMethod, Allowed: true, Code: codes.OK, Kind: kind, Rule: rule.auditView()}
-	if p != nil {
-		d.Subject = p.Subject
-	}
-	e.audit(ctx, d)
 }
 
 // CheckRequest decides the condition of a call that [Enforcer.Authorize]
@@ -390,13 +384,30 @@ func (e *Enforcer) CheckRequest(ctx context.Context, req any) error {
 	if st == nil || !st.pending {
 		return nil
 	}
-	if derr := e.evaluate(ctx, st.rule, st.principal, req); derr != nil {
-		e.deny(ctx, st.rule, st.principal.Kind, st.principal, derr)
-		return derr
+	var start time.Time
+	if e.observer != nil {
+		start = time.Now()
 	}
+	derr := e.evaluate(ctx, st.rule, st.principal, req)
 	st.pending = false
-	e.allowed(ctx, st.rule, st.principal.Kind, st.principal)
-	return nil
+	v := verdict{rule: st.rule, kind: st.principal.Kind, p: st.principal, err: derr, outcome: OutcomeAllow, dryRun: st.dryRun}
+	if e.observer != nil {
+		v.spent = st.spent + time.Since(start)
+	}
+	switch {
+	case derr == nil:
+		if e.observing() {
+			e.report(ctx, &v)
+		}
+		return nil
+	case st.dryRun:
+		v.outcome = OutcomeWouldDeny
+		e.report(ctx, &v)
+		return nil // the principal stays: the credential verified
+	}
+	v.outcome = OutcomeDeny
+	e.report(ctx, &v)
+	return derr
 }
 
 // evaluate decides rule's condition for p and req.
@@ -572,51 +583,4 @@ func private(ai credentials.AuthInfo) bool {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
 	})
 	return ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
-}
-
-// deny reports a denial to the audit hook and the log.
-func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p *Principal, err *Error) {
-	method := ""
-	if rule != nil {
-		method = rule.FullMethod
-	}
-	if method == "" {
-		method, _ = grpc.Method(ctx)
-	}
-	// The denied method, so that a client tells the enforcer's answer to
-	// its own call from one a handler passed on.
-	_ = err.WithMetadata("method", method) // sets it on err
-	subject := ""
-	if p != nil {
-		subject = p.Subject
-	}
-	if e.audit != nil {
-		e.audit(ctx, &Decision{FullMethod: method, Code: err.Code, Reason: err.Reason, Detail: err.Detail, Kind: kind, Subject: subject, Rule: rule.auditView()})
-	}
-	if e.logger == nil {
-		return
-	}
-	level := slog.LevelInfo
-	if err.Code == codes.Unavailable {
-		level = slog.LevelWarn
-	}
-	if !e.logger.Enabled(ctx, level) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("method", method),
-		slog.String("code", err.Code.String()),
-		slog.String("reason", string(err.Reason)),
-		slog.String("kind", kind.String()),
-	}
-	if subject != "" {
-		attrs = append(attrs, slog.String("subject", subject))
-	}
-	if err.Detail != "" {
-		attrs = append(attrs, slog.String("detail", err.Detail))
-	}
-	if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
-		attrs = append(attrs, slog.String("peer", pr.Addr.String()))
-	}
-	e.logger.LogAttrs(ctx, level, "grpcauth: call denied", attrs...)
 }

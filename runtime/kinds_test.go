@@ -190,6 +190,9 @@ type kindsFixture struct {
 	// client is over TLS without a client certificate, clientA and
 	// clientB over TLS with certA and certB, plainClient over plaintext.
 	client, clientA, clientB, plainClient grpcauthtestv1.KindsClient
+	// tlsConn, connA and plainConn are the connections of client,
+	// clientA and plainClient, for other services' clients.
+	tlsConn, connA, plainConn *grpc.ClientConn
 }
 
 // kindsOptions change the kinds fixture; the zero value is the default.
@@ -205,6 +208,9 @@ type kindsOptions struct {
 	// uncachedJWT turns the JWT authenticator's verified-token cache off,
 	// so every JWT is verified.
 	uncachedJWT bool
+	// register registers more services on both servers, in the fixture's
+	// mode (for modeInterceptor, it adds their rules to enf itself).
+	register func(s *grpc.Server, enf *runtime.Enforcer, m mode)
 }
 
 // newKindsFixture starts a Kinds server enforced in mode m. Its enforcer
@@ -265,7 +271,7 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 		runtime.WithAPIKeys(f.keys),
 		runtime.WithMTLS(f.mtlsAuth),
 		runtime.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))),
-		runtime.WithAuditHook(f.decisions.add),
+		auditAll(f.decisions),
 	}
 	if !o.noOAuth2 {
 		oauth2, err := introspection.New(append([]introspection.Option{
@@ -305,6 +311,9 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 		default:
 			t.Fatalf("unknown mode %q", m)
 		}
+		if o.register != nil {
+			o.register(s, f.enf, m)
+		}
 	}
 	serverTLS, err := f.serverCA.ServerTLS()
 	if err != nil {
@@ -315,10 +324,12 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 
 	f.certA = f.workload(t, workloadA)
 	f.certB = f.workload(t, workloadB)
-	f.client = f.dialTLS(t, nil)
-	f.clientA = f.dialTLS(t, f.certA)
+	f.tlsConn, f.connA = f.dialTLSConn(t, nil), f.dialTLSConn(t, f.certA)
+	f.plainConn = dial(t, f.plain, insecure.NewCredentials())
+	f.client = grpcauthtestv1.NewKindsClient(f.tlsConn)
+	f.clientA = grpcauthtestv1.NewKindsClient(f.connA)
 	f.clientB = f.dialTLS(t, f.certB)
-	f.plainClient = grpcauthtestv1.NewKindsClient(dial(t, f.plain, insecure.NewCredentials()))
+	f.plainClient = grpcauthtestv1.NewKindsClient(f.plainConn)
 	return f
 }
 
@@ -367,11 +378,17 @@ func (f *kindsFixture) workload(t testing.TB, uris ...string) *tls.Certificate {
 // its CA is not among them.
 func (f *kindsFixture) dialTLS(t testing.TB, cert *tls.Certificate) grpcauthtestv1.KindsClient {
 	t.Helper()
+	return grpcauthtestv1.NewKindsClient(f.dialTLSConn(t, cert))
+}
+
+// dialTLSConn dials the TLS server, presenting cert if not nil.
+func (f *kindsFixture) dialTLSConn(t testing.TB, cert *tls.Certificate) *grpc.ClientConn {
+	t.Helper()
 	cfg := withServerName(f.serverCA.ClientTLS())
 	if cert != nil {
 		cfg.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
 	}
-	return grpcauthtestv1.NewKindsClient(dial(t, f.secure, credentials.NewTLS(cfg)))
+	return dial(t, f.secure, credentials.NewTLS(cfg))
 }
 
 // writeBundle writes the PEM trust bundle of cas to path, atomically.
@@ -563,7 +580,7 @@ func (f *kindsFixture) wantAllowed(t *testing.T, k kindsCall, ctx context.Contex
 		t.Errorf("%s: handler saw %+v; want %+v", k.name, got, want)
 	}
 	d, ok := f.lastDecision(k.method)
-	if !ok || !d.Allowed || d.Kind != kind || d.Subject != subject || d.Code != codes.OK {
+	if !ok || d.Outcome != runtime.OutcomeAllow || d.Kind != kind || d.Subject != subject || d.Code != codes.OK {
 		t.Errorf("%s: audit decision = %+v (found %v); want allowed, kind %s, subject %q", k.name, d, ok, kind, subject)
 	}
 }
@@ -584,21 +601,21 @@ func (f *kindsFixture) wantPublic(t *testing.T, k kindsCall, ctx context.Context
 	}
 }
 
-func (f *kindsFixture) lastDecision(method string) (runtime.Decision, bool) {
+func (f *kindsFixture) lastDecision(method string) (runtime.AuditEvent, bool) {
 	ds := f.decisions.all()
 	for i := len(ds) - 1; i >= 0; i-- {
 		if ds[i].FullMethod == method {
 			return ds[i], true
 		}
 	}
-	return runtime.Decision{}, false
+	return runtime.AuditEvent{}, false
 }
 
 // noneAllowed asserts that the audit hook saw no allowed decision.
 func (f *kindsFixture) noneAllowed(t *testing.T) {
 	t.Helper()
 	for _, d := range f.decisions.all() {
-		if d.Allowed {
+		if d.Outcome == runtime.OutcomeAllow {
 			t.Errorf("allowed decision %+v; want none", d)
 		}
 	}
@@ -613,7 +630,7 @@ func (f *kindsFixture) noSecrets(t *testing.T, secrets ...string) {
 			t.Errorf("the log holds a credential:\n%s", log)
 		}
 		for _, d := range f.decisions.all() {
-			if strings.Contains(d.Detail, s) || strings.Contains(d.Subject, s) {
+			if strings.Contains(fmt.Sprintf("%+v", d), s) {
 				t.Errorf("a decision holds a credential: %+v", d)
 			}
 		}
@@ -1283,7 +1300,7 @@ func TestSecurity60_PublicWithInvalidCredential(t *testing.T) {
 			t.Errorf("credentials on a public method reached a backend: %d introspections, %d JWKS fetches", f.in.Requests(), f.iss.Fetches())
 		}
 		for _, d := range f.decisions.all() {
-			if !d.Allowed || d.Kind != runtime.NoCredential || d.Subject != "" {
+			if d.Outcome != runtime.OutcomeAllow || d.Kind != runtime.NoCredential || d.Subject != "" {
 				t.Errorf("decision %+v; want allowed with no credential and no subject", d)
 			}
 		}

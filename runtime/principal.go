@@ -96,6 +96,14 @@ type authState struct {
 	enf       *Enforcer
 	// pending is set while the rule's condition waits for the request.
 	pending bool
+	// dryRun: the method runs in dry-run; denials are reported, not made.
+	dryRun bool
+	// spent is the time the decision took before it waited for the
+	// request (when an observer is set).
+	spent time.Duration
+	// expiryReported is set (atomically) once a dry-run stream's expiry
+	// has been reported: it is reported once, and the stream goes on.
+	expiryReported uint32
 }
 
 type authStateKey struct{}

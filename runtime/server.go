@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 )
@@ -112,6 +113,13 @@ func streamCheck(ctx context.Context) error {
 		return nil
 	}
 	err := NewError(ReasonTokenExpired, "the credential expired during the stream; reopen it with a fresh one")
+	if st.dryRun {
+		// Dry-run: the stream goes on; its end is reported once.
+		if atomic.CompareAndSwapUint32(&st.expiryReported, 0, 1) {
+			st.enf.report(ctx, &verdict{rule: st.rule, kind: st.principal.Kind, p: st.principal, err: err, outcome: OutcomeWouldDeny, dryRun: true})
+		}
+		return nil
+	}
 	st.enf.deny(ctx, st.rule, st.principal.Kind, st.principal, err)
 	return err
 }

@@ -32,6 +32,8 @@ type effectiveRule struct {
 	// conditionAtOpen: decided when a client- or bidi-stream opens.
 	conditionAtOpen bool
 	undeclared      bool
+	// dryRun: would-be denials are reported, calls proceed.
+	dryRun bool
 	// source is the full name of the element the access was declared on.
 	source string
 }
@@ -150,10 +152,13 @@ func resolve(method string, levels []level, undeclaredOK bool) (*effectiveRule, 
 		if r.Condition != nil {
 			eff.condition = r.GetCondition()
 		}
+		if r.DryRun != nil {
+			eff.dryRun = r.GetDryRun()
+		}
 	}
 	if !haveAccess {
 		if undeclaredOK {
-			return &effectiveRule{undeclared: true, tlsRequired: eff.tlsRequired}, nil
+			return &effectiveRule{undeclared: true, tlsRequired: eff.tlsRequired, dryRun: eff.dryRun}, nil
 		}
 		return nil, fmt.Errorf("%s: no auth rule: set (grpcauth.v1.method), (grpcauth.v1.service) or (grpcauth.v1.file), or mark it public with a reason", method)
 	}
