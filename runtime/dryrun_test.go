@@ -341,7 +341,9 @@ func TestUndeclaredDryRun(t *testing.T) {
 	t.Run("denied by default", func(t *testing.T) { check(t, nil, false) })
 	t.Run("WithUndeclaredDryRun", func(t *testing.T) { check(t, []runtime.Option{runtime.WithUndeclaredDryRun()}, true) })
 	t.Run("named", func(t *testing.T) { check(t, []runtime.Option{runtime.WithDryRun("/grpc.health.v1.Health/*")}, true) })
-	t.Run("another named", func(t *testing.T) { check(t, []runtime.Option{runtime.WithDryRun("/grpc.health.v1.Health/Watch")}, false) })
+	t.Run("another named", func(t *testing.T) {
+		check(t, []runtime.Option{runtime.WithDryRun("/grpc.health.v1.Health/Watch")}, false)
+	})
 }
 
 // countingHealth counts the handler's calls and checks it sees no principal.
@@ -357,7 +359,6 @@ func (h *countingHealth) Check(ctx context.Context, r *healthpb.HealthCheckReque
 	h.calls.Add(1)
 	return h.HealthServer.Check(ctx, r)
 }
-
 
 // TestDryRunStreamExpiry: a dry-run stream whose credential expires goes
 // on; its would-be end is reported once.
