@@ -123,7 +123,7 @@ type MethodCredentials struct {
 	// and the call is sent without a credential.
 	wouldRefuse *Error
 	callOpt     grpc.CallOption   // attaches the credential; nil when none
-	onlyOpt   []grpc.CallOption // {callOpt}, for calls without options of their own
+	onlyOpt     []grpc.CallOption // {callOpt}, for calls without options of their own
 }
 
 // ForMethod decides, once, what calls to rule's method attach. For a rule
