@@ -138,7 +138,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f := a.flights.join(key, func() (*response, error) { return a.introspect(token) }, func(r *response, err error) {
+	f := a.flights.join(key, func() (*response, error) { return a.introspectObserved(token) }, func(r *response, err error) {
 		a.store(key, r, err)
 	})
 	select {

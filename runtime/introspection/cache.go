@@ -42,6 +42,8 @@ type cache struct {
 	mu      sync.Mutex
 	max     int
 	entries map[cacheKey]*entry
+	// Counters for Stats, guarded by mu.
+	hits, misses, evictions uint64
 }
 
 func newCache(max int) *cache {
@@ -51,7 +53,13 @@ func newCache(max int) *cache {
 func (c *cache) get(k cacheKey) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.entries[k]
+	e := c.entries[k]
+	if e == nil {
+		c.misses++
+	} else {
+		c.hits++
+	}
+	return e
 }
 
 func (c *cache) remove(k cacheKey, e *entry) {
@@ -92,6 +100,7 @@ func (c *cache) evictLocked(now time.Time) {
 	}
 	if len(c.entries) >= c.max && n > 0 {
 		delete(c.entries, victim)
+		c.evictions++
 	}
 }
 

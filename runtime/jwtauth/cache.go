@@ -6,6 +6,7 @@ package jwtauth
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -39,6 +40,8 @@ type verifiedCache struct {
 type cacheShard struct {
 	mu sync.RWMutex
 	m  map[string]*cacheEntry
+	// Counters for Stats, per shard so that calls do not contend on one.
+	hits, misses, evictions atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -70,6 +73,11 @@ func (c *verifiedCache) get(token string) *cacheEntry {
 	s.mu.RLock()
 	e := s.m[token]
 	s.mu.RUnlock()
+	if e == nil {
+		s.misses.Add(1)
+	} else {
+		s.hits.Add(1)
+	}
 	return e
 }
 
@@ -92,6 +100,9 @@ func (c *verifiedCache) put(token string, e *cacheEntry, now time.Time) {
 			if n++; n == 8 {
 				break
 			}
+		}
+		if v := s.m[victim]; v != nil && now.Before(v.expiry) {
+			s.evictions.Add(1)
 		}
 		delete(s.m, victim)
 	}

@@ -32,6 +32,7 @@ type keyMap struct {
 	noKID     []*jose.JSONWebKey // keys published without a kid
 	refreshAt time.Time          // zero for a static set: never refreshed
 	staleAt   time.Time          // after this the keys are not used
+	fetchedAt time.Time          // zero for a static set
 }
 
 // keySource finds the key a token names, fetching the JWKS when needed.
@@ -46,7 +47,8 @@ type keySource struct {
 	lastAttempt time.Time
 	lastErr     error
 
-	fetches atomic.Int64
+	fetches  atomic.Int64
+	failures atomic.Int64 // fetches that failed, for Stats
 }
 
 var (
@@ -223,6 +225,7 @@ func (ks *keySource) refresh() chan struct{} {
 		ks.mu.Lock()
 		if err != nil {
 			ks.lastErr = err
+			ks.failures.Add(1)
 		} else {
 			ks.lastErr = nil
 			ks.current.Store(km)
@@ -298,6 +301,7 @@ func (ks *keySource) fetch() (*keyMap, error) {
 	}
 	km.keepIdentity(ks.current.Load())
 	now := ks.cfg.now()
+	km.fetchedAt = now
 	km.refreshAt = now.Add(ks.cfg.refreshInterval)
 	km.staleAt = km.refreshAt.Add(ks.cfg.maxStaleness)
 	return km, nil

@@ -1,0 +1,43 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package jwtauth
+
+import "github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+
+// CacheStats returns a snapshot of the verified-token cache's counters, for
+// metrics (runtime/otelauth reads it). Hits count look-ups that found the
+// token; an entry found unusable (expired, its key gone) is verified in
+// full and dropped. All zero when [CacheSize] is 0. Safe for concurrent
+// use; it takes each shard's lock briefly to count entries.
+func (a *Authenticator) CacheStats() runtime.CacheStats {
+	c := a.cache
+	if c == nil {
+		return runtime.CacheStats{}
+	}
+	st := runtime.CacheStats{Entries: c.len(), Capacity: a.cfg.cacheSize}
+	for i := range c.shards {
+		s := &c.shards[i]
+		st.Hits += s.hits.Load()
+		st.Misses += s.misses.Load()
+		st.Evictions += s.evictions.Load()
+	}
+	return st
+}
+
+// KeySetStats returns a snapshot of the key set: fetches and failed
+// fetches of the JWKS since the authenticator was built, the usable keys
+// in the set in use and when it was fetched (zero for [StaticKeys] and
+// before the first good fetch), for metrics such as the age of the keys.
+// Safe for concurrent use; it does not block.
+func (a *Authenticator) KeySetStats() runtime.KeySetStats {
+	st := runtime.KeySetStats{
+		Fetches:       uint64(a.keys.fetches.Load()),
+		FetchFailures: uint64(a.keys.failures.Load()),
+	}
+	if km := a.keys.current.Load(); km != nil {
+		st.Keys = len(km.byKID) + len(km.noKID)
+		st.FetchedAt = km.fetchedAt
+	}
+	return st
+}
