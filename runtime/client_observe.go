@@ -50,6 +50,9 @@ func (c *ClientCredentials) refused(ctx context.Context, m *MethodCredentials, e
 // retried reports the one retry of a unary call the server refused.
 func (c *ClientCredentials) retried(ctx context.Context, m *MethodCredentials, denial *Error) {
 	ev := ClientEvent{Type: ClientRetried, FullMethod: m.rule.FullMethod, Reason: ReasonTokenExpired, Kind: m.kind}
+	if denial != nil {
+		ev.DecisionID = denial.DecisionID()
+	}
 	if c.Observer != nil {
 		c.Observer.ObserveClient(ctx, ev)
 	}
@@ -61,9 +64,9 @@ func (c *ClientCredentials) retried(ctx context.Context, m *MethodCredentials, d
 		slog.String("reason", string(ev.Reason)),
 		slog.String("kind", ev.Kind.String()),
 	}
-	if denial != nil && denial.DecisionID() != "" {
+	if ev.DecisionID != "" {
 		// The server's id of the refusal: its log line has the same.
-		attrs = append(attrs, slog.String("decision_id", denial.DecisionID()))
+		attrs = append(attrs, slog.String("decision_id", ev.DecisionID))
 	}
 	c.Logger.LogAttrs(ctx, slog.LevelInfo, "grpcauth: retrying once with a fresh token", attrs...)
 }

@@ -164,6 +164,9 @@ type ClientEvent struct {
 	// DryRun marks a refusal that was not made because the method's rule
 	// runs in dry-run.
 	DryRun bool
+	// DecisionID is, for a retry, the server's decision id of the
+	// refusal that caused it (see [Error.DecisionID]).
+	DecisionID string
 	// Failed marks a token fetch that failed.
 	Failed bool
 	// Duration is how long a token fetch took.
