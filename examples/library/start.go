@@ -15,6 +15,9 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
@@ -38,8 +41,18 @@ type Config struct {
 	TLS *tls.Config
 	// TLSAddr and PlainAddr are where to listen; "127.0.0.1:0" by default.
 	TLSAddr, PlainAddr string
+	// AdminAddr, when set, is where an admin listener serves server
+	// reflection (of the services above, and any message type the
+	// process knows, google.rpc.ErrorInfo included) and health checking,
+	// in plaintext and without auth: for operators' tools such as
+	// grpcurl. Keep it on loopback or an operators' network: reflection
+	// tells a caller every method. The service listeners keep
+	// deny-by-default: reflection is denied there.
+	AdminAddr string
 	// Logger receives one safe line per denied call.
 	Logger *slog.Logger
+	// Options are added to the enforcer's (an observer, audit, dry-run).
+	Options []runtime.Option
 }
 
 // Running is a started example server.
@@ -48,6 +61,8 @@ type Running struct {
 	TLSAddr string
 	// PlainAddr is the plaintext listener's address.
 	PlainAddr string
+	// AdminAddr is the admin listener's address, empty without one.
+	AdminAddr string
 	servers   []*grpc.Server
 }
 
@@ -95,7 +110,7 @@ func Start(cfg Config) (*Running, error) {
 	if cfg.MTLS != nil {
 		opts = append(opts, runtime.WithMTLS(cfg.MTLS))
 	}
-	enf, err := runtime.NewEnforcer(opts...)
+	enf, err := runtime.NewEnforcer(append(opts, cfg.Options...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -137,5 +152,28 @@ func Start(cfg Config) (*Running, error) {
 			return nil, err
 		}
 	}
+	if cfg.AdminAddr != "" {
+		if r.AdminAddr, err = serveAdmin(r, cfg.AdminAddr, healthSrv); err != nil {
+			r.Stop()
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// serveAdmin starts the admin listener: reflection of the services of
+// r's first server, and health.
+func serveAdmin(r *Running, addr string, healthSrv *health.Server) (string, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s := grpc.NewServer()
+	opts := reflection.ServerOptions{Services: r.servers[0], DescriptorResolver: protoregistry.GlobalFiles, ExtensionResolver: protoregistry.GlobalTypes}
+	reflectionv1.RegisterServerReflectionServer(s, reflection.NewServerV1(opts))
+	reflectionv1alpha.RegisterServerReflectionServer(s, reflection.NewServer(opts))
+	healthpb.RegisterHealthServer(s, healthSrv)
+	r.servers = append(r.servers, s)
+	go func() { _ = s.Serve(lis) }() // returns when Stop stops the server
+	return lis.Addr().String(), nil
 }

@@ -24,6 +24,19 @@
 //
 // -ca-file adds CA certificates (PEM) trusted for the JWKS and
 // introspection endpoints, for issuers behind a private CA.
+//
+// -admin-addr (default 127.0.0.1:9090, loopback only; "" turns it off) is
+// an admin listener, plaintext and without auth, that serves server
+// reflection and health checking only, for operators' tools: grpcurl can
+// list and describe the services there, and save their descriptors (with
+// google.rpc.ErrorInfo's, so that it decodes a denial's reason and decision
+// id) to call the service listeners, where reflection stays denied:
+//
+//	grpcurl -plaintext -protoset-out library.protoset 127.0.0.1:9090 describe library.v1.LibraryService google.rpc.ErrorInfo
+//	grpcurl -protoset library.protoset -cacert ca.pem -H "authorization: Bearer $TOKEN" 127.0.0.1:8443 library.v1.LibraryService/GetBook
+//
+// -dry-run METHOD (repeatable; "/pkg.Service/Method" or "/pkg.Service/*")
+// reports the method's would-be denials and lets its calls proceed.
 package main
 
 import (
@@ -34,6 +47,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -42,6 +56,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/examples/library"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/apikey"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/introspection"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
@@ -67,6 +82,8 @@ type options struct {
 	apiKeys                                  string
 	clientCA, trustDomain                    string
 	mtlsScopes                               map[string][]string
+	adminAddr                                string
+	dryRun                                   []string
 }
 
 func main() {
@@ -85,7 +102,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "library-server:", err)
 		os.Exit(1)
 	}
-	slog.Info("serving", "plaintext", r.PlainAddr, "tls", r.TLSAddr)
+	slog.Info("serving", "plaintext", r.PlainAddr, "tls", r.TLSAddr, "admin", r.AdminAddr)
 	<-ctx.Done()
 	slog.Info("stopping: waiting for calls in flight", "at-most", shutdownGrace)
 	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -110,6 +127,11 @@ func parse(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.apiKeys, "api-keys", "", "API key file (JSON): turns on API_KEY")
 	fs.StringVar(&o.clientCA, "client-ca", "", "CA bundle (PEM) for client certificates: turns on MTLS (needs -tls-cert)")
 	fs.StringVar(&o.trustDomain, "spiffe-trust-domain", "", "the SPIFFE trust domain of client certificates (with -client-ca)")
+	fs.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:9090", "admin listener (plaintext, no auth): reflection and health only; keep it on loopback; empty turns it off")
+	fs.Func("dry-run", "METHOD: put /pkg.Service/Method (or /pkg.Service/*) in dry-run: would-be denials are reported, calls proceed (repeatable)", func(v string) error {
+		o.dryRun = append(o.dryRun, v)
+		return nil
+	})
 	fs.Func("mtls-scope", "ID=SCOPE[,SCOPE...]: scopes of a client certificate's SPIFFE ID (repeatable)", func(v string) error {
 		id, scopes, ok := strings.Cut(v, "=")
 		if !ok || id == "" || scopes == "" {
@@ -172,7 +194,13 @@ func start(ctx context.Context, o options, logger *slog.Logger) (*library.Runnin
 	if err != nil {
 		return nil, err
 	}
-	cfg := library.Config{JWT: jwt, PlainAddr: o.plainAddr, TLSAddr: o.tlsAddr, Logger: logger}
+	cfg := library.Config{JWT: jwt, PlainAddr: o.plainAddr, TLSAddr: o.tlsAddr, AdminAddr: o.adminAddr, Logger: logger}
+	if len(o.dryRun) > 0 {
+		cfg.Options = append(cfg.Options, runtime.WithDryRun(o.dryRun...))
+	}
+	if o.adminAddr != "" && !loopback(o.adminAddr) {
+		logger.Warn("the admin listener is not on loopback: anybody who reaches it can list every method", "admin-addr", o.adminAddr)
+	}
 	if o.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
 		if err != nil {
@@ -214,4 +242,17 @@ func start(ctx context.Context, o options, logger *slog.Logger) (*library.Runnin
 		go func() { _ = cfg.MTLS.Watch(ctx, reloadInterval, report("client CA bundle")) }()
 	}
 	return library.Start(cfg)
+}
+
+// loopback reports whether addr's host is a loopback address or localhost.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
