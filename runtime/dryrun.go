@@ -94,7 +94,9 @@ func (e *Enforcer) dryRunNamed(fullMethod string) bool {
 // nil) that would be denied proceeds instead. It is asked on the denial
 // path only: an allowed call costs nothing for dry-run.
 func (e *Enforcer) dryRunOf(ctx context.Context, rule *Rule) bool {
-	if rule != nil && rule.DryRun {
+	if rule != nil && (rule.DryRun || e.dryRunNamed(rule.FullMethod)) {
+		// A rule never added to e (Authorize with a table's rule) is
+		// named by the options too.
 		return true
 	}
 	if rule == nil || rule.Undeclared {

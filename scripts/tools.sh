@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the pinned code generators into .bin/ (only Go is needed).
+# Installs the pinned code generators, and grpcurl for a test, into .bin/
+# (only Go is needed).
 # They are kept out of the main module's requirements: users of runtime/ do
 # not inherit buf's dependency graph.
 set -euo pipefail
@@ -9,6 +10,8 @@ TOOLS=(
   github.com/bufbuild/buf/cmd/buf@v1.75.0
   google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.12
   google.golang.org/grpc/cmd/protoc-gen-go-grpc@v1.6.2
+  # For TestGrpcurl: the troubleshooting guide's grpcurl invocation, run.
+  github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 )
 stamp=".bin/.versions"
 want="$(printf '%s\n' "${TOOLS[@]}")"

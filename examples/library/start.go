@@ -110,7 +110,8 @@ func Start(cfg Config) (*Running, error) {
 	if cfg.MTLS != nil {
 		opts = append(opts, runtime.WithMTLS(cfg.MTLS))
 	}
-	enf, err := runtime.NewEnforcer(append(opts, cfg.Options...)...)
+	opts = append(opts, cfg.Options...)
+	enf, err := runtime.NewEnforcer(opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -130,20 +130,25 @@ func TestGrpcurl(t *testing.T) {
 		t.Skip("grpcurl not installed (scripts/tools.sh installs it into .bin)")
 	}
 	adminAddr, plainAddr := startAdmin(t)
-	protoset := filepath.Join(t.TempDir(), "library.protoset")
+	dir := t.TempDir()
+	protoset, errors := filepath.Join(dir, "library.protoset"), filepath.Join(dir, "errors.protoset")
 	run := func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 		return string(out), err
 	}
-	if out, err := run("-plaintext", "-protoset-out", protoset, adminAddr, "describe", "library.v1.LibraryService", "google.rpc.ErrorInfo"); err != nil {
+	if out, err := run("-plaintext", "-protoset-out", protoset, adminAddr, "describe", "library.v1.LibraryService"); err != nil {
+		t.Fatalf("grpcurl describe: %v\n%s", err, out)
+	}
+	if out, err := run("-plaintext", "-protoset-out", errors, adminAddr, "describe", "google.rpc.ErrorInfo"); err != nil {
 		t.Fatalf("grpcurl describe: %v\n%s", err, out)
 	}
 	if out, err := run("-plaintext", adminAddr, "list"); err != nil || !strings.Contains(out, "library.v1.LibraryService") {
 		t.Errorf("grpcurl list on the admin listener: %v\n%s", err, out)
 	}
-	out, _ := run("-plaintext", "-protoset", protoset, "-d", `{"name":"shelves/public/books/1"}`, plainAddr, "library.v1.LibraryService/GetBook")
+	out, _ := run("-plaintext", "-protoset", protoset, "-protoset", errors, "-d", `{"name":"shelves/public/books/1"}`, plainAddr, "library.v1.LibraryService/GetBook")
+	t.Logf("grpcurl:\n%s", out)
 	for _, want := range []string{"Code: Unauthenticated", `"@type": "type.googleapis.com/google.rpc.ErrorInfo"`, `"reason": "CREDENTIALS_MISSING"`, `"domain": "grpcauth.v1"`, `"decision_id": "`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("grpcurl output lacks %q:\n%s", want, out)

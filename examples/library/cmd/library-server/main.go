@@ -28,12 +28,14 @@
 // -admin-addr (default 127.0.0.1:9090, loopback only; "" turns it off) is
 // an admin listener, plaintext and without auth, that serves server
 // reflection and health checking only, for operators' tools: grpcurl can
-// list and describe the services there, and save their descriptors (with
+// list and describe the services there, and save their descriptors (and
 // google.rpc.ErrorInfo's, so that it decodes a denial's reason and decision
 // id) to call the service listeners, where reflection stays denied:
 //
-//	grpcurl -plaintext -protoset-out library.protoset 127.0.0.1:9090 describe library.v1.LibraryService google.rpc.ErrorInfo
-//	grpcurl -protoset library.protoset -cacert ca.pem -H "authorization: Bearer $TOKEN" 127.0.0.1:8443 library.v1.LibraryService/GetBook
+//	grpcurl -plaintext -protoset-out library.protoset 127.0.0.1:9090 describe library.v1.LibraryService
+//	grpcurl -plaintext -protoset-out errors.protoset 127.0.0.1:9090 describe google.rpc.ErrorInfo
+//	grpcurl -protoset library.protoset -protoset errors.protoset -cacert ca.pem \
+//	  -H "authorization: Bearer $TOKEN" 127.0.0.1:8443 library.v1.LibraryService/GetBook
 //
 // -dry-run METHOD (repeatable; "/pkg.Service/Method" or "/pkg.Service/*")
 // reports the method's would-be denials and lets its calls proceed.
