@@ -114,6 +114,8 @@ func (c *ClientCredentials) holds(k CredentialKind) bool {
 // one method: a credential of a kind the method accepts, or the preflight
 // error. Generated clients build one per method with
 // [ClientCredentials.ForMethod] when they are created.
+//
+// For generated code; applications do not call it.
 type MethodCredentials struct {
 	creds     *ClientCredentials
 	rule      *Rule
@@ -129,6 +131,8 @@ type MethodCredentials struct {
 // ForMethod decides, once, what calls to rule's method attach. For a rule
 // in dry-run, a call it would refuse is reported (Logger, Observer) and sent
 // without a credential instead.
+//
+// For generated code; applications do not call it.
 func (c *ClientCredentials) ForMethod(rule *Rule) *MethodCredentials {
 	m := c.forMethod(rule)
 	if rule.DryRun && m.preflight != nil {
@@ -235,6 +239,8 @@ func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 // error without any network when the client holds no accepted kind; and,
 // when the server answers TOKEN_EXPIRED, exactly one retry after a forced
 // token refresh. Generated clients call it.
+//
+// For generated code; applications do not call it.
 func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOption, call func(context.Context, ...grpc.CallOption) (*Res, error)) (*Res, error) {
 	if m.preflight != nil {
 		m.creds.refused(ctx, m, m.preflight, false)
@@ -271,6 +277,8 @@ func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallO
 // are refreshed ahead of expiry, so a reopened stream gets a fresh token,
 // and [ClientCredentials.ExpireToken] forces one when clocks disagree.
 // Generated clients call it.
+//
+// For generated code; applications do not call it.
 func Stream[S any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOption, open func(context.Context, ...grpc.CallOption) (S, error)) (S, error) {
 	if m.preflight != nil {
 		m.creds.refused(ctx, m, m.preflight, false)

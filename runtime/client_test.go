@@ -22,6 +22,7 @@ import (
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 )
 
 // tokenSource mints a token per call with mint and counts the calls.
@@ -383,7 +384,7 @@ func TestStreamEndsWhenTokenExpires(t *testing.T) {
 	for _, m := range modes {
 		t.Run(string(m), func(t *testing.T) {
 			clock := &fakeClock{t: time.Now()}
-			f := newFixture(t, fixtureOptions{mode: m, enforcerOpts: []runtime.Option{runtime.WithClock(clock.Now)}})
+			f := newFixture(t, fixtureOptions{mode: m, jwtOpts: []jwtauth.Option{jwtauth.Clock(clock.Now)}})
 			token := f.iss.Mint(authtest.Scopes("library.read"), authtest.ExpiresIn(time.Minute))
 			s, err := f.client.SyncShelf(withToken(token))
 			if err != nil {
@@ -403,10 +404,18 @@ func TestStreamEndsWhenTokenExpires(t *testing.T) {
 	}
 	t.Run("disabled", func(t *testing.T) {
 		clock := &fakeClock{t: time.Now()}
-		f := newFixture(t, fixtureOptions{mode: modeRegister, enforcerOpts: []runtime.Option{runtime.WithClock(clock.Now), runtime.WithoutStreamExpiry()}})
+		f := newFixture(t, fixtureOptions{mode: modeRegister, jwtOpts: []jwtauth.Option{jwtauth.Clock(clock.Now)}, enforcerOpts: []runtime.Option{runtime.WithoutStreamExpiry()}})
 		s, err := f.client.SyncShelf(withToken(f.iss.Mint(authtest.Scopes("library.read"), authtest.ExpiresIn(time.Minute))))
 		if err != nil {
 			t.Fatal(err)
+		}
+		// One message first: the stream is open (and its token judged) before
+		// the clock moves.
+		if err := s.Send(&libraryv1.SyncShelfRequest{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Recv(); err != nil {
+			t.Fatalf("first message: %v", err)
 		}
 		clock.Add(2 * time.Minute)
 		if err := s.Send(&libraryv1.SyncShelfRequest{}); err != nil {

@@ -23,6 +23,15 @@
 //  6. authorizes: some requirement accepts the kind and the principal holds
 //     all of its scopes.
 //
+// # Streams
+//
+// A stream is decided when it opens. While it is open, it ends when its
+// credential expires (see [WithoutStreamExpiry]) and when a recheck, every
+// [WithStreamRecheck] interval, refuses the credential it was opened with:
+// the handler's context is cancelled then with the denial as its cause, a
+// receive waiting returns the denial, and the caller gets the denial
+// whatever the handler returns.
+//
 // # Status codes
 //
 // UNAUTHENTICATED (16) when the caller's identity is missing or bad: no
@@ -37,4 +46,20 @@
 // Every denial carries a google.rpc.ErrorInfo with a stable [Reason] and
 // the domain [ErrorDomain]. The status message is for people and is safe:
 // it never carries a token, a key, or the server's configuration.
+//
+// # What applications use, and what generated code uses
+//
+// Applications build an [Enforcer] with [NewEnforcer] and its options, hand
+// it to the generated RegisterXxxServerWithAuth (or use its interceptors
+// with [WithRules]), read the caller with [PrincipalFrom], build clients
+// with [ClientCredentials], and read denials with [FromError].
+//
+// Some exported names exist only for generated code, because it lives in
+// the user's package: [Enforcer.ServiceDesc], [ServeServerStream],
+// [ServeClientStream], [ServeBidiStream], [ClientCredentials.ForMethod],
+// [MethodCredentials], [Unary], [Stream], the fields of [Rule],
+// [Requirement] and [ServiceRules] (generated code declares them; an
+// enforcer keeps its own copy), and the SupportPackageIsVersionN constants.
+// Their docs say "For generated code". Code that calls [Enforcer.Authorize]
+// itself (a hand-written wrapper) must also call [Enforcer.CheckRequest].
 package runtime

@@ -21,6 +21,7 @@ import (
 	grpcauthtestv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/grpcauthtest/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 )
 
 // rolloutServer answers with the caller the handler saw.
@@ -367,13 +368,20 @@ func TestDryRunStreamExpiry(t *testing.T) {
 	now.Store(time.Now().UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	impl := &rolloutServer{}
-	f := newKindsFixture(t, modeRegister, kindsOptions{register: registerRollout(impl), enforcerOpts: []runtime.Option{runtime.WithClock(clock)}})
+	f := newKindsFixture(t, modeRegister, kindsOptions{register: registerRollout(impl), jwtOpts: []jwtauth.Option{jwtauth.Clock(clock)}})
 	c := grpcauthtestv1.NewRolloutClient(f.tlsConn)
 	ctx, cancel := context.WithTimeout(bearerMD(f.iss.Mint(authtest.Subject("alice"), authtest.Scopes("s"), authtest.ExpiresIn(time.Minute))), 10*time.Second)
 	defer cancel()
 	s, err := c.Chat(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// One message first: the stream is decided when it reaches the server.
+	if err := s.Send(&grpcauthtestv1.RolloutRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Recv(); err != nil || r.GetCaller() != "alice" {
+		t.Fatalf("first message: %v, %v", r, err)
 	}
 	now.Add(int64(time.Hour))
 	for i := range 3 {

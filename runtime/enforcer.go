@@ -163,24 +163,59 @@ func WithMaxCredentialSize(n int) Option {
 	}
 }
 
-// WithClock sets the time source of stream expiry checks, for tests.
-func WithClock(now func() time.Time) Option {
+// WithoutStreamExpiry stops ending streams whose credential expires while
+// they run. By default a stream ends at its principal's ExpiresAt (a
+// token's exp plus the authenticator's leeway, a client certificate's
+// NotAfter) with UNAUTHENTICATED TOKEN_EXPIRED, whether or not a message
+// moves: the handler's context is cancelled then with the denial as its
+// cause ([context.Cause]), a receive waiting then returns the denial, no
+// message received later reaches the handler, every later send fails, and
+// whatever the handler returns, the caller gets the denial. It is logged
+// and audited once. Rechecks ([WithStreamRecheck]) still run, but one that
+// finds the credential expired does not end the stream.
+func WithoutStreamExpiry() Option {
 	return func(e *Enforcer) error {
-		if now == nil {
-			return fmt.Errorf("%w: WithClock: nil", ErrInvalidOption)
-		}
-		e.now = now
+		e.noStreamExpiry = true
 		return nil
 	}
 }
 
-// WithoutStreamExpiry stops ending streams whose credential expires while
-// they run. By default every message received or sent on a stream first
-// checks the credential's expiry, and a stream whose credential expired
-// ends with UNAUTHENTICATED TOKEN_EXPIRED.
-func WithoutStreamExpiry() Option {
+// DefaultStreamRecheck is how often an open stream's credential is checked
+// again unless [WithStreamRecheck] says otherwise.
+const DefaultStreamRecheck = time.Minute
+
+// MinStreamRecheck is the shortest interval [WithStreamRecheck] takes: every
+// open stream rechecks on its own, and the authenticators' backends should
+// not pay for a recheck more often than that.
+const MinStreamRecheck = 100 * time.Millisecond
+
+// WithStreamRecheck sets how often an open stream checks again the
+// credential it was opened with (default [DefaultStreamRecheck]; at least
+// [MinStreamRecheck]; 0 turns rechecks off). Every d the stream's
+// credential, taken again from the stream's own metadata and connection, is
+// authenticated by the same authenticator and the method's rule decided
+// again: the requirement's kind and scopes, and a condition decided at
+// open. A denial ends the stream as expiry does, with the authenticator's
+// reason: a key removed from the JWKS (TOKEN_INVALID_SIGNATURE), a token
+// that introspection now says is inactive (TOKEN_REVOKED), an API key
+// removed by a reload or a client CA removed from the trust bundle
+// (CREDENTIALS_INVALID). A backend that fails during a recheck ends the
+// stream too, with UNAVAILABLE AUTH_BACKEND_UNAVAILABLE, as a new call
+// would be refused: rechecks fail closed.
+//
+// The authenticators' caches apply, so a revocation ends a stream within d
+// plus the time the authenticator takes to see it: the JWKS refresh
+// interval (jwtauth.RefreshInterval), the introspection cache TTL
+// (introspection.CacheTTL), the period of the API key file's or the trust
+// bundle's reload (apikey.Store.Watch, mtls.Authenticator.Watch, or
+// whenever Reload or ReloadBundle is called). Under [WithoutStreamExpiry] a
+// recheck that finds the credential expired does not end the stream.
+func WithStreamRecheck(d time.Duration) Option {
 	return func(e *Enforcer) error {
-		e.noStreamExpiry = true
+		if d != 0 && d < MinStreamRecheck {
+			return fmt.Errorf("%w: WithStreamRecheck: %s is under %s (0 turns rechecks off)", ErrInvalidOption, d, MinStreamRecheck)
+		}
+		e.streamRecheck = d
 		return nil
 	}
 }
@@ -204,8 +239,8 @@ type Enforcer struct {
 	undeclaredDryRun  bool
 	built             bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
 	maxCredentialSize int
-	now               func() time.Time
 	noStreamExpiry    bool
+	streamRecheck     time.Duration // 0: off
 
 	mu    sync.Mutex                            // serialises writers of table and own
 	table atomic.Pointer[map[string]registered] // full method → rule, copy on write
@@ -223,7 +258,7 @@ type registered struct {
 // NewEnforcer returns an enforcer configured by opts. Its errors wrap
 // [ErrInvalidOption].
 func NewEnforcer(opts ...Option) (*Enforcer, error) {
-	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize, now: time.Now}
+	e := &Enforcer{logger: slog.Default(), maxCredentialSize: DefaultMaxCredentialSize, streamRecheck: DefaultStreamRecheck}
 	empty, none := map[string]registered{}, map[*Rule]*Rule{}
 	e.table.Store(&empty)
 	e.owned.Store(&none)
@@ -494,6 +529,25 @@ func notConfigured(kind CredentialKind, rule *Rule) *Error {
 	return NewError(ReasonCredentialKindNotAccepted, "this server does not accept "+kind.String()).
 		WithMetadata("accepted_kinds", kindList(rule.acceptedKinds())).
 		WithDetail("no authenticator is configured for %s", kind)
+}
+
+// clockFor returns the clock of the authenticator of kind: its Now when it
+// has one (as jwtauth, introspection and mtls do), else the system clock.
+// Streams are dated by it, so that a test sets one clock, the
+// authenticator's, for both the credential and the stream it opens.
+func (e *Enforcer) clockFor(kind CredentialKind) func() time.Time {
+	var a any
+	if kind == MTLS {
+		if e.mtls != nil {
+			a = e.mtls
+		}
+	} else if t := e.tokenAuthenticator(kind); t != nil {
+		a = t
+	}
+	if c, ok := a.(interface{ Now() time.Time }); ok {
+		return c.Now
+	}
+	return time.Now
 }
 
 func (e *Enforcer) tokenAuthenticator(kind CredentialKind) TokenAuthenticator {

@@ -25,7 +25,10 @@ type Reason string
 const (
 	// ReasonCredentialsMissing: the method needs a credential and none was sent.
 	ReasonCredentialsMissing Reason = "CREDENTIALS_MISSING"
-	// ReasonCredentialsMalformed: the credential or its metadata is not well formed.
+	// ReasonCredentialsMalformed: the credential or its metadata is not well
+	// formed: for a JWT, what cannot be read as a compact JWS at all (the
+	// parts, their base64url, the header's JSON, a payload that is not a
+	// JSON object).
 	ReasonCredentialsMalformed Reason = "CREDENTIALS_MALFORMED"
 	// ReasonTokenExpired: the token's exp has passed.
 	ReasonTokenExpired Reason = "TOKEN_EXPIRED"
@@ -39,8 +42,9 @@ const (
 	ReasonIssuerUntrusted Reason = "ISSUER_UNTRUSTED"
 	// ReasonAudienceMismatch: the token is not meant for this server.
 	ReasonAudienceMismatch Reason = "AUDIENCE_MISMATCH"
-	// ReasonClaimsInvalid: a required claim is missing or of the wrong type,
-	// the token lives longer than allowed, or its subject is not allowed.
+	// ReasonClaimsInvalid: the token is well formed but a required claim is
+	// missing, a claim is of the wrong type, the token lives longer than
+	// allowed, or its subject is not allowed.
 	ReasonClaimsInvalid Reason = "CLAIMS_INVALID"
 	// ReasonCredentialsInvalid: the credential is well formed but not one
 	// this server knows: an unknown API key, a client certificate outside

@@ -143,6 +143,8 @@ type fixtureOptions struct {
 	enforcerOpts []runtime.Option
 	// interceptorsToo adds the interceptors in register mode.
 	interceptorsToo bool
+	// jwtOpts are added to the JWT authenticator's options.
+	jwtOpts []jwtauth.Option
 }
 
 type syncBuffer struct {
@@ -194,7 +196,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 		log:       &syncBuffer{},
 		decisions: &decisionLog{},
 	}
-	a := mustJWT(t, f.iss)
+	a := mustJWT(t, f.iss, o.jwtOpts...)
 	opts := append([]runtime.Option{
 		runtime.WithJWT(a),
 		runtime.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))),
@@ -245,14 +247,14 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 }
 
 // mustJWT returns a JWT authenticator for iss with audience "library".
-func mustJWT(t testing.TB, iss *authtest.Issuer) *jwtauth.Authenticator {
+func mustJWT(t testing.TB, iss *authtest.Issuer, opts ...jwtauth.Option) *jwtauth.Authenticator {
 	t.Helper()
-	a, err := jwtauth.New(
+	a, err := jwtauth.New(append([]jwtauth.Option{
 		jwtauth.Issuer(iss.URL()),
 		jwtauth.Audience("library"),
 		jwtauth.JWKSURL(iss.JWKSURL()),
 		jwtauth.HTTPClient(iss.HTTPClient()),
-	)
+	}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

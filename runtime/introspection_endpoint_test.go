@@ -61,13 +61,19 @@ func unreachableEndpoints(t *testing.T) map[string]string {
 
 	hang := listen()
 	held := make(chan net.Conn, 16)
+	accepting := make(chan struct{})
 	t.Cleanup(func() {
+		// The listener first, and the accept loop gone, before the channel
+		// it sends on is closed.
+		hang.Close()
+		<-accepting
 		close(held)
 		for c := range held {
 			c.Close()
 		}
 	})
 	go func() {
+		defer close(accepting)
 		for {
 			c, err := hang.Accept()
 			if err != nil {

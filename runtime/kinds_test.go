@@ -24,7 +24,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -211,6 +210,12 @@ type kindsOptions struct {
 	// register registers more services on both servers, in the fixture's
 	// mode (for modeInterceptor, it adds their rules to enf itself).
 	register func(s *grpc.Server, enf *runtime.Enforcer, m mode)
+	// jwtOpts are added to the JWT authenticator's options.
+	jwtOpts []jwtauth.Option
+	// impl serves the Kinds service instead of the fixture's recorder.
+	impl grpcauthtestv1.KindsServer
+	// mtlsScopes replaces the mTLS authenticator's scope map.
+	mtlsScopes func(identity string) []string
 }
 
 // newKindsFixture starts a Kinds server enforced in mode m. Its enforcer
@@ -244,11 +249,11 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 	f.bundlePath = filepath.Join(t.TempDir(), "bundle.pem")
 	writeTrustBundle(t, f.bundlePath, f.workloadCA)
 	var err error
-	f.mtlsAuth, err = mtls.New(
-		mtls.SPIFFE(kindsTrustDomain),
-		mtls.BundleFile(f.bundlePath),
-		mtls.Scopes(map[string][]string{workloadA: {"s"}}),
-	)
+	scopes := mtls.Scopes(map[string][]string{workloadA: {"s"}})
+	if o.mtlsScopes != nil {
+		scopes = mtls.ScopeFunc(o.mtlsScopes)
+	}
+	f.mtlsAuth, err = mtls.New(mtls.SPIFFE(kindsTrustDomain), mtls.BundleFile(f.bundlePath), scopes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,11 +263,12 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 		jwtauth.Audience("library"),
 		jwtauth.JWKSURL(f.iss.JWKSURL()),
 		jwtauth.HTTPClient(f.iss.HTTPClient()),
+		jwtauth.Logger(slog.New(slog.NewTextHandler(f.log, nil))), // keys of the JWKS it does not use
 	}
 	if o.uncachedJWT {
 		jwtOpts = append(jwtOpts, jwtauth.CacheSize(0))
 	}
-	jwtAuth, err := jwtauth.New(jwtOpts...)
+	jwtAuth, err := jwtauth.New(append(jwtOpts, o.jwtOpts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -300,14 +306,18 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 			grpc.ChainUnaryInterceptor(f.enf.UnaryServerInterceptor()),
 			grpc.ChainStreamInterceptor(f.enf.StreamServerInterceptor()))
 	}
+	var impl grpcauthtestv1.KindsServer = f.impl
+	if o.impl != nil {
+		impl = o.impl
+	}
 	register := func(s *grpc.Server) {
 		switch m {
 		case modeRegister:
-			grpcauthtestv1.RegisterKindsServerWithAuth(s, f.impl, f.enf)
+			grpcauthtestv1.RegisterKindsServerWithAuth(s, impl, f.enf)
 		case modeWrapper:
-			grpcauthtestv1.RegisterKindsServer(s, grpcauthtestv1.NewKindsServerWithAuth(f.impl, f.enf))
+			grpcauthtestv1.RegisterKindsServer(s, grpcauthtestv1.NewKindsServerWithAuth(impl, f.enf))
 		case modeInterceptor:
-			grpcauthtestv1.RegisterKindsServer(s, f.impl)
+			grpcauthtestv1.RegisterKindsServer(s, impl)
 		default:
 			t.Fatalf("unknown mode %q", m)
 		}
@@ -690,14 +700,14 @@ func TestSecurity31_JWKSURLFromConfigOnly(t *testing.T) {
 	kindsModes(t, func(t *testing.T, m mode) {
 		f := newKindsFixture(t, m, kindsOptions{})
 		attacker := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-		kid, err := attacker.AddKey(jose.RS256) // "rs256-2": a kid the real issuer does not have
+		kid, err := attacker.AddKey("RS256") // "rs256-2": a kid the real issuer does not have
 		if err != nil {
 			t.Fatal(err)
 		}
 		var hits atomic.Int64
 		evil := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 			hits.Add(1)
-			json.NewEncoder(w).Encode(attacker.KeySet())
+			_, _ = w.Write(attacker.JWKS())
 		}))
 		t.Cleanup(evil.Close)
 		for name, token := range map[string]string{

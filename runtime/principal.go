@@ -42,6 +42,9 @@ type Principal struct {
 // time. A principal is shared between the calls of a cached token or a
 // connection, so what a package derives from it (runtime/celcond's CEL view
 // of it) is derived once. Errors are returned, not remembered.
+//
+// For generated code and condition evaluators (runtime/celcond); handlers
+// do not need it.
 func (p *Principal) Memo(key any, build func() (any, error)) (any, error) {
 	m := p.memo.Load()
 	if m == nil {
@@ -101,9 +104,8 @@ type authState struct {
 	// spent is the time the decision took before it waited for the
 	// request (when an observer is set).
 	spent time.Duration
-	// expiryReported is set (atomically) once a dry-run stream's expiry
-	// has been reported: it is reported once, and the stream goes on.
-	expiryReported uint32
+	// guard ends the stream, if this is one, when its credential expires.
+	guard *streamGuard
 }
 
 type authStateKey struct{}

@@ -28,6 +28,8 @@ const Version = "v0.1.0"
 // is updated to the plugin's version:
 //
 //	go get github.com/grpcauth/protoc-gen-go-grpcauth@<the version in the generated file's header>
+//
+// For generated code; applications do not call it.
 const SupportPackageIsVersion1 = true
 
 // CredentialKind is a kind of credential a caller can present. The values

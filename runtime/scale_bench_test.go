@@ -95,7 +95,7 @@ func BenchmarkAuthorizeScale(b *testing.B) {
 	jwt, err := jwtauth.New(
 		jwtauth.Issuer(iss.URL()),
 		jwtauth.Audience("test"),
-		jwtauth.StaticKeys(iss.KeySet()),
+		jwtauth.StaticJWKS(iss.JWKS()),
 	)
 	if err != nil {
 		b.Fatal(err)

@@ -6,7 +6,6 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 
 	"google.golang.org/grpc"
 )
@@ -30,14 +29,15 @@ func (e *Enforcer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 
 // StreamServerInterceptor is the streaming counterpart of
 // [Enforcer.UnaryServerInterceptor]. The decision is made when the stream
-// opens, before any message is read.
+// opens, before any message is read; the stream ends when its credential
+// expires (see [WithoutStreamExpiry]).
 func (e *Enforcer) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 		ctx, err := e.authorize(ss.Context(), e.rule(info.FullMethod))
 		if err != nil {
 			return err
 		}
-		return handler(srv, &contextStream{ServerStream: ss, ctx: ctx})
+		return serveStream(ctx, ss, func(ss grpc.ServerStream) error { return handler(srv, ss) })
 	}
 }
 
@@ -50,6 +50,8 @@ func (e *Enforcer) StreamServerInterceptor() grpc.StreamServerInterceptor {
 // registering a service twice does.
 //
 // Generated RegisterXxxServerWithAuth functions call it.
+//
+// For generated code; applications do not call it.
 func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grpc.ServiceDesc {
 	if e == nil {
 		panic("grpcauth: nil *runtime.Enforcer for service " + desc.ServiceName + "; build one with runtime.NewEnforcer")
@@ -95,49 +97,39 @@ func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grp
 			if err != nil {
 				return err
 			}
-			return h(srv, &contextStream{ServerStream: ss, ctx: ctx})
+			return serveStream(ctx, ss, func(ss grpc.ServerStream) error { return h(srv, ss) })
 		}
 		out.Streams[i] = s
 	}
 	return &out
 }
 
-// streamCheck is run before every message a stream receives or sends: it
-// ends a stream whose credential expired after it opened.
-func streamCheck(ctx context.Context) error {
-	st := stateFrom(ctx)
-	if st == nil || st.principal == nil || st.enf == nil || st.enf.noStreamExpiry || st.principal.ExpiresAt.IsZero() {
-		return nil
-	}
-	if st.enf.now().Before(st.principal.ExpiresAt) {
-		return nil
-	}
-	err := NewError(ReasonTokenExpired, "the credential expired during the stream; reopen it with a fresh one")
-	if st.dryRun {
-		// Dry-run: the stream goes on; its end is reported once.
-		if atomic.CompareAndSwapUint32(&st.expiryReported, 0, 1) {
-			st.enf.report(ctx, &verdict{rule: st.rule, kind: st.principal.Kind, p: st.principal, err: err, outcome: OutcomeWouldDeny, dryRun: true})
-		}
-		return nil
-	}
-	st.enf.deny(ctx, st.rule, st.principal.Kind, st.principal, err)
-	return err
+// serveStream runs handler on ss for a stream that Authorize allowed with
+// ctx: with the guard's context and its result through the guard, when the
+// stream has one.
+func serveStream(ctx context.Context, ss grpc.ServerStream, handler func(grpc.ServerStream) error) error {
+	g := guardFor(ctx)
+	return g.finish(handler(&contextStream{ServerStream: ss, ctx: g.handlerContext(ctx), g: g}))
 }
 
 // contextStream is a server stream whose context carries the decision and
-// whose messages check the credential's expiry.
+// whose messages go through the stream's guard, if it has one.
 type contextStream struct {
 	grpc.ServerStream
 	ctx context.Context
+	g   *streamGuard
 }
 
 func (s *contextStream) Context() context.Context { return s.ctx }
 
 func (s *contextStream) RecvMsg(m any) error {
-	if err := streamCheck(s.ctx); err != nil {
-		return err
+	var err error
+	if s.g != nil {
+		err = s.g.recvMsg(s.ServerStream, m)
+	} else {
+		err = s.ServerStream.RecvMsg(m)
 	}
-	if err := s.ServerStream.RecvMsg(m); err != nil {
+	if err != nil {
 		return err
 	}
 	// A server-streaming method's condition is decided on its request.
@@ -148,109 +140,147 @@ func (s *contextStream) RecvMsg(m any) error {
 }
 
 func (s *contextStream) SendMsg(m any) error {
-	if err := streamCheck(s.ctx); err != nil {
+	if err := s.g.check(); err != nil {
 		return err
 	}
 	return s.ServerStream.SendMsg(m)
 }
 
-// ServerStreamingServer returns s with its Context replaced by ctx and
-// expiry checks on every message. The generated typed server wrappers use it.
-func ServerStreamingServer[Res any](s grpc.ServerStreamingServer[Res], ctx context.Context) grpc.ServerStreamingServer[Res] {
-	return &serverStreaming[Res]{ServerStreamingServer: s, ctx: ctx}
+// ServeServerStream runs handler, a server-streaming method of a typed
+// server, for a call that [Enforcer.Authorize] allowed with ctx. handler
+// gets stream with the context it must run with, and its sends guarded:
+// when the credential expires the context is cancelled with the denial as
+// its cause, every later send returns the denial, and handler's result is
+// replaced by it. The generated typed server wrappers (NewXxxServerWithAuth)
+// call it.
+//
+// For generated code; applications do not call it.
+func ServeServerStream[Res any](ctx context.Context, stream grpc.ServerStreamingServer[Res], handler func(grpc.ServerStreamingServer[Res]) error) error {
+	g := guardFor(ctx)
+	return g.finish(handler(&serverStreaming[Res]{ServerStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
+}
+
+// ServeClientStream is [ServeServerStream] for a client-streaming method:
+// a receive waiting when the credential expires returns the denial then.
+//
+// For generated code; applications do not call it.
+func ServeClientStream[Req, Res any](ctx context.Context, stream grpc.ClientStreamingServer[Req, Res], handler func(grpc.ClientStreamingServer[Req, Res]) error) error {
+	g := guardFor(ctx)
+	return g.finish(handler(&clientStreaming[Req, Res]{ClientStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
+}
+
+// ServeBidiStream is [ServeServerStream] for a bidi-streaming method: a
+// receive waiting when the credential expires returns the denial then.
+//
+// For generated code; applications do not call it.
+func ServeBidiStream[Req, Res any](ctx context.Context, stream grpc.BidiStreamingServer[Req, Res], handler func(grpc.BidiStreamingServer[Req, Res]) error) error {
+	g := guardFor(ctx)
+	return g.finish(handler(&bidiStreaming[Req, Res]{BidiStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
+}
+
+// recvTyped is a typed Recv through g.
+func recvTyped[Req any](g *streamGuard, recv func() (*Req, error)) (*Req, error) {
+	if g == nil {
+		return recv()
+	}
+	// m is written by the receive; it is read only when the receive's
+	// result was taken, never after receive returned early.
+	var m *Req
+	if err := g.receive(func() (err error) { m, err = recv(); return err }); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// recvMsgThrough is RecvMsg of ss through g.
+func recvMsgThrough(g *streamGuard, ss grpc.ServerStream, m any) error {
+	if g == nil {
+		return ss.RecvMsg(m)
+	}
+	return g.recvMsg(ss, m)
 }
 
 type serverStreaming[Res any] struct {
 	grpc.ServerStreamingServer[Res]
 	ctx context.Context
+	g   *streamGuard
 }
 
 func (s *serverStreaming[Res]) Context() context.Context { return s.ctx }
 
 func (s *serverStreaming[Res]) Send(m *Res) error {
-	if err := streamCheck(s.ctx); err != nil {
+	if err := s.g.check(); err != nil {
 		return err
 	}
 	return s.ServerStreamingServer.Send(m)
 }
 
 func (s *serverStreaming[Res]) SendMsg(m any) error {
-	if err := streamCheck(s.ctx); err != nil {
+	if err := s.g.check(); err != nil {
 		return err
 	}
 	return s.ServerStreamingServer.SendMsg(m)
 }
 
-// ClientStreamingServer returns s with its Context replaced by ctx and
-// expiry checks on every message. The generated typed server wrappers use it.
-func ClientStreamingServer[Req, Res any](s grpc.ClientStreamingServer[Req, Res], ctx context.Context) grpc.ClientStreamingServer[Req, Res] {
-	return &clientStreaming[Req, Res]{ClientStreamingServer: s, ctx: ctx}
+func (s *serverStreaming[Res]) RecvMsg(m any) error {
+	return recvMsgThrough(s.g, s.ServerStreamingServer, m)
 }
 
 type clientStreaming[Req, Res any] struct {
 	grpc.ClientStreamingServer[Req, Res]
 	ctx context.Context
+	g   *streamGuard
 }
 
 func (s *clientStreaming[Req, Res]) Context() context.Context { return s.ctx }
 
 func (s *clientStreaming[Req, Res]) Recv() (*Req, error) {
-	if err := streamCheck(s.ctx); err != nil {
-		return nil, err
-	}
-	return s.ClientStreamingServer.Recv()
+	return recvTyped(s.g, s.ClientStreamingServer.Recv)
+}
+
+func (s *clientStreaming[Req, Res]) RecvMsg(m any) error {
+	return recvMsgThrough(s.g, s.ClientStreamingServer, m)
 }
 
 func (s *clientStreaming[Req, Res]) SendAndClose(m *Res) error {
-	if err := streamCheck(s.ctx); err != nil {
+	if err := s.g.check(); err != nil {
 		return err
 	}
 	return s.ClientStreamingServer.SendAndClose(m)
 }
 
-func (s *clientStreaming[Req, Res]) RecvMsg(m any) error {
-	if err := streamCheck(s.ctx); err != nil {
+func (s *clientStreaming[Req, Res]) SendMsg(m any) error {
+	if err := s.g.check(); err != nil {
 		return err
 	}
-	return s.ClientStreamingServer.RecvMsg(m)
-}
-
-// BidiStreamingServer returns s with its Context replaced by ctx and
-// expiry checks on every message. The generated typed server wrappers use it.
-func BidiStreamingServer[Req, Res any](s grpc.BidiStreamingServer[Req, Res], ctx context.Context) grpc.BidiStreamingServer[Req, Res] {
-	return &bidiStreaming[Req, Res]{BidiStreamingServer: s, ctx: ctx}
+	return s.ClientStreamingServer.SendMsg(m)
 }
 
 type bidiStreaming[Req, Res any] struct {
 	grpc.BidiStreamingServer[Req, Res]
 	ctx context.Context
+	g   *streamGuard
 }
 
 func (s *bidiStreaming[Req, Res]) Context() context.Context { return s.ctx }
 
 func (s *bidiStreaming[Req, Res]) Recv() (*Req, error) {
-	if err := streamCheck(s.ctx); err != nil {
-		return nil, err
-	}
-	return s.BidiStreamingServer.Recv()
+	return recvTyped(s.g, s.BidiStreamingServer.Recv)
 }
 
 func (s *bidiStreaming[Req, Res]) RecvMsg(m any) error {
-	if err := streamCheck(s.ctx); err != nil {
-		return err
-	}
-	return s.BidiStreamingServer.RecvMsg(m)
+	return recvMsgThrough(s.g, s.BidiStreamingServer, m)
 }
 
 func (s *bidiStreaming[Req, Res]) Send(m *Res) error {
-	if err := streamCheck(s.ctx); err != nil {
+	if err := s.g.check(); err != nil {
 		return err
 	}
 	return s.BidiStreamingServer.Send(m)
 }
 
 func (s *bidiStreaming[Req, Res]) SendMsg(m any) error {
-	if err := streamCheck(s.ctx); err != nil {
+	if err := s.g.check(); err != nil {
 		return err
 	}
 	return s.BidiStreamingServer.SendMsg(m)

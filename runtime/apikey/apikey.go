@@ -21,10 +21,10 @@ import (
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 )
 
-// ErrInvalidConfig is wrapped by every error [New], [LoadFile],
+// ErrInvalidOption is wrapped by every error [New], [LoadFile],
 // [Store.Reload] and [Store.Replace] return, and by those [Store.Watch]
 // reports.
-var ErrInvalidConfig = errors.New("apikey: invalid configuration")
+var ErrInvalidOption = errors.New("apikey: invalid option")
 
 // MaxKeySize is the length, in bytes, above which a presented key is
 // refused as malformed before it is hashed.
@@ -113,7 +113,7 @@ type client struct {
 var emptySnapshot = &snapshot{}
 
 // New returns a store of clients. The clients are copied. An empty set is
-// allowed: it refuses every key. Errors wrap [ErrInvalidConfig] and name
+// allowed: it refuses every key. Errors wrap [ErrInvalidOption] and name
 // the offending client.
 func New(clients []Client) (*Store, error) {
 	snap, err := compile(clients, "")
@@ -182,7 +182,7 @@ func (s *Store) Authenticate(_ context.Context, key string) (*runtime.Principal,
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
 // emptyKeyDigest is the digest of "", which no presented key can have.

@@ -96,10 +96,13 @@ func label(key string) string {
 func wantConfigError(t testing.TB, err error, contains ...string) {
 	t.Helper()
 	if err == nil {
-		t.Fatalf("got no error; want one wrapping ErrInvalidConfig")
+		t.Fatalf("got no error; want one wrapping ErrInvalidOption")
 	}
-	if !errors.Is(err, apikey.ErrInvalidConfig) {
-		t.Fatalf("error %q does not wrap ErrInvalidConfig", err)
+	if !errors.Is(err, apikey.ErrInvalidOption) {
+		t.Fatalf("error %q does not wrap ErrInvalidOption", err)
+	}
+	if !strings.HasPrefix(err.Error(), "apikey: invalid option: ") {
+		t.Fatalf("error %q does not start with the package's sentinel text", err)
 	}
 	for _, c := range contains {
 		if !strings.Contains(err.Error(), c) {

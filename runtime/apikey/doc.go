@@ -64,7 +64,7 @@
 //
 // Unknown fields, a missing "clients" array, anything after the object and
 // files over [MaxFileSize] are refused. An empty "clients" array is
-// allowed and refuses every key. Every error wraps [ErrInvalidConfig] and
+// allowed and refuses every key. Every error wraps [ErrInvalidOption] and
 // names the file and the client at fault.
 //
 // # Reloading

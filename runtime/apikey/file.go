@@ -35,7 +35,7 @@ type fileClient struct {
 
 // LoadFile returns a store of the clients in the JSON key file at path (see
 // the package documentation for its format). The store remembers path for
-// [Store.Reload] and [Store.Watch]. Errors wrap [ErrInvalidConfig] and name
+// [Store.Reload] and [Store.Watch]. Errors wrap [ErrInvalidOption] and name
 // the path; those of the file system wrap its error too.
 func LoadFile(path string) (*Store, error) {
 	snap, fi, err := load(path)
@@ -49,7 +49,7 @@ func LoadFile(path string) (*Store, error) {
 
 // Reload reads the key file again and swaps in its clients. On any error
 // the clients in use stay in use and the error (wrapping
-// [ErrInvalidConfig]) is returned: a file is used whole or not at all. A
+// [ErrInvalidOption]) is returned: a file is used whole or not at all. A
 // store built by [New] has no file to reload and always returns an error.
 func (s *Store) Reload() error {
 	_, err := s.reload()

@@ -79,7 +79,7 @@ func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 	for _, o := range opts {
 		o(i)
 	}
-	for _, alg := range []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA} {
+	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		if _, err := i.AddKey(alg); err != nil {
 			return nil, err
 		}
@@ -109,9 +109,11 @@ func (i *Issuer) HTTPClient() *http.Client { return i.srv.Client() }
 // Fetches returns how many times the key set was requested.
 func (i *Issuer) Fetches() int64 { return i.fetches.Load() }
 
-// AddKey makes a new key for alg (RS256, ES256, ES384 or EdDSA), publishes
-// it and returns its kid.
-func (i *Issuer) AddKey(alg jose.SignatureAlgorithm) (string, error) {
+// AddKey makes a new key for the JOSE algorithm name (RS256, RS384, RS512,
+// PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA), publishes it and
+// returns its kid.
+func (i *Issuer) AddKey(name string) (string, error) {
+	alg := jose.SignatureAlgorithm(name)
 	signer, err := newSigner(alg)
 	if err != nil {
 		return "", err
@@ -175,8 +177,17 @@ func (i *Issuer) PublicKey(kid string) crypto.PublicKey {
 	return nil
 }
 
-// KeySet returns the published key set, for jwtauth.StaticKeys.
-func (i *Issuer) KeySet() jose.JSONWebKeySet {
+// JWKS returns the JWK Set document the key endpoint serves (unless
+// [Issuer.ServeJWKSBody] replaced it), for jwtauth.StaticJWKS.
+func (i *Issuer) JWKS() []byte {
+	body, err := json.Marshal(i.keySet())
+	if err != nil {
+		panic(fmt.Sprintf("authtest: %v", err)) // the issuer made every key itself
+	}
+	return body
+}
+
+func (i *Issuer) keySet() jose.JSONWebKeySet {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	var set jose.JSONWebKeySet
@@ -230,7 +241,7 @@ func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	}
 	if body == nil {
 		var err error
-		if body, err = json.Marshal(i.KeySet()); err != nil {
+		if body, err = json.Marshal(i.keySet()); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}

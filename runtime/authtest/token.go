@@ -18,9 +18,14 @@ type TokenOption func(*tokenSpec)
 type tokenSpec struct {
 	kid    string
 	alg    jose.SignatureAlgorithm
+	typ    string
 	claims map[string]any
 	header map[jose.HeaderKey]any
 }
+
+// DefaultType is the typ header of minted tokens unless [Type] says
+// otherwise: RFC 9068's JWT access token.
+const DefaultType = "at+jwt"
 
 // Subject sets sub (default "alice").
 func Subject(sub string) TokenOption { return Claim("sub", sub) }
@@ -74,17 +79,24 @@ func Without(names ...string) TokenOption {
 // KeyID signs with the key kid and names it in the header.
 func KeyID(kid string) TokenOption { return func(s *tokenSpec) { s.kid = kid } }
 
-// Algorithm signs with the issuer's first key of alg.
-func Algorithm(alg jose.SignatureAlgorithm) TokenOption { return func(s *tokenSpec) { s.alg = alg } }
+// Algorithm signs with the issuer's first key of alg, a JOSE name such as
+// "ES256" (default "RS256").
+func Algorithm(alg string) TokenOption {
+	return func(s *tokenSpec) { s.alg = jose.SignatureAlgorithm(alg) }
+}
+
+// Type sets the typ header (default [DefaultType]); "" leaves it out, as
+// an OIDC ID token or a plain JWT of some issuers would.
+func Type(typ string) TokenOption { return func(s *tokenSpec) { s.typ = typ } }
 
 // Header sets an extra protected header, such as "jku".
 func Header(name string, value any) TokenOption {
 	return func(s *tokenSpec) { s.header[jose.HeaderKey(name)] = value }
 }
 
-// Mint returns a signed token. By default: iss the issuer's URL, sub
-// "alice", aud the default audience, iat now, exp in 5 minutes, RS256 with
-// key "rs256-1". It panics when asked to sign with a key it does not have:
+// Mint returns a signed token. By default: typ "at+jwt", iss the
+// issuer's URL, sub "alice", aud the default audience, iat now, exp in 5
+// minutes, RS256 with key "rs256-1". It panics when asked to sign with a key it does not have:
 // that is a mistake in the test.
 func (i *Issuer) Mint(opts ...TokenOption) string {
 	tok, err := i.Token(opts...)
@@ -99,6 +111,7 @@ func (i *Issuer) Token(opts ...TokenOption) (string, error) {
 	now := i.now()
 	s := &tokenSpec{
 		alg: jose.RS256,
+		typ: DefaultType,
 		claims: map[string]any{
 			"iss": i.URL(),
 			"sub": "alice",
@@ -130,7 +143,10 @@ func (i *Issuer) Token(opts ...TokenOption) (string, error) {
 	if key == nil {
 		return "", fmt.Errorf("authtest: no key for kid %q / alg %q", s.kid, string(s.alg))
 	}
-	so := (&jose.SignerOptions{}).WithType("JWT")
+	so := &jose.SignerOptions{}
+	if s.typ != "" {
+		so = so.WithType(jose.ContentType(s.typ))
+	}
 	for k, v := range s.header {
 		so = so.WithHeader(k, v)
 	}

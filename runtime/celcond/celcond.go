@@ -54,6 +54,8 @@ func Env(request proto.Message) (*cel.Env, error) {
 // CheckEnv is the environment the generator type-checks a condition in,
 // with the same declarations as [Env]: the request type (nil for none)
 // comes from descriptors, resolved in files.
+//
+// For the generator; applications do not call it.
 func CheckEnv(files *protoregistry.Files, request protoreflect.MessageDescriptor) (*cel.Env, error) {
 	if request == nil {
 		return newEnv(nil)
@@ -101,6 +103,8 @@ type Program struct {
 // they use are registered, so compiling waits for the enforcer, which calls
 // Prepare when the rules are registered, at start-up; a condition that does
 // not compile makes registration fail.
+//
+// For generated code; applications do not call it.
 func New(expr string, request proto.Message) *Program {
 	return &Program{expr: expr, request: request, hasRequest: request != nil, readsClaims: strings.Contains(expr, "claims")}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,7 @@ var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
 
 // New returns an authenticator configured by opts. [Endpoint] and exactly
 // one of [ClientSecret] and [PrivateKeyJWT] are required. Errors wrap
-// [ErrInvalidConfig].
+// [ErrInvalidOption].
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{
 		timeout:      DefaultTimeout,
@@ -92,8 +93,9 @@ func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError
 // Caller faults are *runtime.Error with their reason: TOKEN_REVOKED for an
 // inactive token, TOKEN_EXPIRED, TOKEN_NOT_YET_VALID, ISSUER_UNTRUSTED,
 // AUDIENCE_MISMATCH, CREDENTIAL_KIND_NOT_ACCEPTED for a refresh token,
-// CLAIMS_INVALID for an active token that names nobody or whose cnf is not
-// an object, CREDENTIALS_INVALID for a token bound to a client certificate
+// CLAIMS_INVALID for an active token that names nobody, whose scope is
+// not a well-formed scope string or whose cnf is not an object,
+// CREDENTIALS_INVALID for a token bound to a client certificate
 // (cnf "x5t#S256", RFC 8705 §3.2) that the call's connection did not
 // present, or bound by a confirmation method this server cannot verify, and
 // CREDENTIALS_MALFORMED for an empty or oversized token. The binding is
@@ -129,10 +131,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 				if err := checkBinding(ctx, e.resp); err != nil {
 					return nil, err
 				}
+				a.cache.hits.Add(1)
 				return principalOf(e.resp), nil
 			}
 			a.cache.remove(key, e)
 		}
+		a.cache.misses.Add(1)
 	}
 
 	if err := ctx.Err(); err != nil {
@@ -210,6 +214,9 @@ func (a *Authenticator) check(r *response, now time.Time) *runtime.Error {
 	if subjectOf(r) == "" {
 		return deny(runtime.ReasonClaimsInvalid, "the token names no subject (sub, username or client_id)")
 	}
+	if r.scopeErr != nil {
+		return deny(runtime.ReasonClaimsInvalid, "the token's scope is not a well-formed scope string")
+	}
 	if cnf, ok := r.claims["cnf"]; ok {
 		return checkConfirmation(cnf)
 	}
@@ -276,10 +283,28 @@ func principalOf(r *response) *runtime.Principal {
 		Kind:      runtime.OAuth2Token,
 		Subject:   subjectOf(r),
 		Issuer:    r.Iss,
-		Scopes:    strings.Fields(r.Scope),
+		Scopes:    slices.Clone(r.scopes),
 		Claims:    maps.Clone(r.claims),
 		ExpiresAt: r.Exp.time(),
 	}
+}
+
+// Now is the time this authenticator judges credentials at: the time set by
+// [Clock], else the system clock. The enforcer dates the streams this
+// authenticator's credentials open by it too, so that one clock serves both.
+func (a *Authenticator) Now() time.Time { return a.cfg.now() }
+
+// CacheStats returns the answer cache's counters: entries held and its
+// capacity, look-ups answered from it (hits: the endpoint was not asked)
+// or not (misses), and live entries dropped to make room (evictions). A
+// cached answer refused on this call (expired, bound to another
+// certificate) counts as neither. All zero when the cache is off. Safe for
+// concurrent use.
+func (a *Authenticator) CacheStats() runtime.CacheStats {
+	if a.cache == nil {
+		return runtime.CacheStats{}
+	}
+	return a.cache.stats()
 }
 
 // len returns the number of cached entries, for tests.

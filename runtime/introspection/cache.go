@@ -6,7 +6,10 @@ package introspection
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 )
 
 // cacheKey identifies a token at an endpoint without holding it: SHA-256
@@ -42,8 +45,8 @@ type cache struct {
 	mu      sync.Mutex
 	max     int
 	entries map[cacheKey]*entry
-	// Counters for Stats, guarded by mu.
-	hits, misses, evictions uint64
+
+	hits, misses, evictions atomic.Uint64
 }
 
 func newCache(max int) *cache {
@@ -53,13 +56,7 @@ func newCache(max int) *cache {
 func (c *cache) get(k cacheKey) *entry {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.entries[k]
-	if e == nil {
-		c.misses++
-	} else {
-		c.hits++
-	}
-	return e
+	return c.entries[k]
 }
 
 func (c *cache) remove(k cacheKey, e *entry) {
@@ -100,8 +97,12 @@ func (c *cache) evictLocked(now time.Time) {
 	}
 	if len(c.entries) >= c.max && n > 0 {
 		delete(c.entries, victim)
-		c.evictions++
+		c.evictions.Add(1)
 	}
+}
+
+func (c *cache) stats() runtime.CacheStats {
+	return runtime.CacheStats{Entries: c.len(), Capacity: c.max, Hits: c.hits.Load(), Misses: c.misses.Load(), Evictions: c.evictions.Load()}
 }
 
 func (c *cache) len() int {

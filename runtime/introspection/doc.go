@@ -30,8 +30,11 @@
 // cache hits included, must come over a TLS connection that presented the
 // certificate of that thumbprint (else CREDENTIALS_INVALID, as
 // runtime/jwtauth does for a JWT's cnf); any other confirmation method,
-// such as DPoP's "jkt", is refused. The principal's scopes are the
-// space-separated "scope"; its Claims are the whole response.
+// such as DPoP's "jkt", is refused. The principal's scopes are the "scope"
+// string split by [runtime.ParseScope], strictly as RFC 6749 §3.3 writes it
+// (one space between scope-tokens, printable ASCII without quote or
+// backslash); a scope string outside that grammar is 16 CLAIMS_INVALID and
+// is not cached. Its Claims are the whole response.
 //
 // It fails closed: a non-200 status, a network error, a timeout, a body too
 // large or not a well-formed response all deny with UNAVAILABLE

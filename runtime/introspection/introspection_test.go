@@ -21,6 +21,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -725,11 +726,11 @@ func TestClientAuth(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		key  crypto.Signer
-		alg  jose.SignatureAlgorithm
+		alg  string
 	}{
-		{"private_key_jwt ES256", ecKey, jose.ES256},
-		{"private_key_jwt EdDSA", edKey, jose.EdDSA},
-		{"private_key_jwt opaque signer", opaqueSigner{ecKey}, jose.ES256},
+		{"private_key_jwt ES256", ecKey, "ES256"},
+		{"private_key_jwt EdDSA", edKey, "EdDSA"},
+		{"private_key_jwt opaque signer", opaqueSigner{ecKey}, "ES256"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := newClock()
@@ -767,7 +768,7 @@ func TestClientAuth(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.setClient("", other.Public())
-		a := newAuth(t, s, introspection.PrivateKeyJWT(clientID, ecKey, "", jose.ES256))
+		a := newAuth(t, s, introspection.PrivateKeyJWT(clientID, ecKey, "", "ES256"))
 		_, err = a.Authenticate(context.Background(), "tok-1")
 		wantDenial(t, err, runtime.ReasonAuthBackendUnavailable)
 	})
@@ -911,7 +912,7 @@ func TestPrincipal(t *testing.T) {
 	for _, tc := range []struct {
 		name, body, subject string
 	}{
-		{"sub", fmt.Sprintf(`{"active":true,"sub":"alice","username":"al","client_id":"svc","scope":"read  write","iss":"https://as.example","exp":%d,"token_type":"Bearer","ext":{"tenant":"t1"}}`, exp), "alice"},
+		{"sub", fmt.Sprintf(`{"active":true,"sub":"alice","username":"al","client_id":"svc","scope":"read write","iss":"https://as.example","exp":%d,"token_type":"Bearer","ext":{"tenant":"t1"}}`, exp), "alice"},
 		{"username", `{"active":true,"username":"al","client_id":"svc"}`, "al"},
 		{"client_id", `{"active":true,"client_id":"svc"}`, "svc"},
 		{"fractional exp", fmt.Sprintf(`{"active":true,"sub":"alice","exp":%d.5}`, exp), "alice"},
@@ -952,6 +953,36 @@ func TestPrincipal(t *testing.T) {
 	})
 }
 
+// TestScopeStrict: the answer's scope is split by runtime.ParseScope (RFC
+// 6749 §3.3, strictly); a malformed scope string is 16 CLAIMS_INVALID,
+// never split leniently, and such an answer is not cached.
+func TestScopeStrict(t *testing.T) {
+	clock := newClock()
+	// JSON-escaped: the body holds them as written here.
+	for _, scope := range []string{"read  write", " read", "read ", `read\twrite`, `read\nwrite`, " ", `read\\write`, `read\"`, `caf\u00e9`, `read\u0000`, "caf\u00e9"} {
+		t.Run(scope, func(t *testing.T) {
+			s := newServer(t, clock, reply(`{"active":true,"sub":"alice","scope":"`+scope+`"}`))
+			a := newAuth(t, s)
+			for range 2 {
+				_, err := a.Authenticate(context.Background(), "tok-1")
+				e := wantDenial(t, err, runtime.ReasonClaimsInvalid)
+				if strings.Contains(e.Message+e.Detail, "read") {
+					t.Errorf("the denial quotes the scope: %q / %q", e.Message, e.Detail)
+				}
+			}
+			wantRequests(t, s, 2) // refused answers are never cached
+		})
+	}
+	for scope, want := range map[string][]string{"": nil, "read": {"read"}, "read write": {"read", "write"}} {
+		t.Run("ok/"+scope, func(t *testing.T) {
+			s := newServer(t, clock, reply(`{"active":true,"sub":"alice","scope":"`+scope+`"}`))
+			if p := mustOK(t, newAuth(t, s), "tok-1"); !slices.Equal(p.Scopes, want) {
+				t.Fatalf("scopes %q; want %q", p.Scopes, want)
+			}
+		})
+	}
+}
+
 func TestTokenShape(t *testing.T) {
 	clock := newClock()
 	s := newServer(t, clock, reply(`{"active":true,"sub":"alice"}`))
@@ -990,7 +1021,7 @@ func TestSetup(t *testing.T) {
 	}{
 		{"missing Endpoint", []introspection.Option{secret}},
 		{"http without AllowHTTP", []introspection.Option{introspection.Endpoint("http://as.example/introspect"), secret}},
-		{"both client auths", []introspection.Option{introspection.Endpoint(ep), secret, introspection.PrivateKeyJWT("id", ecKey, "", jose.ES256)}},
+		{"both client auths", []introspection.Option{introspection.Endpoint(ep), secret, introspection.PrivateKeyJWT("id", ecKey, "", "ES256")}},
 		{"ClientSecret twice", []introspection.Option{introspection.Endpoint(ep), secret, secret}},
 		{"no client auth", []introspection.Option{introspection.Endpoint(ep)}},
 		{"relative Endpoint", []introspection.Option{introspection.Endpoint("/introspect"), secret}},
@@ -999,11 +1030,12 @@ func TestSetup(t *testing.T) {
 		{"Endpoint with fragment", []introspection.Option{introspection.Endpoint("https://as.example/x#f"), secret}},
 		{"empty client ID", []introspection.Option{introspection.Endpoint(ep), introspection.ClientSecret("", "s")}},
 		{"empty secret", []introspection.Option{introspection.Endpoint(ep), introspection.ClientSecret("id", "")}},
-		{"nil key", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", nil, "", jose.ES256)}},
-		{"HMAC", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", jose.HS256)}},
+		{"nil key", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", nil, "", "ES256")}},
+		{"HMAC", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", "HS256")}},
 		{"none", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", "none")}},
-		{"alg of another key type", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", rsaKey, "", jose.ES256)}},
-		{"alg of another curve", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", jose.ES384)}},
+		{"unknown alg", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", "es256")}},
+		{"alg of another key type", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", rsaKey, "", "ES256")}},
+		{"alg of another curve", []introspection.Option{introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", ecKey, "", "ES384")}},
 		{"empty Issuer", []introspection.Option{introspection.Endpoint(ep), secret, introspection.Issuer("")}},
 		{"no Audience", []introspection.Option{introspection.Endpoint(ep), secret, introspection.Audience()}},
 		{"empty Audience", []introspection.Option{introspection.Endpoint(ep), secret, introspection.Audience("a", "")}},
@@ -1017,10 +1049,10 @@ func TestSetup(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, err := introspection.New(tc.opts...)
-			if !errors.Is(err, introspection.ErrInvalidConfig) || a != nil {
-				t.Fatalf("New = %v, %v; want an error wrapping ErrInvalidConfig", a, err)
+			if !errors.Is(err, introspection.ErrInvalidOption) || a != nil {
+				t.Fatalf("New = %v, %v; want an error wrapping ErrInvalidOption", a, err)
 			}
-			if !strings.HasPrefix(err.Error(), "introspection: invalid configuration: ") {
+			if !strings.HasPrefix(err.Error(), "introspection: invalid option: ") {
 				t.Errorf("error %q", err)
 			}
 		})
@@ -1028,7 +1060,7 @@ func TestSetup(t *testing.T) {
 	for name, opts := range map[string][]introspection.Option{
 		"basic":           {introspection.Endpoint(ep), secret},
 		"http allowed":    {introspection.Endpoint("http://localhost:8080/introspect"), introspection.AllowHTTP(), secret},
-		"private_key_jwt": {introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", rsaKey, "k", jose.PS256)},
+		"private_key_jwt": {introspection.Endpoint(ep), introspection.PrivateKeyJWT("id", rsaKey, "k", "PS256")},
 		"everything": {introspection.Endpoint(ep), secret, introspection.Issuer("https://as.example"), introspection.Audience("a", "b"),
 			introspection.HTTPClient(http.DefaultClient), introspection.Timeout(time.Second), introspection.CacheTTL(0),
 			introspection.CacheSize(1), introspection.Clock(time.Now), introspection.MaxTokenSize(1 << 20)},
@@ -1110,4 +1142,28 @@ func TestNoGoroutineLeak(t *testing.T) {
 	wg.Wait()
 	close(release) // the abandoned shared request ends
 	waitFor(t, "the abandoned request to end", func() bool { return introspection.Waiters(a, "tok-slow") == 0 })
+}
+
+// TestCacheStats counts the endpoint's answers served from the cache.
+func TestCacheStats(t *testing.T) {
+	clock := newClock()
+	s := newServer(t, clock, reply(fmt.Sprintf(`{"active":true,"sub":"alice","exp":%d}`, clock.Unix(time.Hour))))
+	a := newAuth(t, s, introspection.CacheSize(2))
+	if got := a.CacheStats(); got != (runtime.CacheStats{Capacity: 2}) {
+		t.Fatalf("new cache: %+v", got)
+	}
+	tok := randomToken(t)
+	for range 3 {
+		mustOK(t, a, tok)
+	}
+	wantRequests(t, s, 1)
+	if got := a.CacheStats(); got != (runtime.CacheStats{Entries: 1, Capacity: 2, Hits: 2, Misses: 1}) {
+		t.Fatalf("one token three times: %+v", got)
+	}
+	for range 3 {
+		mustOK(t, a, randomToken(t))
+	}
+	if got := a.CacheStats(); got.Entries != 2 || got.Evictions != 2 || got.Misses != 4 {
+		t.Fatalf("after three more tokens: %+v; want 2 entries, 2 evictions, 4 misses", got)
+	}
 }

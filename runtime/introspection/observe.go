@@ -41,16 +41,3 @@ func (a *Authenticator) introspectObserved(token string) (*response, error) {
 	a.cfg.observer.ObserveBackend(call)
 	return r, err
 }
-
-// CacheStats returns a snapshot of the answer cache's counters, for
-// metrics (runtime/otelauth reads it). All zero when the cache is off
-// ([CacheTTL] 0). Safe for concurrent use.
-func (a *Authenticator) CacheStats() runtime.CacheStats {
-	c := a.cache
-	if c == nil {
-		return runtime.CacheStats{}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return runtime.CacheStats{Entries: len(c.entries), Capacity: c.max, Hits: c.hits, Misses: c.misses, Evictions: c.evictions}
-}

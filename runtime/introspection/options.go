@@ -20,8 +20,8 @@ import (
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 )
 
-// ErrInvalidConfig is wrapped by every error [New] returns.
-var ErrInvalidConfig = errors.New("introspection: invalid configuration")
+// ErrInvalidOption is wrapped by every error [New] returns.
+var ErrInvalidOption = errors.New("introspection: invalid option")
 
 // Defaults and limits of the options.
 const (
@@ -72,7 +72,7 @@ type config struct {
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
 // Endpoint sets the URL of the RFC 7662 introspection endpoint. Required.
@@ -133,9 +133,11 @@ func ClientSecret(clientID, secret string) Option {
 // with a random jti, iat now and exp [AssertionLifetime] later. keyID, when
 // not empty, is sent as the assertion's kid. key may be an *rsa.PrivateKey,
 // *ecdsa.PrivateKey, ed25519.PrivateKey or any other crypto.Signer of those
-// key types (such as a KMS or HSM key). HMAC algorithms and "none" are
-// refused. Exactly one of [ClientSecret] and PrivateKeyJWT is required.
-func PrivateKeyJWT(clientID string, key crypto.Signer, keyID string, alg jose.SignatureAlgorithm) Option {
+// key types (such as a KMS or HSM key). alg is a JOSE name that fits the
+// key: RS256, RS384, RS512, PS256, PS384 or PS512 for RSA (of at least 2048
+// bits); ES256, ES384 or ES512 for P-256, P-384 or P-521; EdDSA for
+// Ed25519. HMAC algorithms and "none" are refused. Exactly one of [ClientSecret] and PrivateKeyJWT is required.
+func PrivateKeyJWT(clientID string, key crypto.Signer, keyID, alg string) Option {
 	return func(c *config) error {
 		c.authCount++
 		if clientID == "" {
@@ -144,11 +146,11 @@ func PrivateKeyJWT(clientID string, key crypto.Signer, keyID string, alg jose.Si
 		if key == nil {
 			return errorf("PrivateKeyJWT: nil key")
 		}
-		if err := keyFitsAlg(key.Public(), alg); err != nil {
+		if err := keyFitsAlg(key.Public(), jose.SignatureAlgorithm(alg)); err != nil {
 			return errorf("PrivateKeyJWT: %w", err)
 		}
 		c.authKind = authPrivateKeyJWT
-		c.clientID, c.signingKey, c.keyID, c.alg = clientID, key, keyID, alg
+		c.clientID, c.signingKey, c.keyID, c.alg = clientID, key, keyID, jose.SignatureAlgorithm(alg)
 		return nil
 	}
 }
@@ -261,8 +263,10 @@ func CacheSize(n int) Option {
 	}
 }
 
-// Clock sets the time source, for tests. It dates both the validity checks
-// and the client assertions.
+// Clock sets the one clock of this authenticator's decisions: the time
+// answers are judged at (exp, nbf, iat), cached answers expire by and client
+// assertions are dated by, and, through [Authenticator.Now], the time an
+// enforcer ends the streams these tokens open. For tests.
 func Clock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {

@@ -11,6 +11,8 @@ import (
 	"math"
 	"strconv"
 	"time"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 )
 
 // response is the part of an RFC 7662 §2.2 introspection response the
@@ -32,6 +34,11 @@ type response struct {
 	// claims is the whole response, for Principal.Claims. Never modified
 	// once decoded.
 	claims map[string]any
+	// scopes is Scope split by runtime.ParseScope, once; scopeErr is its
+	// error, for a scope string outside RFC 6749 §3.3's grammar (the
+	// answer is then refused with CLAIMS_INVALID, not as malformed JSON).
+	scopes   []string
+	scopeErr error
 }
 
 // errMalformed marks a response body that is not the JSON object it must
@@ -53,6 +60,7 @@ func parseResponse(body []byte) (*response, error) {
 		return nil, &errMalformed{what: "not a JSON object"}
 	}
 	r.claims = claims
+	r.scopes, r.scopeErr = runtime.ParseScope(r.Scope)
 	return &r, nil
 }
 

@@ -8,7 +8,9 @@ import (
 	"crypto"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"math"
 	"strings"
 	"time"
@@ -38,11 +40,12 @@ type Authenticator struct {
 var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
 
 // New returns an authenticator configured by opts. [Issuer], [Audience] and
-// one of [JWKSURL] or [StaticKeys] are required. Errors wrap
-// [ErrInvalidConfig].
+// either [JWKSURL] or static keys ([StaticJWKS], [StaticKey] or both) are
+// required. Errors wrap [ErrInvalidOption].
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{
-		algorithms:         DefaultAlgorithms,
+		algorithms:         joseAlgorithms(DefaultAlgorithms),
+		types:              []string{DefaultType},
 		leeway:             DefaultLeeway,
 		refreshInterval:    DefaultRefreshInterval,
 		minRefreshInterval: DefaultMinRefreshInterval,
@@ -50,6 +53,7 @@ func New(opts ...Option) (*Authenticator, error) {
 		fetchTimeout:       DefaultFetchTimeout,
 		maxTokenSize:       DefaultMaxTokenSize,
 		cacheSize:          DefaultCacheSize,
+		logger:             slog.Default(),
 		now:                time.Now,
 	}
 	for _, o := range opts {
@@ -66,7 +70,7 @@ func New(opts ...Option) (*Authenticator, error) {
 	case len(cfg.audiences) == 0:
 		return nil, errorf("Audience is required")
 	case (cfg.jwksURL == nil) == (cfg.staticKeys == nil):
-		return nil, errorf("exactly one of JWKSURL and StaticKeys is required")
+		return nil, errorf("exactly one of JWKSURL and static keys (StaticJWKS, StaticKey) is required")
 	case cfg.jwksURL != nil && cfg.jwksURL.Scheme != "https" && !cfg.allowHTTP:
 		return nil, errorf("JWKSURL: %q is not https; use AllowHTTP for local tests", cfg.jwksURL.String())
 	}
@@ -84,8 +88,9 @@ func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError
 
 // Authenticate verifies token and returns its principal. The order keeps
 // the issuer's key endpoint out of reach of junk: size and shape first, then
-// the algorithm allow-list, then the claims that need no key (iss, exp, nbf,
-// iat, aud, sub), and only then the key lookup and the signature. Claims are
+// the algorithm allow-list and the header (no crit or b64; typ one of
+// [Types]), then the claims that need no key (iss, exp, nbf, iat, aud,
+// sub, scope), and only then the key lookup and the signature. Claims are
 // used only once the signature is verified.
 //
 // A token verified before is served from a bounded cache: see [CacheSize].
@@ -96,11 +101,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is too large").WithDetail("token of %d bytes", len(token))
 	}
 	if a.cache != nil {
-		if e := a.cache.get(token); e != nil {
+		e, shard := a.cache.get(token)
+		if e != nil {
 			if p := a.hit(ctx, token, e); p != nil {
+				shard.hits.Add(1)
 				return p, nil
 			}
 		}
+		shard.misses.Add(1)
 	}
 	p, entry, err := a.verify(ctx, token)
 	if err != nil {
@@ -110,6 +118,23 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 		a.cache.put(token, entry, a.cfg.now())
 	}
 	return p, nil
+}
+
+// Now is the time this authenticator judges credentials at: the time set by
+// [Clock], else the system clock. The enforcer dates the streams this
+// authenticator's credentials open by it too, so that one clock serves both.
+func (a *Authenticator) Now() time.Time { return a.cfg.now() }
+
+// CacheStats returns the verified-token cache's counters: entries held
+// and its capacity, look-ups answered from it (hits) or not (misses: a
+// token not seen, or one whose entry could no longer be used), and live
+// entries dropped to make room (evictions). All zero when the cache is off
+// ([CacheSize] 0). Safe for concurrent use.
+func (a *Authenticator) CacheStats() runtime.CacheStats {
+	if a.cache == nil {
+		return runtime.CacheStats{}
+	}
+	return a.cache.stats()
 }
 
 // hit returns the cached principal of token if the entry may still be
@@ -168,12 +193,19 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token must carry exactly one signature")
 	}
 	hdr := tok.Headers[0]
+	header, derr := checkHeader(token)
+	if derr != nil {
+		return nil, nil, derr
+	}
 
 	// One decode of the claims (go-jose's JSON); the registered ones are
 	// then read from it with strict types.
 	var all map[string]any
-	if err := tok.UnsafeClaimsWithoutVerification(&all); err != nil {
+	if err := tok.UnsafeClaimsWithoutVerification(&all); err != nil || all == nil { // nil: the payload is JSON null
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("the claims did not decode (their content is not logged)")
+	}
+	if derr := a.checkType(header); derr != nil {
+		return nil, nil, derr
 	}
 	std, cerr := registeredClaims(all)
 	if cerr != nil {
@@ -220,6 +252,68 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 		ExpiresAt: std.Expiry.Time().Add(a.cfg.leeway), // as long as this server accepts it
 	}
 	return entry.principal, entry, nil
+}
+
+// checkHeader checks the protected header's members that go-jose leaves
+// to its caller, in the header as sent (go-jose drops members whose value
+// is JSON null, and accepts an empty crit list and crit ["b64"]), and
+// returns them. This server implements no JWS extension (RFC 7515
+// §4.1.11): a crit member of any value, or a b64 member (RFC 7797, the
+// unencoded payload, which changes what the signature covers), makes the
+// token one it cannot read. token is canonical and its header was decoded
+// once already, by go-jose.
+func checkHeader(token string) (map[string]json.RawMessage, *runtime.Error) {
+	raw, err := base64.RawURLEncoding.DecodeString(token[:strings.IndexByte(token, '.')])
+	var members map[string]json.RawMessage
+	if err == nil {
+		err = json.Unmarshal(raw, &members)
+	}
+	if err != nil {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the header did not decode (its content is not logged)")
+	}
+	if _, ok := members["crit"]; ok {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's header lists critical extensions (crit); this server implements none")
+	}
+	if _, ok := members["b64"]; ok {
+		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's header has a b64 member; this server does not implement unencoded payloads")
+	}
+	return members, nil
+}
+
+// checkType checks the typ header against [Types] (explicit typing, RFC
+// 9068 §4, RFC 8725 §3.11): an ID token or another JWT of the issuer is not
+// an access token.
+func (a *Authenticator) checkType(header map[string]json.RawMessage) *runtime.Error {
+	v, ok := header["typ"]
+	if !ok {
+		if a.cfg.untypedOK {
+			return nil
+		}
+		return deny(runtime.ReasonClaimsInvalid, "the token has no typ header; this server accepts access tokens of the types it is configured for")
+	}
+	var typ string
+	if err := json.Unmarshal(v, &typ); err != nil {
+		return deny(runtime.ReasonClaimsInvalid, "the token's typ header is not a string")
+	}
+	if !a.typeOK(typ) {
+		return deny(runtime.ReasonClaimsInvalid, "the token's type (typ) is not one this server accepts as an access token")
+	}
+	return nil
+}
+
+// typeOK reports whether typ, as sent, is one of the configured types:
+// case-insensitively, with or without "application/" (RFC 7515 §4.1.9).
+func (a *Authenticator) typeOK(typ string) bool {
+	const prefix = "application/"
+	if len(typ) >= len(prefix) && strings.EqualFold(typ[:len(prefix)], prefix) {
+		typ = typ[len(prefix):]
+	}
+	for _, t := range a.cfg.types {
+		if strings.EqualFold(typ, t) {
+			return true
+		}
+	}
+	return false
 }
 
 // checkClaims checks the registered claims that need no key.
@@ -276,18 +370,26 @@ func (a *Authenticator) audienceOK(aud jwt.Audience) bool {
 	return false
 }
 
-// scopesOf reads scopes from "scope" (RFC 8693: space-separated string) or,
-// when absent, "scp" (a string or an array of strings).
+// scopesOf reads scopes from "scope" (RFC 8693 §4.2: a scope string of
+// RFC 6749 §3.3) or, when absent, "scp" (a scope string, or an array whose
+// every member is one scope-token). Scope strings are split by
+// runtime.ParseScope, strictly: a doubled, leading or trailing space, a tab
+// or a character outside the grammar is CLAIMS_INVALID, so that no token
+// holds a scope one reader of the claim sees and another does not.
 func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
 	bad := func(name string) *runtime.Error {
-		return deny(runtime.ReasonClaimsInvalid, "the token's "+name+" claim is not a string or an array of strings")
+		return deny(runtime.ReasonClaimsInvalid, "the token's "+name+" claim is not a scope string or an array of scope-tokens")
 	}
 	if v, ok := claims["scope"]; ok {
 		s, ok := v.(string)
 		if !ok {
 			return nil, bad("scope")
 		}
-		return strings.Fields(s), nil
+		out, err := runtime.ParseScope(s)
+		if err != nil {
+			return nil, bad("scope")
+		}
+		return out, nil
 	}
 	switch v := claims["scp"].(type) {
 	case nil:
@@ -296,12 +398,16 @@ func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
 		}
 		return nil, nil
 	case string:
-		return strings.Fields(v), nil
+		out, err := runtime.ParseScope(v)
+		if err != nil {
+			return nil, bad("scp")
+		}
+		return out, nil
 	case []any:
 		out := make([]string, 0, len(v))
 		for _, e := range v {
 			s, ok := e.(string)
-			if !ok {
+			if !ok || !scopeToken(s) {
 				return nil, bad("scp")
 			}
 			out = append(out, s)
@@ -309,6 +415,16 @@ func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
 		return out, nil
 	}
 	return nil, bad("scp")
+}
+
+// scopeToken reports whether s is exactly one RFC 6749 §3.3 scope-token:
+// a scope string that runtime.ParseScope splits into one scope.
+func scopeToken(s string) bool {
+	if s == "" || strings.IndexByte(s, ' ') >= 0 {
+		return false
+	}
+	_, err := runtime.ParseScope(s)
+	return err == nil
 }
 
 // canonical reports whether the three parts of token are canonical
@@ -392,16 +508,17 @@ func pssSaltOK(token, alg string, key *jose.JSONWebKey) bool {
 // checkConfirmation checks a token's cnf claim (RFC 7800). The only
 // confirmation method supported is RFC 8705's certificate binding,
 // "x5t#S256": the SHA-256 thumbprint of the client certificate the call's
-// TLS connection presented. A bound token on a connection without that
-// certificate is refused, and so is a confirmation method this server
-// cannot check (a proof it cannot verify is no proof).
+// TLS connection presented, and it must be alone. A bound token on a
+// connection without that certificate is refused, and so is a confirmation
+// method this server cannot check, beside x5t#S256 or instead of it (a
+// proof it cannot verify is no proof), as runtime/introspection does.
 func checkConfirmation(ctx context.Context, cnf any) *runtime.Error {
 	m, ok := cnf.(map[string]any)
 	if !ok {
 		return deny(runtime.ReasonClaimsInvalid, "the token's cnf claim is not an object")
 	}
 	want, ok := m["x5t#S256"].(string)
-	if !ok {
+	if !ok || len(m) != 1 {
 		return deny(runtime.ReasonCredentialsInvalid, "the token's confirmation method (cnf) is not supported by this server")
 	}
 	return runtime.CheckCertificateBinding(ctx, want)
@@ -413,12 +530,13 @@ const maxNumericDate = 1 << 62
 
 // registeredClaims reads iss, sub, aud, exp, nbf, iat and jti from decoded
 // claims with the types RFC 7519 gives them, as go-jose's jwt.Claims
-// would: a claim of another type makes the token malformed; a JSON null
-// string claim counts as absent, a null aud as malformed.
+// would: a claim of another type is CLAIMS_INVALID (the token is a JWS;
+// its claims are wrong); a JSON null string or date claim counts as
+// absent, a null aud is of the wrong type.
 func registeredClaims(all map[string]any) (jwt.Claims, *runtime.Error) {
 	var c jwt.Claims
 	bad := func(name string) *runtime.Error {
-		return deny(runtime.ReasonCredentialsMalformed, "the token's "+name+" claim is of the wrong type")
+		return deny(runtime.ReasonClaimsInvalid, "the token's "+name+" claim is of the wrong type")
 	}
 	for _, f := range [...]struct {
 		name string

@@ -40,7 +40,7 @@ type verifiedCache struct {
 type cacheShard struct {
 	mu sync.RWMutex
 	m  map[string]*cacheEntry
-	// Counters for Stats, per shard so that calls do not contend on one.
+	// Counted per shard, so that concurrent calls rarely share a counter.
 	hits, misses, evictions atomic.Uint64
 }
 
@@ -68,17 +68,14 @@ func (c *verifiedCache) shard(token string) *cacheShard {
 	return &c.shards[maphash.String(c.seed, token)%cacheShards]
 }
 
-func (c *verifiedCache) get(token string) *cacheEntry {
+// get returns token's entry, if any, and its shard, where the caller counts
+// the look-up as a hit or a miss.
+func (c *verifiedCache) get(token string) (*cacheEntry, *cacheShard) {
 	s := c.shard(token)
 	s.mu.RLock()
 	e := s.m[token]
 	s.mu.RUnlock()
-	if e == nil {
-		s.misses.Add(1)
-	} else {
-		s.hits.Add(1)
-	}
-	return e
+	return e, s
 }
 
 // put stores e, evicting from a full shard first an expired entry among a
@@ -88,10 +85,10 @@ func (c *verifiedCache) put(token string, e *cacheEntry, now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.m[token]; !ok && len(s.m) >= c.maxPerShard {
-		victim, n := "", 0
+		victim, n, live := "", 0, true
 		for k, v := range s.m {
 			if !now.Before(v.expiry) {
-				victim = k
+				victim, live = k, false
 				break
 			}
 			if n == 0 {
@@ -101,10 +98,10 @@ func (c *verifiedCache) put(token string, e *cacheEntry, now time.Time) {
 				break
 			}
 		}
-		if v := s.m[victim]; v != nil && now.Before(v.expiry) {
+		delete(s.m, victim)
+		if live {
 			s.evictions.Add(1)
 		}
-		delete(s.m, victim)
 	}
 	s.m[token] = e
 }
@@ -114,6 +111,21 @@ func (c *verifiedCache) drop(token string) {
 	s.mu.Lock()
 	delete(s.m, token)
 	s.mu.Unlock()
+}
+
+// stats sums the shards' counters.
+func (c *verifiedCache) stats() runtime.CacheStats {
+	st := runtime.CacheStats{Capacity: c.maxPerShard * cacheShards}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		st.Entries += len(s.m)
+		s.mu.RUnlock()
+		st.Hits += s.hits.Load()
+		st.Misses += s.misses.Load()
+		st.Evictions += s.evictions.Load()
+	}
+	return st
 }
 
 // len counts the entries, for tests and metrics.

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-jose/go-jose/v4"
 	"google.golang.org/grpc/metadata"
 
 	grpcauth "github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
@@ -117,7 +116,7 @@ func TestCachedTokenKeyRemoved(t *testing.T) {
 	clk := newClock()
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"), authtest.IssuerClock(clk.Now))
 	a := cachedAuth(t, iss, clk, jwtauth.RefreshInterval(time.Minute))
-	kid, err := iss.AddKey(jose.RS256)
+	kid, err := iss.AddKey("RS256")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +195,7 @@ func TestCacheBounded(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"), authtest.IssuerClock(clk.Now))
 	a := cachedAuth(t, iss, clk, jwtauth.CacheSize(64))
 	for i := 0; i < 500; i++ {
-		if _, err := a.Authenticate(context.Background(), iss.Mint(authtest.Claim("n", i), authtest.Algorithm(jose.EdDSA))); err != nil {
+		if _, err := a.Authenticate(context.Background(), iss.Mint(authtest.Claim("n", i), authtest.Algorithm("EdDSA"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -243,7 +242,7 @@ func TestCacheRaceDuringRotation(t *testing.T) {
 		}(g)
 	}
 	for r := 0; r < 20; r++ {
-		kid, err := iss.AddKey(jose.ES256)
+		kid, err := iss.AddKey("ES256")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,4 +284,47 @@ func FuzzCanonical(f *testing.F) {
 			t.Fatalf("canonical(%q) = %v; decode/encode says %v", token, got, want)
 		}
 	})
+}
+
+// TestCacheStats counts look-ups, entries and evictions as they happen.
+func TestCacheStats(t *testing.T) {
+	clk := newClock()
+	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"), authtest.IssuerClock(clk.Now))
+	a := cachedAuth(t, iss, clk, jwtauth.CacheSize(16))
+	if got := a.CacheStats(); got != (grpcauth.CacheStats{Capacity: 16}) {
+		t.Fatalf("new cache: %+v", got)
+	}
+	tok := iss.Mint()
+	for range 3 {
+		if _, err := a.Authenticate(context.Background(), tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := a.CacheStats(); got != (grpcauth.CacheStats{Entries: 1, Capacity: 16, Hits: 2, Misses: 1}) {
+		t.Fatalf("one token three times: %+v", got)
+	}
+	// A bad token is a miss and stores nothing.
+	if _, err := a.Authenticate(context.Background(), "a.b.c"); err == nil {
+		t.Fatal("a bad token was accepted")
+	}
+	if got := a.CacheStats(); got.Misses != 2 || got.Entries != 1 {
+		t.Fatalf("after a bad token: %+v", got)
+	}
+	// More live tokens than room: evictions, never more entries than room.
+	for i := range 200 {
+		if _, err := a.Authenticate(context.Background(), iss.Mint(authtest.Subject(fmt.Sprint("s", i)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := a.CacheStats()
+	if got.Evictions == 0 || got.Entries > got.Capacity || got.Entries+int(got.Evictions) != 201 {
+		t.Fatalf("after 201 tokens: %+v; want entries + evictions = 201", got)
+	}
+	off := cachedAuth(t, iss, clk, jwtauth.CacheSize(0))
+	if _, err := off.Authenticate(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	if got := off.CacheStats(); got != (grpcauth.CacheStats{}) {
+		t.Fatalf("cache off: %+v", got)
+	}
 }

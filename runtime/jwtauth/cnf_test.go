@@ -38,7 +38,7 @@ func thumbprint(c *x509.Certificate) string {
 // against the connection's client certificate.
 func TestSecurity47_CertificateBoundToken(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-	a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticKeys(iss.KeySet()))
+	a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +61,8 @@ func TestSecurity47_CertificateBoundToken(t *testing.T) {
 		{"bound_no_peer", bound, context.Background(), runtime.ReasonCredentialsInvalid},
 		{"unbound_any_connection", iss.Mint(), withPeerCert(nil), ""},
 		{"unsupported_method_jkt", iss.Mint(authtest.Claim("cnf", map[string]any{"jkt": "abc"})), withPeerCert(mine.Leaf), runtime.ReasonCredentialsInvalid},
+		{"x5t_and_jkt", iss.Mint(authtest.Claim("cnf", map[string]any{"x5t#S256": thumbprint(mine.Leaf), "jkt": "abc"})), withPeerCert(mine.Leaf), runtime.ReasonCredentialsInvalid},
+		{"empty_cnf", iss.Mint(authtest.Claim("cnf", map[string]any{})), withPeerCert(mine.Leaf), runtime.ReasonCredentialsInvalid},
 		{"cnf_not_object", iss.Mint(authtest.Claim("cnf", "x")), withPeerCert(mine.Leaf), runtime.ReasonClaimsInvalid},
 		{"thumbprint_not_string", iss.Mint(authtest.Claim("cnf", map[string]any{"x5t#S256": 7})), withPeerCert(mine.Leaf), runtime.ReasonCredentialsInvalid},
 	} {

@@ -1,8 +1,9 @@
 // Copyright 2026 The protoc-gen-go-grpcauth Authors.
 // SPDX-License-Identifier: Apache-2.0
 
-// Package jwtauth verifies BEARER_JWT credentials: signed JWTs of one
-// issuer, with keys from a JWKS URL or a static set, through go-jose.
+// Package jwtauth verifies BEARER_JWT credentials: signed JWT access
+// tokens of one issuer, with keys from a JWKS URL or a static set, through
+// go-jose.
 //
 //	a, err := jwtauth.New(
 //		jwtauth.Issuer("https://issuer.example"),
@@ -11,22 +12,128 @@
 //	)
 //	enf, err := runtime.NewEnforcer(runtime.WithJWT(a))
 //
-// What it accepts: a compact JWS of at most 8 KiB, in canonical base64url,
+// Fixed keys instead of a JWKS URL are public keys of the standard library
+// ([StaticKey]: *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey) or a
+// JWKS document ([StaticJWKS]); algorithms are named as in JOSE
+// ([Algorithms]: "RS256", "ES256", "EdDSA" …). No go-jose type is needed
+// to configure it:
+//
+//	a, err := jwtauth.New(
+//		jwtauth.Issuer("https://issuer.example"),
+//		jwtauth.Audience("library"),
+//		jwtauth.StaticKey("key-1", "ES256", pub), // pub is an *ecdsa.PublicKey on P-256
+//		jwtauth.Algorithms("ES256"),
+//	)
+//
+// # What it accepts
+//
+// A compact JWS of at most 8 KiB, in canonical base64url, whose header has
+// no crit and no b64 member and a typ of [Types] (default "at+jwt"),
 // signed with an algorithm of the allow-list (RS256, ES256 and EdDSA by
-// default; never HMAC or none; RSA-PSS only with a salt as long as the hash)
-// by the key its kid names, whose own alg and curve must match; iss equal to
-// the issuer; exp present and not past; nbf and iat not in the future (both
-// within the leeway); aud containing one of the audiences exactly; a sub.
-// Headers that point at other keys (jwk, jku, x5u, x5c) are never used.
+// default; never HMAC or none; RSA-PSS only with a salt as long as the
+// hash) by the key its kid names, whose own alg and curve must match; iss
+// equal to the issuer; exp present and not past; nbf and iat not in the
+// future (both within the leeway); aud containing one of the audiences
+// exactly; a sub; scope or scp, when present, well formed. Headers that
+// point at other keys (jwk, jku, x5u, x5c) are never used.
 //
-// Claims that need no key are checked before the key lookup, so an expired
-// token, a wrong audience or an unknown issuer never causes a JWKS fetch.
-// Key fetches are singleflight; an unknown kid triggers at most one refresh
-// per [MinRefreshInterval]; the last good keys serve for [MaxStaleness]
-// while the endpoint fails, and then calls fail closed with UNAVAILABLE
-// AUTH_BACKEND_UNAVAILABLE.
+// Everything that needs no key is checked first, so that an expired token,
+// a wrong audience, an unknown issuer, an ID token or a crit header never
+// causes a JWKS fetch. Key fetches are singleflight; an unknown kid
+// triggers at most one refresh per [MinRefreshInterval]; the last good keys
+// serve for [MaxStaleness] while the endpoint fails, and then calls fail
+// closed with UNAVAILABLE AUTH_BACKEND_UNAVAILABLE.
 //
-// Scopes come from the "scope" claim (space-separated) or else "scp" (a
-// string or an array of strings). All verified claims are in
-// Principal.Claims.
+// # Denials
+//
+// Every denial is UNAUTHENTICATED (16) but AUTH_BACKEND_UNAVAILABLE (14);
+// none quotes the token or a claim:
+//
+//	CREDENTIALS_MALFORMED    not a compact JWS: over the size cap, not three parts,
+//	                         not canonical base64url, a header that is not JSON, a
+//	                         payload that is not a JSON object; a header with crit
+//	                         (any value: an empty list and ["b64"] included — RFC
+//	                         7515 §4.1.11, and this server implements no extension)
+//	                         or b64 (RFC 7797)
+//	TOKEN_INVALID_SIGNATURE  algorithm not allowed, unknown or unusable kid, key and
+//	                         algorithm do not fit, bad signature
+//	CLAIMS_INVALID           typ not one of Types, or none (an OIDC ID token, typ
+//	                         "JWT", is not an access token: RFC 9068 §4, RFC 8725
+//	                         §3.11); a registered claim of the wrong type (iss, sub,
+//	                         jti not a string; aud not a string or an array of
+//	                         strings; exp, nbf, iat not a number in range); exp or
+//	                         sub missing; lifetime over MaxLifetime; sub not
+//	                         matching Subject; a malformed scope or scp; a cnf that
+//	                         is not an object
+//	ISSUER_UNTRUSTED         iss is not the issuer
+//	TOKEN_EXPIRED            exp passed, beyond the leeway
+//	TOKEN_NOT_YET_VALID      nbf or iat in the future, beyond the leeway
+//	AUDIENCE_MISMATCH        no aud value is an audience
+//	CREDENTIALS_INVALID      cnf binds the token to another client certificate, or
+//	                         uses a confirmation method this server cannot check
+//	AUTH_BACKEND_UNAVAILABLE no usable key is known and the JWKS cannot be fetched
+//	                         (or holds no usable key)
+//
+// # Scopes
+//
+// Scopes come from the "scope" claim or else "scp". A scope string (scope,
+// or scp as a string) is split by [runtime.ParseScope], strictly as RFC 6749
+// §3.3 writes it: scope-tokens separated by exactly one space. An array
+// scp holds one scope-token per member. A doubled, leading or trailing
+// space, a tab, a member holding a space, a quote, a backslash or a
+// character outside printable ASCII is CLAIMS_INVALID: never split
+// leniently, so that no token holds a scope that another reader of the
+// same claim would not see. All verified claims are in Principal.Claims.
+//
+// # Key-set policy
+//
+// Which keys of a JWKS are trusted is decided once per fetched set (for
+// [StaticJWKS] and [StaticKey], once in [New]), never per call. Each key
+// left out of a fetched set is logged through [Logger] once per distinct
+// set (not again when the same set is fetched again), naming its kid and
+// its position, never its key material; in a static set, every key that
+// would be left out is an error of New instead.
+//
+//	condition                                          what happens          logged
+//	-------------------------------------------------  --------------------  -----------------
+//	not a JSON object, or a kid that is not a string   skipped               WARN
+//	private or symmetric material: a member d, p, q,   skipped, never        WARN
+//	  dp, dq, qi, oth, k or priv (in any case), kty    reduced to its
+//	  oct, or a key go-jose reads as private           public half
+//	a public key whose private half is published in    skipped, and dropped  WARN
+//	  the same set, under any kid                      from the last good
+//	                                                   keys too
+//	use present and not "sig", or key_ops present      skipped               INFO
+//	  without "verify" (not a signature key)
+//	use not a string, key_ops not an array of strings  skipped               WARN
+//	a registered member name in another case ("KID")   skipped               WARN
+//	go-jose cannot read it (unknown kty or crv, bad    skipped               WARN
+//	  encoding, x5c not matching, RSA over go-jose's
+//	  MaxRSAModulusBits, 4096 bits by default)
+//	RSA under 2048 bits; a type other than RSA, EC     skipped               WARN
+//	  P-256/P-384/P-521, OKP Ed25519
+//	an alg that does not fit kty/crv (RS* and PS*      skipped               WARN
+//	  need RSA; ES256 P-256, ES384 P-384, ES512
+//	  P-521; EdDSA Ed25519; HS*, none and the rest
+//	  fit nothing)
+//	an alg that fits but is not in Algorithms          skipped               INFO
+//	one kid naming two different signature keys        the kid unusable:     WARN, once per
+//	  (differing in key, alg, use or key_ops; one of   all its keys          kid
+//	  them skipped or private counts too)
+//	one key twice under one kid (the same bytes, or    kept once             no
+//	  the same key, alg, use and key_ops)
+//	no kid                                             kept; used only by    INFO when the set
+//	                                                   a token without kid   has other keys
+//	                                                   in a set of one key
+//	no usable key left                                 the set refused       no (see below)
+//
+// A set refused fails as an empty or unreachable one: the last good keys
+// serve for [MaxStaleness] (less any whose private half the refused set
+// publishes), then calls fail with UNAVAILABLE AUTH_BACKEND_UNAVAILABLE;
+// why is in the denial's log detail.
+//
+// A key with an alg is used only for that algorithm; a key without one for
+// any allowed algorithm its type and curve fit. An encryption key (use
+// "enc") that shares a kid with a signature key does not make the kid
+// unusable: it is not a candidate for verifying signatures at all.
 package jwtauth

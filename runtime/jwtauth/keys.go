@@ -6,14 +6,11 @@ package jwtauth
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rsa"
-	"encoding/json"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"sync"
@@ -22,9 +19,6 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 )
-
-// minRSABits is the smallest RSA modulus a key may have.
-const minRSABits = 2048
 
 // keyMap is one fetched generation of keys, never modified once stored.
 type keyMap struct {
@@ -48,7 +42,11 @@ type keySource struct {
 	lastErr     error
 
 	fetches  atomic.Int64
-	failures atomic.Int64 // fetches that failed, for Stats
+	failures atomic.Int64 // fetches that failed, for KeySetStats
+
+	// reported is the SHA-256 of the last set whose left-out keys were
+	// logged. Only fetch uses it, and one fetch runs at a time.
+	reported [sha256.Size]byte
 }
 
 var (
@@ -60,12 +58,9 @@ var (
 func newKeySource(cfg *config) (*keySource, error) {
 	ks := &keySource{cfg: cfg}
 	if cfg.staticKeys != nil {
-		km, skipped := buildKeyMap(cfg.staticKeys.Keys)
-		if len(skipped) > 0 {
-			return nil, errorf("StaticKeys: %w", errors.Join(skipped...))
-		}
-		if len(km.byKID)+len(km.noKID) == 0 {
-			return nil, errorf("StaticKeys: no keys")
+		km, err := staticKeyMap(cfg)
+		if err != nil {
+			return nil, err
 		}
 		ks.current.Store(km)
 		return ks, nil
@@ -221,11 +216,14 @@ func (ks *keySource) refresh() chan struct{} {
 	ks.inflight = done
 	ks.lastAttempt = ks.cfg.now()
 	go func() {
-		km, err := ks.fetch()
+		km, evicted, err := ks.fetch()
 		ks.mu.Lock()
 		if err != nil {
 			ks.lastErr = err
 			ks.failures.Add(1)
+			if evicted != nil {
+				ks.current.Store(evicted)
+			}
 		} else {
 			ks.lastErr = nil
 			ks.current.Store(km)
@@ -235,6 +233,33 @@ func (ks *keySource) refresh() chan struct{} {
 		close(done)
 	}()
 	return done
+}
+
+// report logs the keys a fetched set left out, once per set: not again
+// when the same set (by its digest) is fetched again. Lines name the kid,
+// never the key.
+func (ks *keySource) report(digest [sha256.Size]byte, skipped []skippedKey) {
+	if digest == ks.reported {
+		return
+	}
+	ks.reported = digest
+	if ks.cfg.logger == nil {
+		return
+	}
+	for _, s := range skipped {
+		ks.cfg.logger.Log(context.Background(), s.level, "jwtauth: a key of the JWKS is not used",
+			slog.String("kid", logKID(s.kid)), slog.Int("index", s.index), slog.String("problem", s.why))
+	}
+}
+
+// logKID bounds a kid for the log: it comes from the issuer, not from a
+// caller, but need not be short.
+func logKID(kid string) string {
+	const limit = 128
+	if len(kid) > limit {
+		return kid[:limit] + "..."
+	}
+	return kid
 }
 
 // wait waits for done or for ctx.
@@ -249,14 +274,16 @@ func wait(ctx context.Context, done chan struct{}) error {
 
 // fetch gets and parses the JWKS. It is bounded by FetchTimeout and the
 // body size cap, and runs detached from any caller so that one cancelled
-// call does not fail the fetch others wait for.
-func (ks *keySource) fetch() (*keyMap, error) {
+// call does not fail the fetch others wait for. When the set is refused,
+// evicted, if not nil, is the current key map without the keys the set
+// shows to be compromised.
+func (ks *keySource) fetch() (km, evicted *keyMap, err error) {
 	ks.fetches.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), ks.cfg.fetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.cfg.jwksURL.String(), nil)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	req.Header.Set("Accept", "application/jwk-set+json, application/json")
 	resp, err := ks.client.Do(req)
@@ -265,116 +292,38 @@ func (ks *keySource) fetch() (*keyMap, error) {
 		// hold a secret, and this text reaches the server's log.
 		var ue *url.Error
 		if errors.As(err, &ue) {
-			return nil, fmt.Errorf("fetch: %s: %w", ue.Op, ue.Err)
+			return nil, nil, fmt.Errorf("fetch: %s: %w", ue.Op, ue.Err)
 		}
-		return nil, fmt.Errorf("fetch: %w", err)
+		return nil, nil, fmt.Errorf("fetch: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // drained so the connection can be reused
-		return nil, fmt.Errorf("fetch: status %d", resp.StatusCode)
+		return nil, nil, fmt.Errorf("fetch: status %d", resp.StatusCode)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxJWKSSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetch: reading body: %w", err)
+		return nil, nil, fmt.Errorf("fetch: reading body: %w", err)
 	}
 	if len(body) > DefaultMaxJWKSSize {
-		return nil, fmt.Errorf("fetch: body larger than %d bytes", DefaultMaxJWKSSize)
+		return nil, nil, fmt.Errorf("fetch: body larger than %d bytes", DefaultMaxJWKSSize)
 	}
-	var raw struct {
-		Keys []json.RawMessage `json:"keys"`
+	raws, err := parseJWKS(body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse: %w", err)
 	}
-	if err := json.Unmarshal(body, &raw); err != nil {
-		return nil, fmt.Errorf("parse: not a JWK set: %w", err)
-	}
-	keys := make([]jose.JSONWebKey, 0, len(raw.Keys))
-	for _, r := range raw.Keys {
-		var k jose.JSONWebKey
-		if err := k.UnmarshalJSON(r); err != nil {
-			continue // a key we cannot read is a key we do not use
-		}
-		keys = append(keys, k)
-	}
-	km, _ := buildKeyMap(keys)
+	km, skipped, leaked := buildKeyMap(raws, ks.cfg.algorithms)
+	ks.report(sha256.Sum256(body), skipped)
 	if len(km.byKID)+len(km.noKID) == 0 {
-		return nil, errors.New("parse: the set has no usable signing key")
+		// Failed as an empty set fails: the last good keys stay for
+		// MaxStaleness, except those whose private half this set
+		// publishes.
+		return nil, ks.current.Load().withoutLeaked(leaked), errors.New("parse: the set has no usable signing key")
 	}
 	km.keepIdentity(ks.current.Load())
 	now := ks.cfg.now()
 	km.fetchedAt = now
 	km.refreshAt = now.Add(ks.cfg.refreshInterval)
 	km.staleAt = km.refreshAt.Add(ks.cfg.maxStaleness)
-	return km, nil
-}
-
-// buildKeyMap keeps the public signature keys of keys, indexed by kid. It
-// returns why each other key was left out.
-func buildKeyMap(keys []jose.JSONWebKey) (*keyMap, []error) {
-	km := &keyMap{byKID: map[string]*jose.JSONWebKey{}}
-	var skipped []error
-	for i := range keys {
-		k := keys[i]
-		if k.Use != "" && k.Use != "sig" {
-			skipped = append(skipped, fmt.Errorf("key %q: use %q is not sig", k.KeyID, k.Use))
-			continue
-		}
-		if !k.IsPublic() {
-			k = k.Public() // a private key published by mistake: keep only the public half
-		}
-		if err := usableKey(&k); err != nil {
-			skipped = append(skipped, fmt.Errorf("key %q: %w", k.KeyID, err))
-			continue
-		}
-		if k.KeyID == "" {
-			km.noKID = append(km.noKID, &k)
-			continue
-		}
-		if _, dup := km.byKID[k.KeyID]; dup {
-			skipped = append(skipped, fmt.Errorf("key %q: kid appears twice", k.KeyID))
-			continue
-		}
-		km.byKID[k.KeyID] = &k
-	}
-	return km, skipped
-}
-
-func usableKey(k *jose.JSONWebKey) error {
-	switch pk := k.Key.(type) {
-	case *rsa.PublicKey:
-		if pk.N.BitLen() < minRSABits {
-			return fmt.Errorf("RSA key of %d bits is under %d", pk.N.BitLen(), minRSABits)
-		}
-	case *ecdsa.PublicKey:
-	case ed25519.PublicKey:
-	default:
-		return fmt.Errorf("key type %T is not an asymmetric public key", k.Key)
-	}
-	return nil
-}
-
-// keyFitsAlg reports whether key can verify alg: the family matches and,
-// for ECDSA, the curve.
-func keyFitsAlg(k *jose.JSONWebKey, alg string) bool {
-	if k.Algorithm != "" && k.Algorithm != alg {
-		return false
-	}
-	switch pk := k.Key.(type) {
-	case *rsa.PublicKey:
-		switch jose.SignatureAlgorithm(alg) {
-		case jose.RS256, jose.RS384, jose.RS512, jose.PS256, jose.PS384, jose.PS512:
-			return true
-		}
-	case *ecdsa.PublicKey:
-		switch jose.SignatureAlgorithm(alg) {
-		case jose.ES256:
-			return pk.Curve == elliptic.P256()
-		case jose.ES384:
-			return pk.Curve == elliptic.P384()
-		case jose.ES512:
-			return pk.Curve == elliptic.P521()
-		}
-	case ed25519.PublicKey:
-		return jose.SignatureAlgorithm(alg) == jose.EdDSA
-	}
-	return false
+	return km, nil, nil
 }

@@ -6,16 +6,19 @@ package jwtauth
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 )
 
-// ErrInvalidConfig is wrapped by every error [New] returns.
-var ErrInvalidConfig = errors.New("jwtauth: invalid configuration")
+// ErrInvalidOption is wrapped by every error [New] returns.
+var ErrInvalidOption = errors.New("jwtauth: invalid option")
 
 // Defaults of the options.
 const (
@@ -29,8 +32,12 @@ const (
 	DefaultMaxJWKSSize        = 1 << 20
 )
 
+// DefaultType is the only typ header accepted unless [Types] says
+// otherwise: RFC 9068's JWT access token.
+const DefaultType = "at+jwt"
+
 // DefaultAlgorithms are accepted unless [Algorithms] says otherwise.
-var DefaultAlgorithms = []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA}
+var DefaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
 
 // asymmetric are the algorithms [Algorithms] accepts: no HMAC, never none.
 var asymmetric = map[jose.SignatureAlgorithm]bool{
@@ -47,8 +54,11 @@ type config struct {
 	issuer             string
 	audiences          []string
 	jwksURL            *url.URL
-	staticKeys         *jose.JSONWebKeySet
+	staticKeys         []staticKey // nil: keys come from jwksURL
+	staticJWKS         bool        // StaticJWKS was given
 	algorithms         []jose.SignatureAlgorithm
+	types              []string // normalized by normalizeType; never ""
+	untypedOK          bool     // a token without typ is accepted
 	leeway             time.Duration
 	maxLifetime        time.Duration
 	subject            *regexp.Regexp
@@ -60,11 +70,12 @@ type config struct {
 	fetchTimeout       time.Duration
 	maxTokenSize       int
 	cacheSize          int
+	logger             *slog.Logger // nil: no logging
 	now                func() time.Time
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
 // Issuer sets the only accepted iss, compared exactly. Required.
@@ -113,31 +124,99 @@ func JWKSURL(u string) Option {
 	}
 }
 
-// StaticKeys sets a fixed key set instead of a JWKS URL. Private keys in it
-// are reduced to their public halves; symmetric keys are refused.
-func StaticKeys(set jose.JSONWebKeySet) Option {
-	return func(c *config) error {
-		c.staticKeys = &set
-		return nil
-	}
-}
-
-// Algorithms sets the accepted signature algorithms (default RS256, ES256,
-// EdDSA). HMAC algorithms and "none" are refused: a public key is not a
-// shared secret.
-func Algorithms(algs ...jose.SignatureAlgorithm) Option {
+// Algorithms sets the accepted signature algorithms by their JOSE names
+// (RFC 7518 §3.1, RFC 8037 §3.1; default [DefaultAlgorithms]): RS256,
+// RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. Names are
+// case-sensitive. HMAC algorithms, "none" and unknown names are refused: a
+// public key is not a shared secret.
+func Algorithms(algs ...string) Option {
 	return func(c *config) error {
 		if len(algs) == 0 {
 			return errorf("Algorithms: none given")
 		}
+		var bad []string
 		for _, a := range algs {
-			if !asymmetric[a] {
-				return errorf("Algorithms: %q is not an accepted asymmetric signature algorithm", string(a))
+			if !asymmetric[jose.SignatureAlgorithm(a)] {
+				bad = append(bad, strconv.Quote(a))
 			}
 		}
-		c.algorithms = append([]jose.SignatureAlgorithm(nil), algs...)
+		switch len(bad) {
+		case 0:
+		case 1:
+			return errorf("Algorithms: %s is not an accepted asymmetric signature algorithm", bad[0])
+		default:
+			return errorf("Algorithms: %s are not accepted asymmetric signature algorithms", strings.Join(bad, ", "))
+		}
+		c.algorithms = joseAlgorithms(algs)
 		return nil
 	}
+}
+
+// joseAlgorithms is algs as go-jose's type.
+func joseAlgorithms(algs []string) []jose.SignatureAlgorithm {
+	out := make([]jose.SignatureAlgorithm, len(algs))
+	for i, a := range algs {
+		out[i] = jose.SignatureAlgorithm(a)
+	}
+	return out
+}
+
+// Types sets the accepted values of the typ header (default [DefaultType],
+// "at+jwt"). RFC 9068 §4 and RFC 8725 §3.11: a JWT access token says what
+// it is, so that another JWT of the same issuer for the same audience —
+// above all an OpenID Connect ID token, typ "JWT" or none — is not taken
+// for one. Values are compared case-insensitively, with or without the
+// "application/" prefix (RFC 7515 §4.1.9): "at+jwt" also accepts
+// "application/AT+JWT". A token whose typ is not listed, is not a string
+// or is empty is refused with CLAIMS_INVALID before any key is fetched.
+//
+// For an issuer whose access tokens say typ "JWT", accept it too:
+//
+//	jwtauth.Types("at+jwt", "JWT")
+//
+// A token without typ is accepted only when "" is listed, as in
+// Types("at+jwt", "JWT", ""); this lets ID tokens without typ through, so
+// do it only for an issuer that sets no typ on its access tokens and
+// whose ID tokens never carry this server's audience.
+func Types(types ...string) Option {
+	return func(c *config) error {
+		if len(types) == 0 {
+			return errorf("Types: none given")
+		}
+		c.types, c.untypedOK = nil, false
+		for _, t := range types {
+			if t == "" {
+				c.untypedOK = true
+				continue
+			}
+			n := normalizeType(t)
+			if !mediaType(n) {
+				return errorf("Types: %q is not a media type", t)
+			}
+			c.types = append(c.types, n)
+		}
+		return nil
+	}
+}
+
+// normalizeType is t without a leading "application/" (in any case), in
+// lower case.
+func normalizeType(t string) string {
+	const prefix = "application/"
+	if len(t) >= len(prefix) && strings.EqualFold(t[:len(prefix)], prefix) {
+		t = t[len(prefix):]
+	}
+	return strings.ToLower(t)
+}
+
+// mediaType reports whether t is non-empty printable ASCII without spaces.
+func mediaType(t string) bool {
+	for i := 0; i < len(t); i++ {
+		if t[i] <= ' ' || t[i] > '~' {
+			return false
+		}
+	}
+	return t != ""
 }
 
 // Leeway sets the clock skew allowed on exp, nbf and iat (default 30s, at
@@ -270,7 +349,23 @@ func CacheSize(n int) Option {
 	}
 }
 
-// Clock sets the time source, for tests.
+// Logger sets where the authenticator reports keys of a fetched JWKS
+// that it does not use (a private or symmetric key, a kid that names two
+// keys, a key its own alg does not fit …): once per key set, naming the
+// kid, never the key. The default is slog.Default(); nil turns logging
+// off. Denials are logged by the enforcer, not here.
+func Logger(l *slog.Logger) Option {
+	return func(c *config) error {
+		c.logger = l
+		return nil
+	}
+}
+
+// Clock sets the one clock of this authenticator's decisions: the time
+// tokens are judged at (exp, nbf, iat, the leeway), cached tokens and keys
+// expire by and key refreshes are due by, and, through [Authenticator.Now],
+// the time an enforcer ends the streams these tokens open. For tests: set
+// it here only, not on the enforcer.
 func Clock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {

@@ -5,26 +5,6 @@ package jwtauth
 
 import "github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 
-// CacheStats returns a snapshot of the verified-token cache's counters, for
-// metrics (runtime/otelauth reads it). Hits count look-ups that found the
-// token; an entry found unusable (expired, its key gone) is verified in
-// full and dropped. All zero when [CacheSize] is 0. Safe for concurrent
-// use; it takes each shard's lock briefly to count entries.
-func (a *Authenticator) CacheStats() runtime.CacheStats {
-	c := a.cache
-	if c == nil {
-		return runtime.CacheStats{}
-	}
-	st := runtime.CacheStats{Entries: c.len(), Capacity: a.cfg.cacheSize}
-	for i := range c.shards {
-		s := &c.shards[i]
-		st.Hits += s.hits.Load()
-		st.Misses += s.misses.Load()
-		st.Evictions += s.evictions.Load()
-	}
-	return st
-}
-
 // KeySetStats returns a snapshot of the key set: fetches and failed
 // fetches of the JWKS since the authenticator was built, the usable keys
 // in the set in use and when it was fetched (zero for [StaticKeys] and

@@ -29,11 +29,16 @@ type Authenticator struct {
 	verified connCache              // principals of connections verified against a bundle
 }
 
+// Now is the time this authenticator judges certificates at: the time set by
+// [Clock], else the system clock. The enforcer dates the streams this
+// authenticator's certificates open by it too, so that one clock serves both.
+func (a *Authenticator) Now() time.Time { return a.cfg.now() }
+
 var _ runtime.PeerAuthenticator = (*Authenticator)(nil)
 
 // New returns an authenticator configured by opts. Exactly one identity
 // mode ([SPIFFE] or [SAN]) and exactly one trust bundle ([Bundle] or
-// [BundleFile]) are required. Errors wrap [ErrInvalidConfig].
+// [BundleFile]) are required. Errors wrap [ErrInvalidOption].
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{now: time.Now}
 	for _, o := range opts {

@@ -86,7 +86,7 @@ func parseBundle(path string, data []byte) (*bundle, error) {
 // makes it the trust bundle of new handshakes (through
 // [Authenticator.ServerTLSConfig]) and of every later [Authenticator.AuthenticatePeer],
 // including on connections opened before. On error the last good bundle is
-// kept. Errors wrap [ErrInvalidConfig]. It is safe for concurrent use.
+// kept. Errors wrap [ErrInvalidOption]. It is safe for concurrent use.
 func (a *Authenticator) ReloadBundle() error {
 	if a.cfg.bundleFile == "" {
 		return errorf("ReloadBundle: no BundleFile is configured")
@@ -107,7 +107,7 @@ func (a *Authenticator) ReloadBundle() error {
 // be read or parsed keeps the last good bundle and is reported to onError
 // (which may be nil); unreadable files are reported at every poll, invalid
 // content once until it changes. Watch blocks until ctx is done and then
-// returns ctx's error; it returns an error wrapping [ErrInvalidConfig] at
+// returns ctx's error; it returns an error wrapping [ErrInvalidOption] at
 // once if there is no BundleFile or interval is not positive.
 func (a *Authenticator) Watch(ctx context.Context, interval time.Duration, onError func(error)) error {
 	if a.cfg.bundleFile == "" {

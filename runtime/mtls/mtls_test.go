@@ -657,15 +657,15 @@ func TestBundleReload(t *testing.T) {
 		for name, content := range bad {
 			writeFile(t, path, content)
 			err := a.ReloadBundle()
-			if !errors.Is(err, mtls.ErrInvalidConfig) {
-				t.Errorf("%s: ReloadBundle = %v; want an error wrapping ErrInvalidConfig", name, err)
+			if !errors.Is(err, mtls.ErrInvalidOption) {
+				t.Errorf("%s: ReloadBundle = %v; want an error wrapping ErrInvalidOption", name, err)
 			}
 		}
 		if err := os.Remove(path); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.ReloadBundle(); !errors.Is(err, mtls.ErrInvalidConfig) || !errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("missing file: ReloadBundle = %v; want ErrInvalidConfig and ErrNotExist", err)
+		if err := a.ReloadBundle(); !errors.Is(err, mtls.ErrInvalidOption) || !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("missing file: ReloadBundle = %v; want ErrInvalidOption and ErrNotExist", err)
 		}
 
 		// The last good bundle, {CA2}, is still in force.
@@ -710,8 +710,8 @@ func TestBundleReload(t *testing.T) {
 		writeFile(t, path, []byte("-----BEGIN CERTIFICATE-----\nbroken\n"))
 		select {
 		case err := <-errs:
-			if !errors.Is(err, mtls.ErrInvalidConfig) {
-				t.Errorf("onError got %v; want an error wrapping ErrInvalidConfig", err)
+			if !errors.Is(err, mtls.ErrInvalidOption) {
+				t.Errorf("onError got %v; want an error wrapping ErrInvalidOption", err)
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatal("onError was not called for a broken bundle")
@@ -728,10 +728,10 @@ func TestBundleReload(t *testing.T) {
 
 	t.Run("Watch and ReloadBundle need a BundleFile", func(t *testing.T) {
 		a := newAuth(t, mtls.SPIFFE(td), mtls.Bundle(ca1.Pool()))
-		if err := a.ReloadBundle(); !errors.Is(err, mtls.ErrInvalidConfig) {
+		if err := a.ReloadBundle(); !errors.Is(err, mtls.ErrInvalidOption) {
 			t.Errorf("ReloadBundle = %v", err)
 		}
-		if err := a.Watch(ctx, time.Second, nil); !errors.Is(err, mtls.ErrInvalidConfig) {
+		if err := a.Watch(ctx, time.Second, nil); !errors.Is(err, mtls.ErrInvalidOption) {
 			t.Errorf("Watch = %v", err)
 		}
 	})
@@ -876,8 +876,11 @@ func TestNewConfigErrors(t *testing.T) {
 		"SPIFFE ID of trust domain": {mtls.SPIFFE("spiffe://example.org/"), mtls.Bundle(pool)},
 	}
 	for name, opts := range tests {
-		if _, err := mtls.New(opts...); !errors.Is(err, mtls.ErrInvalidConfig) {
-			t.Errorf("%s: New = %v; want an error wrapping ErrInvalidConfig", name, err)
+		_, err := mtls.New(opts...)
+		if !errors.Is(err, mtls.ErrInvalidOption) {
+			t.Errorf("%s: New = %v; want an error wrapping ErrInvalidOption", name, err)
+		} else if !strings.HasPrefix(err.Error(), "mtls: invalid option: ") {
+			t.Errorf("%s: error %q does not start with the package's sentinel text", name, err)
 		}
 	}
 	for _, good := range []string{"example.org", "spiffe://example.org"} {

@@ -13,9 +13,9 @@ import (
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
 
-// ErrInvalidConfig is wrapped by every error [New] returns, and by the
+// ErrInvalidOption is wrapped by every error [New] returns, and by the
 // errors of [Authenticator.ReloadBundle] and [Authenticator.Watch].
-var ErrInvalidConfig = errors.New("mtls: invalid configuration")
+var ErrInvalidOption = errors.New("mtls: invalid option")
 
 // MaxBundleSize caps the size of a trust bundle file read by [BundleFile].
 const MaxBundleSize = 8 << 20
@@ -72,7 +72,7 @@ type config struct {
 }
 
 func errorf(format string, args ...any) error {
-	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidConfig}, args...)...)
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
 // SPIFFE takes the caller's identity from its SPIFFE ID: the leaf's one and
@@ -191,8 +191,9 @@ func BundleFile(path string) Option {
 	}
 }
 
-// Clock sets the time source for the certificate validity checks, for
-// tests.
+// Clock sets the one clock of this authenticator's decisions: the time
+// certificates are verified at, and, through [Authenticator.Now], the time
+// an enforcer ends the streams they open. For tests.
 func Clock(now func() time.Time) Option {
 	return func(c *config) error {
 		if now == nil {

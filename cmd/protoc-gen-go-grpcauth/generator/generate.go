@@ -445,23 +445,28 @@ func describe(r *effectiveRule) string {
 func genWrapperMethod(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method, n names, hasCondition bool) {
 	in, out := m.Input.GoIdent, m.Output.GoIdent
 	// Per kind of method: the parameters, where the call's context comes
-	// from, what a denial returns, and the call to the wrapped server.
-	var params, call []any
-	ctxOf, deny := "stream.Context()", "return err"
+	// from, what a denial returns, and the call to the wrapped server. A
+	// stream's handler runs through the runtime, which ends the stream when
+	// its credential expires and replaces the handler's result then.
+	var params, stream, serve []any
+	ctxOf, deny, call := "stream.Context()", "return err", "(stream)"
 	switch cs, ss := m.Desc.IsStreamingClient(), m.Desc.IsStreamingServer(); {
 	case !cs && !ss:
 		params = []any{"(ctx ", contextPackage.Ident("Context"), ", req *", in, ") (*", out, ", error)"}
-		ctxOf, deny = "ctx", "return nil, err"
-		call = []any{"(ctx, req)"}
+		ctxOf, deny, call = "ctx", "return nil, err", "(ctx, req)"
 	case !cs && ss:
-		params = []any{"(req *", in, ", stream ", grpcPackage.Ident("ServerStreamingServer"), "[", out, "]) error"}
-		call = []any{"(req, ", runtimePackage.Ident("ServerStreamingServer"), "(stream, ctx))"}
+		stream = []any{grpcPackage.Ident("ServerStreamingServer"), "[", out, "]"}
+		params = append(append([]any{"(req *", in, ", stream "}, stream...), ") error")
+		serve = []any{runtimePackage.Ident("ServeServerStream")}
+		call = "(req, stream)"
 	case cs && !ss:
-		params = []any{"(stream ", grpcPackage.Ident("ClientStreamingServer"), "[", in, ", ", out, "]) error"}
-		call = []any{"(", runtimePackage.Ident("ClientStreamingServer"), "(stream, ctx))"}
+		stream = []any{grpcPackage.Ident("ClientStreamingServer"), "[", in, ", ", out, "]"}
+		params = append(append([]any{"(stream "}, stream...), ") error")
+		serve = []any{runtimePackage.Ident("ServeClientStream")}
 	default:
-		params = []any{"(stream ", grpcPackage.Ident("BidiStreamingServer"), "[", in, ", ", out, "]) error"}
-		call = []any{"(", runtimePackage.Ident("BidiStreamingServer"), "(stream, ctx))"}
+		stream = []any{grpcPackage.Ident("BidiStreamingServer"), "[", in, ", ", out, "]"}
+		params = append(append([]any{"(stream "}, stream...), ") error")
+		serve = []any{runtimePackage.Ident("ServeBidiStream")}
 	}
 	g.P(append(append([]any{"func (s *", n.wrapper, ") ", m.GoName}, params...), " {")...)
 	g.P("ctx, err := s.enf.Authorize(", ctxOf, ", ", ruleVar(s, m), ")")
@@ -474,7 +479,13 @@ func genWrapperMethod(g *protogen.GeneratedFile, s *protogen.Service, m *protoge
 		g.P(deny)
 		g.P("}")
 	}
-	g.P(append([]any{"return s.srv.", m.GoName}, call...)...)
+	if serve == nil {
+		g.P("return s.srv.", m.GoName, call)
+	} else {
+		g.P(append(append(append(append([]any{"return "}, serve...), "(ctx, stream, func(stream "), stream...), ") error {")...)
+		g.P("return s.srv.", m.GoName, call)
+		g.P("})")
+	}
 	g.P("}")
 	g.P()
 }

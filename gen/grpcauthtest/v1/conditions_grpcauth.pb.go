@@ -158,7 +158,9 @@ func (s *tenantsAuthServer) Watch(req *ShelfRequest, stream grpc.ServerStreaming
 	if err := s.enf.CheckRequest(ctx, req); err != nil {
 		return err
 	}
-	return s.srv.Watch(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Shelf]) error {
+		return s.srv.Watch(req, stream)
+	})
 }
 
 func (s *tenantsAuthServer) Upload(stream grpc.ClientStreamingServer[Shelf, Shelf]) error {
@@ -166,7 +168,9 @@ func (s *tenantsAuthServer) Upload(stream grpc.ClientStreamingServer[Shelf, Shel
 	if err != nil {
 		return err
 	}
-	return s.srv.Upload(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[Shelf, Shelf]) error {
+		return s.srv.Upload(stream)
+	})
 }
 
 func (s *tenantsAuthServer) Plain(ctx context.Context, req *ShelfRequest) (*Shelf, error) {

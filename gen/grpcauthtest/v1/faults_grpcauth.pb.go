@@ -395,7 +395,9 @@ func (s *faultsAuthServer) WatchBadConversion(req *FaultRequest, stream grpc.Ser
 	if err := s.enf.CheckRequest(ctx, req); err != nil {
 		return err
 	}
-	return s.srv.WatchBadConversion(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[FaultResponse]) error {
+		return s.srv.WatchBadConversion(req, stream)
+	})
 }
 
 // NewFaultsAuthClient returns a FaultsClient that attaches to every call a

@@ -226,7 +226,9 @@ func (s *kindsAuthServer) WatchAny(req *Msg, stream grpc.ServerStreamingServer[M
 	if err != nil {
 		return err
 	}
-	return s.srv.WatchAny(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Msg]) error {
+		return s.srv.WatchAny(req, stream)
+	})
 }
 
 func (s *kindsAuthServer) UploadAny(stream grpc.ClientStreamingServer[Msg, Msg]) error {
@@ -234,7 +236,9 @@ func (s *kindsAuthServer) UploadAny(stream grpc.ClientStreamingServer[Msg, Msg])
 	if err != nil {
 		return err
 	}
-	return s.srv.UploadAny(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[Msg, Msg]) error {
+		return s.srv.UploadAny(stream)
+	})
 }
 
 func (s *kindsAuthServer) ChatAny(stream grpc.BidiStreamingServer[Msg, Msg]) error {
@@ -242,7 +246,9 @@ func (s *kindsAuthServer) ChatAny(stream grpc.BidiStreamingServer[Msg, Msg]) err
 	if err != nil {
 		return err
 	}
-	return s.srv.ChatAny(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[Msg, Msg]) error {
+		return s.srv.ChatAny(stream)
+	})
 }
 
 func (s *kindsAuthServer) Public(ctx context.Context, req *Msg) (*Msg, error) {
@@ -258,7 +264,9 @@ func (s *kindsAuthServer) PublicChat(stream grpc.BidiStreamingServer[Msg, Msg]) 
 	if err != nil {
 		return err
 	}
-	return s.srv.PublicChat(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[Msg, Msg]) error {
+		return s.srv.PublicChat(stream)
+	})
 }
 
 func (s *kindsAuthServer) SecureWatch(req *Msg, stream grpc.ServerStreamingServer[Msg]) error {
@@ -266,7 +274,9 @@ func (s *kindsAuthServer) SecureWatch(req *Msg, stream grpc.ServerStreamingServe
 	if err != nil {
 		return err
 	}
-	return s.srv.SecureWatch(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Msg]) error {
+		return s.srv.SecureWatch(req, stream)
+	})
 }
 
 // NewKindsAuthClient returns a KindsClient that attaches to every call a

@@ -156,7 +156,9 @@ func (s *rolloutAuthServer) Watch(req *RolloutRequest, stream grpc.ServerStreami
 	if err := s.enf.CheckRequest(ctx, req); err != nil {
 		return err
 	}
-	return s.srv.Watch(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[RolloutReply]) error {
+		return s.srv.Watch(req, stream)
+	})
 }
 
 func (s *rolloutAuthServer) Chat(stream grpc.BidiStreamingServer[RolloutRequest, RolloutReply]) error {
@@ -164,7 +166,9 @@ func (s *rolloutAuthServer) Chat(stream grpc.BidiStreamingServer[RolloutRequest,
 	if err != nil {
 		return err
 	}
-	return s.srv.Chat(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[RolloutRequest, RolloutReply]) error {
+		return s.srv.Chat(stream)
+	})
 }
 
 func (s *rolloutAuthServer) Secure(ctx context.Context, req *RolloutRequest) (*RolloutReply, error) {

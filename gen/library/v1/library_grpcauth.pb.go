@@ -155,7 +155,9 @@ func (s *libraryServiceAuthServer) ExportShelf(req *ExportShelfRequest, stream g
 	if err != nil {
 		return err
 	}
-	return s.srv.ExportShelf(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[ExportChunk]) error {
+		return s.srv.ExportShelf(req, stream)
+	})
 }
 
 func (s *libraryServiceAuthServer) ImportBooks(stream grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]) error {
@@ -163,7 +165,9 @@ func (s *libraryServiceAuthServer) ImportBooks(stream grpc.ClientStreamingServer
 	if err != nil {
 		return err
 	}
-	return s.srv.ImportBooks(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[ImportBooksRequest, ImportBooksResponse]) error {
+		return s.srv.ImportBooks(stream)
+	})
 }
 
 func (s *libraryServiceAuthServer) SyncShelf(stream grpc.BidiStreamingServer[SyncShelfRequest, SyncShelfResponse]) error {
@@ -171,7 +175,9 @@ func (s *libraryServiceAuthServer) SyncShelf(stream grpc.BidiStreamingServer[Syn
 	if err != nil {
 		return err
 	}
-	return s.srv.SyncShelf(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[SyncShelfRequest, SyncShelfResponse]) error {
+		return s.srv.SyncShelf(stream)
+	})
 }
 
 func (s *libraryServiceAuthServer) ListPublicShelves(ctx context.Context, req *ListPublicShelvesRequest) (*ListPublicShelvesResponse, error) {

@@ -25,6 +25,10 @@
 // -ca-file adds CA certificates (PEM) trusted for the JWKS and
 // introspection endpoints, for issuers behind a private CA.
 //
+// -jwt-types lists the accepted typ headers of JWTs, comma-separated: the
+// default, at+jwt (RFC 9068), refuses ID tokens; -jwt-types at+jwt,JWT
+// also accepts an issuer whose access tokens say typ JWT.
+//
 // -admin-addr (default 127.0.0.1:9090, loopback only; "" turns it off) is
 // an admin listener, plaintext and without auth, that serves server
 // reflection and health checking only, for operators' tools: grpcurl can
@@ -53,6 +57,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -78,6 +83,7 @@ const reloadInterval = 10 * time.Second
 
 type options struct {
 	issuer, jwksURL, audience                string
+	jwtTypes                                 []string
 	plainAddr, tlsAddr, certFile, keyFile    string
 	caFile                                   string
 	introspectionURL, clientID, clientSecret string
@@ -119,6 +125,7 @@ func parse(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.issuer, "issuer", "", "the accepted JWT issuer (iss); required")
 	fs.StringVar(&o.jwksURL, "jwks-url", "", "the issuer's JWKS URL (https); required")
 	fs.StringVar(&o.audience, "audience", "library", "the accepted audience (aud) of JWTs and introspected tokens")
+	jwtTypes := fs.String("jwt-types", jwtauth.DefaultType, "the accepted typ headers of JWTs, comma-separated (at+jwt,JWT also accepts typ JWT)")
 	fs.StringVar(&o.plainAddr, "plain-addr", "127.0.0.1:8080", "plaintext listen address")
 	fs.StringVar(&o.tlsAddr, "tls-addr", "127.0.0.1:8443", "TLS listen address (with -tls-cert)")
 	fs.StringVar(&o.certFile, "tls-cert", "", "server certificate (PEM)")
@@ -147,6 +154,10 @@ func parse(args []string, getenv func(string) string) (options, error) {
 	})
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	o.jwtTypes = strings.Split(*jwtTypes, ",")
+	if slices.Contains(o.jwtTypes, "") {
+		return o, errors.New("-jwt-types: an empty type; a token without typ is not accepted here")
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -192,7 +203,7 @@ func start(ctx context.Context, o options, logger *slog.Logger) (*library.Runnin
 		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		hc = &http.Client{Transport: t}
 	}
-	jwt, err := jwtauth.New(jwtauth.Issuer(o.issuer), jwtauth.Audience(o.audience), jwtauth.JWKSURL(o.jwksURL), jwtauth.HTTPClient(hc))
+	jwt, err := jwtauth.New(jwtauth.Issuer(o.issuer), jwtauth.Audience(o.audience), jwtauth.JWKSURL(o.jwksURL), jwtauth.HTTPClient(hc), jwtauth.Types(o.jwtTypes...), jwtauth.Logger(logger))
 	if err != nil {
 		return nil, err
 	}

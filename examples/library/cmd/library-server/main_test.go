@@ -78,7 +78,7 @@ func TestServerAllKinds(t *testing.T) {
 	keyFileAPI := writePEM(t, dir, "keys.json", keysJSON)
 
 	o, err := parse([]string{
-		"-issuer", iss.URL(), "-jwks-url", iss.JWKSURL(), "-audience", "library",
+		"-issuer", iss.URL(), "-jwks-url", iss.JWKSURL(), "-audience", "library", "-jwt-types", "at+jwt,JWT",
 		"-plain-addr", "127.0.0.1:0", "-tls-addr", "127.0.0.1:0", "-admin-addr", "",
 		"-tls-cert", certFile, "-tls-key", keyFile, "-ca-file", endpoints,
 		"-introspection-url", in.URL(), "-introspection-client-id", "library-server",
@@ -147,6 +147,12 @@ func TestServerAllKinds(t *testing.T) {
 		{"jwt", func() error {
 			return getBook(tlsOnly, withMD("authorization", "Bearer "+iss.Mint(authtest.Scopes("library.read"))))
 		}, ""},
+		{"jwt_typ_JWT", func() error {
+			return getBook(tlsOnly, withMD("authorization", "Bearer "+iss.Mint(authtest.Scopes("library.read"), authtest.Type("JWT"))))
+		}, ""},
+		{"jwt_no_typ", func() error {
+			return getBook(tlsOnly, withMD("authorization", "Bearer "+iss.Mint(authtest.Scopes("library.read"), authtest.Type(""))))
+		}, runtime.ReasonClaimsInvalid},
 		{"oauth2", func() error {
 			return getBook(tlsOnly, withMD("authorization", "Bearer "+in.Issue("erin", []string{"library.read"}, "library", time.Hour, nil)))
 		}, ""},
@@ -193,6 +199,8 @@ func TestParse(t *testing.T) {
 		{[]string{"-mtls-scope", "nonsense"}, "want ID=SCOPE"},
 		{[]string{"-spiffe-trust-domain", "d.test"}, "-spiffe-trust-domain needs -client-ca"},
 		{[]string{"stray"}, "unexpected arguments"},
+		{[]string{"-jwt-types", "at+jwt,"}, "-jwt-types: an empty type"},
+		{[]string{"-jwt-types", ""}, "-jwt-types: an empty type"},
 	} {
 		_, err := parse(append(append([]string{}, base...), c.args...), noEnv)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -205,6 +213,9 @@ func TestParse(t *testing.T) {
 	}
 	if got := strings.Join(o.mtlsScopes["spiffe://d.test/x"], ","); got != "a,b,c" {
 		t.Errorf("mtls scopes = %q, want a,b,c", got)
+	}
+	if got := strings.Join(o.jwtTypes, ","); got != "at+jwt" {
+		t.Errorf("JWT types = %q by default, want at+jwt", got)
 	}
 }
 

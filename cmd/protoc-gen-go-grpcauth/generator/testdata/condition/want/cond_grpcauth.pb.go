@@ -145,7 +145,9 @@ func (s *shelvesAuthServer) Watch(req *ShelfRequest, stream grpc.ServerStreaming
 	if err := s.enf.CheckRequest(ctx, req); err != nil {
 		return err
 	}
-	return s.srv.Watch(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Shelf]) error {
+		return s.srv.Watch(req, stream)
+	})
 }
 
 func (s *shelvesAuthServer) Upload(stream grpc.ClientStreamingServer[Shelf, Shelf]) error {
@@ -153,7 +155,9 @@ func (s *shelvesAuthServer) Upload(stream grpc.ClientStreamingServer[Shelf, Shel
 	if err != nil {
 		return err
 	}
-	return s.srv.Upload(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[Shelf, Shelf]) error {
+		return s.srv.Upload(stream)
+	})
 }
 
 func (s *shelvesAuthServer) List(ctx context.Context, req *ShelfRequest) (*Shelf, error) {

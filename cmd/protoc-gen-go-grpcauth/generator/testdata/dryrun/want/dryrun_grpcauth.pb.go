@@ -268,7 +268,9 @@ func (s *enforcedAuthServer) F(stream grpc.BidiStreamingServer[Req, Res]) error 
 	if err != nil {
 		return err
 	}
-	return s.srv.F(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[Req, Res]) error {
+		return s.srv.F(stream)
+	})
 }
 
 // NewEnforcedAuthClient returns a EnforcedClient that attaches to every call a

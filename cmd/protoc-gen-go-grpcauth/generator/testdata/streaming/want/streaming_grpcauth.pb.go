@@ -119,7 +119,9 @@ func (s *streamerAuthServer) ServerStream(req *emptypb.Empty, stream grpc.Server
 	if err != nil {
 		return err
 	}
-	return s.srv.ServerStream(req, runtime.ServerStreamingServer(stream, ctx))
+	return runtime.ServeServerStream(ctx, stream, func(stream grpc.ServerStreamingServer[Chunk]) error {
+		return s.srv.ServerStream(req, stream)
+	})
 }
 
 func (s *streamerAuthServer) ClientStream(stream grpc.ClientStreamingServer[Chunk, emptypb.Empty]) error {
@@ -127,7 +129,9 @@ func (s *streamerAuthServer) ClientStream(stream grpc.ClientStreamingServer[Chun
 	if err != nil {
 		return err
 	}
-	return s.srv.ClientStream(runtime.ClientStreamingServer(stream, ctx))
+	return runtime.ServeClientStream(ctx, stream, func(stream grpc.ClientStreamingServer[Chunk, emptypb.Empty]) error {
+		return s.srv.ClientStream(stream)
+	})
 }
 
 func (s *streamerAuthServer) Bidi(stream grpc.BidiStreamingServer[Chunk, Chunk]) error {
@@ -135,7 +139,9 @@ func (s *streamerAuthServer) Bidi(stream grpc.BidiStreamingServer[Chunk, Chunk])
 	if err != nil {
 		return err
 	}
-	return s.srv.Bidi(runtime.BidiStreamingServer(stream, ctx))
+	return runtime.ServeBidiStream(ctx, stream, func(stream grpc.BidiStreamingServer[Chunk, Chunk]) error {
+		return s.srv.Bidi(stream)
+	})
 }
 
 // NewStreamerAuthClient returns a StreamerClient that attaches to every call a

@@ -1,0 +1,346 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package runtime
+
+import (
+	"context"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// streamGuard ends an allowed stream when its credential expires, or when
+// a recheck (every [WithStreamRecheck] interval) denies it: at that instant
+// it cancels the handler's context with the denial as its cause, every
+// later receive or send returns the denial, and the handler's result is
+// replaced by it. One guard per stream with a principal that can expire or
+// is rechecked; a public stream has none.
+//
+// A handler blocked in the underlying grpc-go RecvMsg is not woken by the
+// cancellation of a context derived from the stream's: grpc-go ends that
+// receive only when the stream finishes (the handler returned and its
+// status is written, which cancels the transport stream) or the client or
+// transport goes away. So a guarded receive runs the underlying RecvMsg in
+// a goroutine and waits for it or for the denial, whichever is first. It
+// is race-free because:
+//
+//   - at most one underlying receive is in flight: a receive starts one
+//     only after the previous one's result was taken, or never again once
+//     the guard has returned early, since it returns early only with the
+//     denial set and every later receive returns the denial at once;
+//   - the goroutine receives into a message of its own (a fresh one of the
+//     caller's type, moved into the caller's on success in the caller's
+//     goroutine), so nothing writes into a caller's message after the
+//     receive returned;
+//   - a goroutine left in the underlying RecvMsg ends as soon as the
+//     handler returns: grpc-go writes the status, which cancels the
+//     transport stream's context that its receive waits on. Its RecvMsg
+//     then runs alongside grpc-go's end of the call, as a RecvMsg beside a
+//     SendMsg does, and finds the status already written.
+//
+// The instants are kept by one timer (time.AfterFunc), due at the expiry
+// or the next recheck, whichever is first, and stopped when the handler
+// returns: nothing of a guard runs after its stream ended. A recheck runs
+// in the timer's goroutine with the handler's context, which is cancelled
+// when the handler returns.
+type streamGuard struct {
+	enf       *Enforcer
+	rule      *Rule
+	principal *Principal
+	expiresAt time.Time        // zero: the stream does not expire
+	now       func() time.Time // the clock of the authenticator that made the principal
+
+	ctx    context.Context // the handler's
+	cancel context.CancelCauseFunc
+
+	received chan error    // the result of the receive in flight
+	ended    chan struct{} // closed once denial is set
+	denial   atomic.Pointer[Error]
+
+	mu        sync.Mutex // serialises trip, finish and the timer
+	timer     *time.Timer
+	finished  bool
+	recheckAt time.Time // the next recheck; zero: none
+
+	// dryRun: the stream's method runs in dry-run: trip reports the end
+	// it would make (once) and the stream goes on.
+	dryRun, reported bool
+}
+
+// guardFor returns the guard of the stream whose context Authorize
+// returned, or nil when the stream needs none or already has one (an
+// interceptor guarded it before a generated wrapper ran). The handler must
+// run with the guard's context, and its result go through finish.
+func guardFor(ctx context.Context) *streamGuard {
+	st := stateFrom(ctx)
+	if st == nil || st.principal == nil || st.enf == nil || st.guard != nil {
+		return nil
+	}
+	e := st.enf
+	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, now: e.clockFor(st.principal.Kind), dryRun: st.dryRun}
+	if !e.noStreamExpiry {
+		g.expiresAt = st.principal.ExpiresAt
+	}
+	recheck := e.streamRecheck > 0
+	if g.expiresAt.IsZero() && !recheck {
+		return nil
+	}
+	st.guard = g
+	g.ctx, g.cancel = context.WithCancelCause(ctx)
+	g.received = make(chan error, 1)
+	g.ended = make(chan struct{})
+	now := g.now()
+	g.mu.Lock()
+	if recheck {
+		g.recheckAt = now.Add(e.streamRecheck)
+	}
+	g.timer = time.AfterFunc(g.untilNext(now), g.fire)
+	g.mu.Unlock()
+	return g
+}
+
+// untilNext returns how long from now the timer is next due. g.mu is held.
+func (g *streamGuard) untilNext(now time.Time) time.Duration {
+	at := g.recheckAt
+	if !g.expiresAt.IsZero() && (at.IsZero() || g.expiresAt.Before(at)) {
+		at = g.expiresAt
+	}
+	return at.Sub(now)
+}
+
+// fire runs when the timer is due: it ends an expired stream, rechecks one
+// whose recheck is due, and sets the timer again. The timer is set again
+// only at its end, so fire never runs twice at once.
+func (g *streamGuard) fire() {
+	now := g.now()
+	if g.expired(now) {
+		_ = g.trip(tokenExpired()) // the handler sees it through its context
+		return
+	}
+	g.mu.Lock()
+	due := !g.recheckAt.IsZero() && !now.Before(g.recheckAt)
+	g.mu.Unlock()
+	if due {
+		if derr := g.recheck(); derr != nil {
+			_ = g.trip(derr)
+			return
+		}
+		now = g.now()
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.finished || g.denial.Load() != nil {
+		return
+	}
+	if due {
+		g.recheckAt = now.Add(g.enf.streamRecheck)
+	}
+	// Early for the expiry when the clock and the timer disagree: the
+	// timer waits for the rest.
+	g.timer.Reset(g.untilNext(now))
+}
+
+// recheck decides the stream's rule again with the credential it was
+// opened with, taken again from the stream's metadata and connection by
+// the handler's context, and returns the denial if there is one.
+func (g *streamGuard) recheck() *Error {
+	_, _, derr := g.enf.decide(g.ctx, g.rule)
+	if derr == nil {
+		return nil
+	}
+	switch {
+	case g.ctx.Err() != nil:
+		return nil // the stream is ending: the handler returned, or its caller left
+	case derr.Code == codes.Canceled || derr.Code == codes.DeadlineExceeded:
+		// The authenticator's own timeout, not the stream's: its backend
+		// did not answer.
+		derr = NewError(ReasonAuthBackendUnavailable, "the credential could not be checked again; reopen the stream later").WithCause(derr)
+	case derr.Reason == ReasonTokenExpired && g.enf.noStreamExpiry:
+		return nil // WithoutStreamExpiry: streams outlive their credential
+	}
+	if derr.Detail == "" {
+		derr.Detail = "recheck of an open stream"
+	} else {
+		derr.Detail = "recheck of an open stream: " + derr.Detail
+	}
+	return derr
+}
+
+func (g *streamGuard) expired(now time.Time) bool {
+	return !g.expiresAt.IsZero() && !now.Before(g.expiresAt)
+}
+
+func tokenExpired() *Error {
+	return NewError(ReasonTokenExpired, "the credential expired during the stream; reopen it with a fresh one")
+}
+
+// trip ends the stream with derr, once: it logs and audits the denial,
+// cancels the handler's context with it as the cause, and makes every
+// later receive and send return it. It returns the denial that ended the
+// stream, or nil when the handler has already returned.
+func (g *streamGuard) trip(derr *Error) *Error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if d := g.denial.Load(); d != nil {
+		return d
+	}
+	if g.finished {
+		return nil
+	}
+	if g.dryRun {
+		// Dry-run: the stream goes on; the end it would make is reported
+		// once, and the guard stops.
+		if !g.reported {
+			g.reported = true
+			g.timer.Stop()
+			g.enf.report(g.ctx, &verdict{rule: g.rule, kind: g.principal.Kind, p: g.principal, err: derr, outcome: OutcomeWouldDeny, dryRun: true})
+		}
+		return nil
+	}
+	// deny annotates derr: it is not shared before it is stored.
+	g.enf.deny(g.ctx, g.rule, g.principal.Kind, g.principal, derr)
+	g.cancel(derr)
+	g.denial.Store(derr)
+	close(g.ended)
+	g.timer.Stop()
+	return derr
+}
+
+// check returns the denial if the stream has been ended, or is due to end
+// by the clock. A nil guard checks nothing.
+func (g *streamGuard) check() error {
+	if g == nil {
+		return nil
+	}
+	if d := g.denial.Load(); d != nil {
+		return d
+	}
+	if g.expired(g.now()) {
+		if d := g.trip(tokenExpired()); d != nil {
+			return d
+		}
+	}
+	return nil
+}
+
+// receive runs call, an underlying receive, unless the stream has ended,
+// and returns its error; it returns the denial instead as soon as the
+// stream is ended while call waits, and when the stream was ended by the
+// time call returned (the message, if any, is dropped). call must not
+// write where the caller can see after receive returned early.
+func (g *streamGuard) receive(call func() error) error {
+	if err := g.check(); err != nil {
+		return err
+	}
+	go func() { g.received <- call() }()
+	return g.await()
+}
+
+// recvMsg is RecvMsg of ss into the caller's m, through receive: the
+// message is received into a fresh one of m's type and moved into m on
+// success.
+func (g *streamGuard) recvMsg(ss grpc.ServerStream, m any) error {
+	if err := g.check(); err != nil {
+		return err
+	}
+	fresh, ok := freshMessage(m)
+	if !ok { // not a pointer: nothing can be decoded into it anyway
+		fresh = m
+	}
+	go g.recvInto(ss, fresh)
+	if err := g.await(); err != nil {
+		return err
+	}
+	if ok {
+		moveMessage(m, fresh)
+	}
+	return nil
+}
+
+func (g *streamGuard) recvInto(ss grpc.ServerStream, m any) { g.received <- ss.RecvMsg(m) }
+
+// await waits for the receive in flight or the end of the stream.
+func (g *streamGuard) await() error {
+	select {
+	case err := <-g.received:
+		return g.received1(err)
+	case <-g.ended:
+		return g.denial.Load()
+	}
+}
+
+// received1 is the result of a receive that returned err: the denial if
+// the stream was ended by then (a message received is dropped), else err.
+func (g *streamGuard) received1(err error) error {
+	if derr := g.check(); derr != nil {
+		return derr
+	}
+	return err
+}
+
+// freshMessage returns a new, empty message of m's type.
+func freshMessage(m any) (any, bool) {
+	if pm, ok := m.(proto.Message); ok {
+		return pm.ProtoReflect().New().Interface(), true
+	}
+	v := reflect.ValueOf(m)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return nil, false
+	}
+	return reflect.New(v.Type().Elem()).Interface(), true
+}
+
+// moveMessage makes dst what src is, as decoding into dst would have (a
+// codec replaces what dst held), by moving src's fields into dst: src is
+// not used afterwards, so dst may share its memory, and no field is copied
+// however large.
+func moveMessage(dst, src any) {
+	if pm, ok := dst.(proto.Message); ok {
+		d, from := pm.ProtoReflect(), src.(proto.Message).ProtoReflect()
+		proto.Reset(pm)
+		from.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+			d.Set(fd, v)
+			return true
+		})
+		if u := from.GetUnknown(); len(u) > 0 {
+			d.SetUnknown(u)
+		}
+		return
+	}
+	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())
+}
+
+// finish is called with the handler's result when it returns: it stops
+// the timer, releases the handler's context, and returns the denial in
+// place of err when the guard ended the stream, whatever the handler made
+// of it (ctx.Err(), an error of its own, or nil).
+func (g *streamGuard) finish(err error) error {
+	if g == nil {
+		return err
+	}
+	g.mu.Lock()
+	g.finished = true
+	g.timer.Stop()
+	g.mu.Unlock()
+	g.cancel(nil)
+	if d := g.denial.Load(); d != nil {
+		return d
+	}
+	return err
+}
+
+// handlerContext is the context the handler runs with: the guard's, or
+// ctx when there is no guard.
+func (g *streamGuard) handlerContext(ctx context.Context) context.Context {
+	if g == nil {
+		return ctx
+	}
+	return g.ctx
+}
