@@ -12,12 +12,20 @@ import "github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 // Safe for concurrent use; it does not block.
 func (a *Authenticator) KeySetStats() runtime.KeySetStats {
 	st := runtime.KeySetStats{
-		Fetches:       uint64(a.keys.fetches.Load()),
-		FetchFailures: uint64(a.keys.failures.Load()),
+		Fetches:       count(a.keys.fetches.Load()),
+		FetchFailures: count(a.keys.failures.Load()),
 	}
 	if km := a.keys.current.Load(); km != nil {
 		st.Keys = len(km.byKID) + len(km.noKID)
 		st.FetchedAt = km.fetchedAt
 	}
 	return st
+}
+
+// count is a counter's value, never negative.
+func count(n int64) uint64 {
+	if n <= 0 {
+		return 0
+	}
+	return uint64(n)
 }

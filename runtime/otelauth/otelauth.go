@@ -32,6 +32,7 @@ package otelauth
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -196,8 +197,8 @@ func New(opts ...Option) (*Telemetry, error) {
 		for _, s := range srcs {
 			if s.keys != nil {
 				ks := s.keys.KeySetStats()
-				o.ObserveInt64(fetches, int64(ks.Fetches), s.attrs)
-				o.ObserveInt64(failures, int64(ks.FetchFailures), s.attrs)
+				o.ObserveInt64(fetches, gauge(ks.Fetches), s.attrs)
+				o.ObserveInt64(failures, gauge(ks.FetchFailures), s.attrs)
 				o.ObserveInt64(keys, int64(ks.Keys), s.attrs)
 				if !ks.FetchedAt.IsZero() {
 					o.ObserveFloat64(keyAge, now.Sub(ks.FetchedAt).Seconds(), s.attrs)
@@ -206,9 +207,9 @@ func New(opts ...Option) (*Telemetry, error) {
 			if s.cache != nil {
 				cs := s.cache.CacheStats()
 				o.ObserveInt64(entries, int64(cs.Entries), s.attrs)
-				o.ObserveInt64(hits, int64(cs.Hits), s.attrs)
-				o.ObserveInt64(misses, int64(cs.Misses), s.attrs)
-				o.ObserveInt64(evictions, int64(cs.Evictions), s.attrs)
+				o.ObserveInt64(hits, gauge(cs.Hits), s.attrs)
+				o.ObserveInt64(misses, gauge(cs.Misses), s.attrs)
+				o.ObserveInt64(evictions, gauge(cs.Evictions), s.attrs)
 			}
 		}
 		return nil
@@ -380,6 +381,14 @@ func boundedResult(r string) string {
 		return r
 	}
 	return "other"
+}
+
+// gauge is a counter's value as OpenTelemetry's int64, capped.
+func gauge(n uint64) int64 {
+	if n > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(n)
 }
 
 // codeName is the canonical name of a gRPC status code, as in the gRPC
