@@ -35,6 +35,8 @@ groups=(
   "BenchmarkAuth/bufconn: stream_noauth stream_hot"
   "BenchmarkCondition: none simple tenant_claim"
   "BenchmarkKinds: noauth_tls jwt_rs256 oauth2_introspection api_key mtls"
+  "BenchmarkTelemetry: hot hot_metrics"
+  "BenchmarkTelemetry: otelgrpc_hot otelgrpc_hot_otelauth"
 )
 
 count() { # $1: benchmark path; prints instructions per call

@@ -34,6 +34,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -102,7 +103,10 @@ type Telemetry struct {
 	tokenFetches   metric.Int64Counter
 	clientRetries  metric.Int64Counter
 
-	sets sync.Map // decisionKey → *decisionSets, one per value combination
+	// sets holds the attribute sets of each value combination seen, copied
+	// on write: a look-up is lock-free and boxes nothing.
+	sets   atomic.Pointer[map[decisionKey]*decisionSets]
+	setsMu sync.Mutex // serialises writers of sets
 
 	mu      sync.Mutex
 	sources []source // ObserveAuthenticator's, read by the metric callback
@@ -282,8 +286,18 @@ func boundedMethod(m string) string {
 }
 
 func (t *Telemetry) setsFor(k decisionKey) *decisionSets {
-	if s, ok := t.sets.Load(k); ok {
-		return s.(*decisionSets)
+	if m := t.sets.Load(); m != nil {
+		if s, ok := (*m)[k]; ok {
+			return s
+		}
+	}
+	t.setsMu.Lock()
+	defer t.setsMu.Unlock()
+	old := t.sets.Load()
+	if old != nil {
+		if s, ok := (*old)[k]; ok {
+			return s
+		}
 	}
 	method := boundedMethod(k.method)
 	attrs := []attribute.KeyValue{
@@ -307,8 +321,15 @@ func (t *Telemetry) setsFor(k decisionKey) *decisionSets {
 		span = append(span, AttrReason.String(boundedReason(k.reason)))
 	}
 	s := &decisionSets{count: []metric.AddOption{count}, duration: []metric.RecordOption{duration}, span: span}
-	actual, _ := t.sets.LoadOrStore(k, s)
-	return actual.(*decisionSets)
+	next := make(map[decisionKey]*decisionSets, 8)
+	if old != nil {
+		for k, v := range *old {
+			next[k] = v
+		}
+	}
+	next[k] = s
+	t.sets.Store(&next)
+	return s
 }
 
 // ObserveDecision counts the decision, records its duration and adds a
