@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Outcome is what a decision came to.
@@ -56,20 +57,21 @@ func (id DecisionID) String() string {
 	if id == 0 {
 		return ""
 	}
-	var b [len(decisionPrefix) + 1 + 16]byte
-	n := copy(b[:], decisionPrefix[:])
-	b[n] = '-'
-	n++
 	// The counter in lowercase hex, at least 8 digits, so that no id is
 	// the prefix of another in the first 4 billion.
 	digits := 8
 	for v := uint64(id) >> 32; v != 0; v >>= 4 {
 		digits++
 	}
-	for i := digits - 1; i >= 0; i-- {
-		b[n+i] = hexDigits[uint64(id)>>(4*(digits-1-i))&0xf]
+	b := make([]byte, len(decisionPrefix)+1+digits)
+	copy(b, decisionPrefix[:])
+	b[len(decisionPrefix)] = '-'
+	v := uint64(id)
+	for i := len(b) - 1; i > len(decisionPrefix); i-- {
+		b[i] = hexDigits[v&0xf]
+		v >>= 4
 	}
-	return string(b[:n+digits])
+	return unsafe.String(&b[0], len(b)) // b is not used again
 }
 
 const hexDigits = "0123456789abcdef"

@@ -95,7 +95,6 @@ var durationBuckets = []float64{0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0
 type Telemetry struct {
 	spanEvents bool
 
-	decisions      metric.Int64Counter
 	duration       metric.Float64Histogram
 	introRequests  metric.Int64Counter
 	introDuration  metric.Float64Histogram
@@ -141,8 +140,10 @@ func New(opts ...Option) (*Telemetry, error) {
 			err = fmt.Errorf("otelauth: %w", e)
 		}
 	}
-	var e error
-	t.decisions, e = m.Int64Counter("grpcauth.decisions", metric.WithUnit("{decision}"),
+	// Decisions are counted by otelauth itself, one atomic counter per
+	// combination of attribute values, and read by the SDK at collection:
+	// the call path pays an increment, not the SDK's attribute handling.
+	decisions, e := m.Int64ObservableCounter("grpcauth.decisions", metric.WithUnit("{decision}"),
 		metric.WithDescription("Auth decisions, by method, outcome (allow, deny, would_deny), status code, reason and credential kind."))
 	check(e)
 	t.duration, e = m.Float64Histogram("grpcauth.decision.duration", metric.WithUnit("s"),
@@ -197,6 +198,11 @@ func New(opts ...Option) (*Telemetry, error) {
 		t.mu.Lock()
 		srcs := append([]source(nil), t.sources...)
 		t.mu.Unlock()
+		if sets := t.sets.Load(); sets != nil {
+			for _, s := range *sets {
+				o.ObserveInt64(decisions, s.n.Load(), s.count)
+			}
+		}
 		now := time.Now()
 		for _, s := range srcs {
 			if s.keys != nil {
@@ -217,7 +223,7 @@ func New(opts ...Option) (*Telemetry, error) {
 			}
 		}
 		return nil
-	}, fetches, failures, keyAge, keys, entries, hits, misses, evictions)
+	}, decisions, fetches, failures, keyAge, keys, entries, hits, misses, evictions)
 	if err != nil {
 		return nil, fmt.Errorf("otelauth: %w", err)
 	}
@@ -253,9 +259,11 @@ type decisionKey struct {
 	dryRun  bool
 }
 
-// decisionSets are the attribute sets of one decisionKey, built once.
+// decisionSets are the attribute sets of one decisionKey, built once, and
+// its count of decisions.
 type decisionSets struct {
-	count    []metric.AddOption
+	n        atomic.Int64
+	count    metric.ObserveOption
 	duration []metric.RecordOption
 	span     []attribute.KeyValue // without the decision id
 }
@@ -315,12 +323,14 @@ func (t *Telemetry) setsFor(k decisionKey) *decisionSets {
 		AttrOutcome.String(k.outcome.String()),
 		AttrCode.String(codeName(k.code)),
 		AttrKind.String(k.kind.String()),
-		AttrDryRun.Bool(k.dryRun),
 	}
 	if k.reason != "" {
 		span = append(span, AttrReason.String(boundedReason(k.reason)))
 	}
-	s := &decisionSets{count: []metric.AddOption{count}, duration: []metric.RecordOption{duration}, span: span}
+	if k.dryRun {
+		span = append(span, AttrDryRun.Bool(true))
+	}
+	s := &decisionSets{count: count, duration: []metric.RecordOption{duration}, span: span}
 	next := make(map[decisionKey]*decisionSets, 8)
 	if old != nil {
 		for k, v := range *old {
@@ -336,8 +346,10 @@ func (t *Telemetry) setsFor(k decisionKey) *decisionSets {
 // "grpcauth.decision" event to the call's span when it is recording.
 func (t *Telemetry) ObserveDecision(ctx context.Context, o runtime.Observation) {
 	s := t.setsFor(decisionKey{method: o.FullMethod, outcome: o.Outcome, code: o.Code, reason: o.Reason, kind: o.Kind, dryRun: o.DryRun})
-	t.decisions.Add(ctx, 1, s.count...)
-	t.duration.Record(ctx, o.Duration.Seconds(), s.duration...)
+	s.n.Add(1)
+	// Not ctx: an exemplar taken from the call's span would cost the call
+	// more than the measurement; the span has the decision's event.
+	t.duration.Record(context.Background(), o.Duration.Seconds(), s.duration...)
 	if !t.spanEvents {
 		return
 	}
