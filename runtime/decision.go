@@ -57,13 +57,41 @@ func (id DecisionID) String() string {
 	if id == 0 {
 		return ""
 	}
+	b := make([]byte, id.Len())
+	id.put(b)
+	return unsafe.String(&b[0], len(b)) //nolint:gosec // G103: b is new, full and never written again: the string owns it
+}
+
+// AppendText appends the id's text to b, as [encoding.TextAppender]
+// says; nothing for the zero id. An observer that keeps the id next to
+// other data formats it into its own memory with it.
+func (id DecisionID) AppendText(b []byte) ([]byte, error) {
+	if id == 0 {
+		return b, nil
+	}
+	n := len(b)
+	b = append(b, make([]byte, id.Len())...)
+	id.put(b[n:])
+	return b, nil
+}
+
+// Len is the length of the id's text: 21 bytes for the first 4 billion
+// ids of a process.
+func (id DecisionID) Len() int {
+	if id == 0 {
+		return 0
+	}
 	// The counter in lowercase hex, at least 8 digits, so that no id is
 	// the prefix of another in the first 4 billion.
 	digits := 8
 	for v := uint64(id) >> 32; v != 0; v >>= 4 {
 		digits++
 	}
-	b := make([]byte, len(decisionPrefix)+1+digits)
+	return len(decisionPrefix) + 1 + digits
+}
+
+// put writes the id's text into b, which is id.Len() long.
+func (id DecisionID) put(b []byte) {
 	copy(b, decisionPrefix[:])
 	b[len(decisionPrefix)] = '-'
 	v := uint64(id)
@@ -71,7 +99,6 @@ func (id DecisionID) String() string {
 		b[i] = hexDigits[v&0xf]
 		v >>= 4
 	}
-	return unsafe.String(&b[0], len(b)) // b is not used again
 }
 
 const hexDigits = "0123456789abcdef"

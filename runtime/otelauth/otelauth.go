@@ -44,6 +44,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -350,6 +351,13 @@ func (t *Telemetry) setsFor(k decisionKey) *decisionSets {
 	return s
 }
 
+// spanEvent holds a decision event's attributes and the text of its id,
+// allocated together. It is never changed once given to the span.
+type spanEvent struct {
+	attrs [6]attribute.KeyValue
+	id    [32]byte
+}
+
 // ObserveDecision counts the decision, records its duration and adds a
 // "grpcauth.decision" event to the call's span when it is recording.
 func (t *Telemetry) ObserveDecision(ctx context.Context, o runtime.Observation) {
@@ -365,9 +373,12 @@ func (t *Telemetry) ObserveDecision(ctx context.Context, o runtime.Observation) 
 	if !span.IsRecording() {
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, len(s.span)+1)
-	attrs = append(append(attrs, s.span...), AttrDecisionID.String(o.ID.String()))
-	span.AddEvent("grpcauth.decision", trace.WithAttributes(attrs...))
+	// One allocation for the attributes and the id's text.
+	ev := new(spanEvent)
+	id, _ := o.ID.AppendText(ev.id[:0])
+	n := copy(ev.attrs[:], s.span)
+	ev.attrs[n] = AttrDecisionID.String(unsafe.String(unsafe.SliceData(id), len(id))) //nolint:gosec // G103: id is ev.id, written once above and never again
+	span.AddEvent("grpcauth.decision", trace.WithAttributes(ev.attrs[:n+1]...))
 }
 
 // ObserveClient counts the generated client's refusals, token fetches and
