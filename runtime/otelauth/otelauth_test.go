@@ -180,7 +180,14 @@ func TestServerTelemetry(t *testing.T) {
 		t.Fatal("health without a rule was allowed")
 	}
 
-	evs := decisionEvents(w.spans.GetSpans(), trace.SpanKindServer, "grpcauth.decision")
+	// A server span ends after its status is sent: wait for the last.
+	var evs []map[attribute.Key]attribute.Value
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		evs = decisionEvents(w.spans.GetSpans(), trace.SpanKindServer, "grpcauth.decision")
+		if len(evs) >= 6 || time.Now().After(deadline) {
+			break
+		}
+	}
 	if len(evs) != 6 {
 		t.Fatalf("%d decision events on server spans; want 6: %v", len(evs), evs)
 	}
@@ -319,7 +326,12 @@ func TestClientTelemetry(t *testing.T) {
 		t.Fatalf("GetBook after one retry: %v", err)
 	}
 	parent.End()
+	// Server spans end after their status is sent: wait for the first
+	// attempt's.
 	spans := w.spans.GetSpans()
+	for deadline := time.Now().Add(5 * time.Second); len(decisionEvents(spans, trace.SpanKindServer, "grpcauth.decision")) < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		spans = w.spans.GetSpans()
+	}
 	refusals := decisionEvents(spans, trace.SpanKindInternal, "grpcauth.client.preflight_refused")
 	if len(refusals) != 1 || refusals[0]["span"].AsString() != "caller" || refusals[0][otelauth.AttrReason].AsString() != "CREDENTIALS_MISSING" {
 		t.Errorf("refusal events = %v; want one on the caller's span", refusals)
