@@ -19,7 +19,8 @@
 //  4. extracts the credential: exactly one `authorization` entry, scheme
 //     Bearer (any case), one space, a token68 value within the size cap; an
 //     `authorization-bin` entry, a duplicate or odd whitespace is malformed;
-//  5. authenticates it with the authenticator of its kind;
+//  5. authenticates it with the authenticator of its kind, and, with
+//     [WithRevocation], refuses a revoked JWT (TOKEN_REVOKED);
 //  6. authorizes: some requirement accepts the kind and the principal holds
 //     all of its scopes.
 //

@@ -242,6 +242,9 @@ type Enforcer struct {
 	noStreamExpiry    bool
 	streamRecheck     time.Duration // 0: off
 
+	// revocation is asked about every JWT (WithRevocation); nil: nothing is.
+	revocation RevocationStore
+
 	mu    sync.Mutex                            // serialises writers of table and own
 	table atomic.Pointer[map[string]registered] // full method → rule, copy on write
 	owned atomic.Pointer[map[*Rule]*Rule]       // a rule as added, and each own copy → own copy
@@ -513,6 +516,11 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, Credenti
 	}
 	if p == nil || p.Kind != kind {
 		return nil, kind, NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("the %s authenticator returned no principal of its kind", kind)
+	}
+	if e.revocation != nil && kind == BearerJWT {
+		if derr := e.checkRevocation(p); derr != nil {
+			return p, kind, derr
+		}
 	}
 	if derr := authorize(rule, p); derr != nil {
 		return p, kind, derr

@@ -6,6 +6,7 @@
 #   BenchmarkAuth/<transport>/*  vs  BenchmarkAuth/<transport>/noauth (stream_* vs stream_noauth)
 #   BenchmarkKinds/*             vs  BenchmarkKinds/noauth_tls
 #   BenchmarkCondition/*         vs  BenchmarkCondition/none
+#   BenchmarkRevocation/*        vs  BenchmarkRevocation/off (redis needs GRPCAUTH_REDIS_ADDR)
 #   BenchmarkClient/*            vs  BenchmarkClient/plain_client
 #   BenchmarkVerify/lib|cold|hot_<a> vs BenchmarkVerify/bare_<a> (the bare signature check;
 #                                lib_ is go-jose alone: parse and verify)

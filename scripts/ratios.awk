@@ -20,6 +20,7 @@ function baseline(m,   g, parts, k, last, alg, i) {
   if (parts[1] == "BenchmarkAuth") return (last ~ /^stream_/) ? g "/stream_noauth" : (last ~ /^parallel_/) ? g "/parallel_noauth" : g "/noauth"
   if (parts[1] == "BenchmarkKinds") return g "/noauth_tls"
   if (parts[1] == "BenchmarkCondition") return g "/none"
+  if (parts[1] == "BenchmarkRevocation") return g "/off"
   if (parts[1] == "BenchmarkClient") return g "/plain_client"
   if (parts[1] == "BenchmarkGenerate1000") return g "/protoc-gen-go-grpc"
   if (parts[1] == "BenchmarkVerify") { alg = last; sub(/^[a-z]+_/, "", alg); return g "/bare_" alg }

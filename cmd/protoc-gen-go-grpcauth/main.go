@@ -95,6 +95,20 @@
 //	unannotated=deny    such a method is generated with a rule that denies every
 //	                    call (METHOD_NOT_DECLARED); never one that allows
 //
+//	manifest=true       also write, per .proto file with services, a JSON manifest
+//	                    of every method's effective rule beside the generated code:
+//	                    library/v1/library_grpcauth.manifest.json (schema
+//	                    grpcauth.manifest.v1, in the README), for grpcauth-check
+//	docs=markdown       also write, per .proto file with services, a Markdown
+//	                    reference of who may call each method (kinds, scopes,
+//	                    transport, condition, public reason, where declared):
+//	                    library/v1/library_grpcauth.md
+//	matrix=true         also write, per .proto file with services, the auth matrix
+//	                    of each service (XxxAuthMatrix, in
+//	                    library/v1/library_grpcauth_matrix.pb.go): per method,
+//	                    the calls its rule allows and denies, for
+//	                    authtest.RunMatrix to drive against a server in a test
+//
 // For example: --go-grpcauth_opt=unannotated=deny, or in buf.gen.yaml
 // opt: [paths=source_relative, unannotated=deny].
 //

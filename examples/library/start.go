@@ -51,6 +51,9 @@ type Config struct {
 	AdminAddr string
 	// Logger receives one safe line per denied call.
 	Logger *slog.Logger
+	// Revocation, when set, is asked about every JWT call (a
+	// *revocation.Memory, or a *redisstore.Revocations shared by replicas).
+	Revocation runtime.RevocationStore
 	// Options are added to the enforcer's (an observer, audit, dry-run).
 	Options []runtime.Option
 }
@@ -109,6 +112,9 @@ func Start(cfg Config) (*Running, error) {
 	}
 	if cfg.MTLS != nil {
 		opts = append(opts, runtime.WithMTLS(cfg.MTLS))
+	}
+	if cfg.Revocation != nil {
+		opts = append(opts, runtime.WithRevocation(cfg.Revocation))
 	}
 	opts = append(opts, cfg.Options...)
 	enf, err := runtime.NewEnforcer(opts...)

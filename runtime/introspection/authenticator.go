@@ -32,6 +32,8 @@ type Authenticator struct {
 	cache    *cache      // nil when CacheTTL is 0
 	flights  flights
 	requests atomic.Int64
+
+	sharedStats sharedCounters
 }
 
 var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
@@ -41,11 +43,12 @@ var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
 // [ErrInvalidOption].
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{
-		timeout:      DefaultTimeout,
-		cacheTTL:     DefaultCacheTTL,
-		cacheSize:    DefaultCacheSize,
-		maxTokenSize: DefaultMaxTokenSize,
-		now:          time.Now,
+		timeout:       DefaultTimeout,
+		cacheTTL:      DefaultCacheTTL,
+		cacheSize:     DefaultCacheSize,
+		maxTokenSize:  DefaultMaxTokenSize,
+		now:           time.Now,
+		sharedTimeout: DefaultSharedCacheTimeout,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -62,6 +65,8 @@ func New(opts ...Option) (*Authenticator, error) {
 		return nil, errorf("Endpoint: %q is not https; use AllowHTTP for local tests", cfg.endpoint.String())
 	case cfg.authCount != 1:
 		return nil, errorf("exactly one of ClientSecret and PrivateKeyJWT is required, %d given", cfg.authCount)
+	case cfg.shared != nil && cfg.cacheTTL == 0:
+		return nil, errorf("WithSharedCache needs the cache on (CacheTTL above 0)")
 	}
 	a := &Authenticator{
 		cfg:      cfg,
@@ -142,8 +147,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f := a.flights.join(key, func() (*response, error) { return a.introspectObserved(token) }, func(r *response, err error) {
-		a.store(key, r, err)
+	f := a.flights.join(key, func() (*response, error) {
+		if a.cfg.shared != nil {
+			if r := a.sharedGet(token); r != nil {
+				return r, nil
+			}
+		}
+		return a.introspectObserved(token)
+	}, func(r *response, err error) {
+		a.store(key, token, r, err)
 	})
 	select {
 	case <-f.done:
@@ -168,10 +180,12 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	return principalOf(f.resp), nil
 }
 
-// store caches a successful introspection until min(now+CacheTTL, exp).
+// store caches a successful introspection until min(now+CacheTTL, exp),
+// and puts it in the shared cache, if there is one, until then too. An
+// answer taken from the shared cache is kept no longer than it is there.
 // Failures, inactive and refresh tokens, and responses that fail a check
 // are never stored.
-func (a *Authenticator) store(key cacheKey, r *response, err error) {
+func (a *Authenticator) store(key cacheKey, token string, r *response, err error) {
 	if a.cache == nil || err != nil {
 		return
 	}
@@ -183,7 +197,13 @@ func (a *Authenticator) store(key cacheKey, r *response, err error) {
 	if exp := r.Exp.time(); !exp.IsZero() && exp.Before(until) {
 		until = exp
 	}
+	if !r.sharedUntil.IsZero() && r.sharedUntil.Before(until) {
+		until = r.sharedUntil
+	}
 	a.cache.put(key, &entry{resp: r, until: until}, now)
+	if a.cfg.shared != nil && r.sharedUntil.IsZero() {
+		a.sharedSet(token, r, until)
+	}
 }
 
 // check decides an introspection response at now. It returns a new

@@ -52,4 +52,14 @@
 // Caching trades revocation latency for load: a token revoked at the
 // authorization server is still accepted for up to CacheTTL. Set
 // CacheTTL(0) where that is not acceptable.
+//
+// Replicas can share their answers through a second-level cache,
+// [WithSharedCache] (runtime/redisstore's IntrospectionCache is one in
+// Redis), so that a fleet asks the endpoint once per token: it is asked
+// only on a miss of the local cache, keyed by an HMAC of the endpoint and
+// the token under a secret the replicas share, and holds checked answers
+// only, each until the earlier of exp and its first introspection plus
+// CacheTTL (so the revocation bound stays CacheTTL fleet-wide), with a MAC
+// that a value written without the secret fails. Its failures fall back
+// to the endpoint.
 package introspection

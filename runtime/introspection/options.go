@@ -69,6 +69,10 @@ type config struct {
 	maxTokenSize int
 	now          func() time.Time
 	observer     runtime.BackendObserver // nil: none (see Observer)
+
+	shared        SharedCache // nil: none
+	sharedSecret  []byte
+	sharedTimeout time.Duration
 }
 
 func errorf(format string, args ...any) error {

@@ -39,6 +39,9 @@ type response struct {
 	// answer is then refused with CLAIMS_INVALID, not as malformed JSON).
 	scopes   []string
 	scopeErr error
+	// sharedUntil is set on an answer taken from the shared cache: when
+	// it stops being used there, which bounds its use here too.
+	sharedUntil time.Time
 }
 
 // errMalformed marks a response body that is not the JSON object it must

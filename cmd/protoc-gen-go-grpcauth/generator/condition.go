@@ -4,7 +4,6 @@
 package generator
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 
@@ -34,10 +33,10 @@ func conditionAtOpen(m *protogen.Method) bool { return m.Desc.IsStreamingClient(
 
 // checkCondition parses and type-checks expr for method m: `request` is
 // m's input type (not declared for client- and bidi-streaming methods) and
-// `principal` a grpcauth.v1.Principal; the result must be a bool. Errors
-// name the method and point into the expression.
-func checkCondition(files *protoregistry.Files, m *protogen.Method, expr string) error {
-	name := string(m.Desc.FullName())
+// `principal` a grpcauth.v1.Principal; the result must be a bool. Findings
+// name the method, point at the declaration of the condition (at), and give
+// the position in the expression.
+func checkCondition(files *protoregistry.Files, m *protogen.Method, expr string, at site) []Finding {
 	var env *cel.Env
 	var err error
 	if conditionAtOpen(m) {
@@ -46,22 +45,22 @@ func checkCondition(files *protoregistry.Files, m *protogen.Method, expr string)
 		env, err = celcond.CheckEnv(files, m.Input.Desc)
 	}
 	if err != nil {
-		return fmt.Errorf("%s: condition: %w", name, err)
+		return []Finding{at.finding(CheckConditionValid, "condition: %v", err)}
 	}
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
-		var errs []error
+		var out []Finding
 		for _, e := range iss.Errors() {
 			msg := e.Message
 			if conditionAtOpen(m) && strings.Contains(msg, "undeclared reference to 'request'") {
 				msg = "a client- or bidi-streaming method's condition is decided when the stream opens and cannot use request"
 			}
-			errs = append(errs, fmt.Errorf("%s: condition: %s (%d:%d)", name, msg, e.Location.Line(), e.Location.Column()+1))
+			out = append(out, at.finding(CheckConditionValid, "condition: %s (%d:%d)", msg, e.Location.Line(), e.Location.Column()+1))
 		}
-		return errors.Join(errs...)
+		return out
 	}
 	if out := ast.OutputType(); !out.IsExactType(types.BoolType) {
-		return fmt.Errorf("%s: condition: must be of type bool, not %s", name, out)
+		return []Finding{at.finding(CheckConditionValid, "condition: must be of type bool, not %s", out)}
 	}
 	return nil
 }

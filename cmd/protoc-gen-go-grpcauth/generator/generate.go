@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/compiler/protogen"
-	"google.golang.org/protobuf/reflect/protoregistry"
 	"google.golang.org/protobuf/types/descriptorpb"
 
 	grpcauthv1 "github.com/grpcauth/protoc-gen-go-grpcauth/authoptions/grpcauth/v1"
@@ -27,14 +26,29 @@ const (
 type config struct {
 	// unannotated is "error" (default) or "deny".
 	unannotated string
+	// manifest also writes <file>_grpcauth.manifest.json.
+	manifest bool
+	// docs is "" or "markdown": also write <file>_grpcauth.md.
+	docs string
+	// matrix also writes <file>_grpcauth_matrix.pb.go.
+	matrix bool
 }
 
-// generate emits one _grpcauth.pb.go per file that has services. It
-// reports every invalid element of the request, not only the first.
-func generate(gen *protogen.Plugin, cfg config) error {
+// check reports a parameter value that is not one of its values.
+func (cfg config) check() error {
 	if cfg.unannotated != "error" && cfg.unannotated != "deny" {
 		return fmt.Errorf("parameter unannotated=%q: want \"error\" or \"deny\"", cfg.unannotated)
 	}
+	if cfg.docs != "" && cfg.docs != "markdown" {
+		return fmt.Errorf("parameter docs=%q: want \"markdown\"", cfg.docs)
+	}
+	return nil
+}
+
+// generate emits one _grpcauth.pb.go per file that has services, and what
+// the parameters ask for beside it. It reports every invalid element of the
+// request, not only the first.
+func generate(gen *protogen.Plugin, cfg config) error {
 	files, err := registry(gen)
 	if err != nil {
 		return err
@@ -44,71 +58,19 @@ func generate(gen *protogen.Plugin, cfg config) error {
 		if !f.Generate || len(f.Services) == 0 {
 			continue
 		}
-		rules, err := fileRules(f, cfg, files)
-		if err != nil {
-			errs = append(errs, err)
+		rules, findings := analyzeFile(f, cfg.unannotated == "deny", files)
+		if len(findings) > 0 {
+			for _, fd := range findings {
+				errs = append(errs, fd)
+			}
 			continue
 		}
 		generateFile(gen, f, rules)
+		if err := generateExtras(gen, f, rules, cfg); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
-}
-
-// fileRules validates every level of f and computes the effective rule of
-// every method, keyed by the method.
-func fileRules(f *protogen.File, cfg config, files *protoregistry.Files) (map[*protogen.Method]*effectiveRule, error) {
-	var errs []error
-	fr, err := fileRule(f)
-	if err != nil {
-		return nil, err
-	}
-	if err := validateRule(f.Desc.Path(), fr); err != nil {
-		errs = append(errs, err)
-	}
-	out := map[*protogen.Method]*effectiveRule{}
-	for _, s := range f.Services {
-		sr, err := serviceRule(s)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if err := validateRule(string(s.Desc.FullName()), sr); err != nil {
-			errs = append(errs, err)
-		}
-		for _, m := range s.Methods {
-			mr, err := methodRule(m)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			name := string(m.Desc.FullName())
-			if err := validateRule(name, mr); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			eff, err := resolve(name, []level{
-				{f.Desc.Path(), fr},
-				{string(s.Desc.FullName()), sr},
-				{name, mr},
-			}, cfg.unannotated == "deny")
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if eff.condition != "" {
-				if err := checkCondition(files, m, eff.condition); err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				eff.conditionAtOpen = conditionAtOpen(m)
-			}
-			out[m] = eff
-		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	return out, nil
 }
 
 // names are the generated identifiers of one service, built in one place.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"go/ast"
 	"go/doc/comment"
 	"go/parser"
@@ -22,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/pluginpb"
 )
 
@@ -132,6 +134,19 @@ func TestGolden(t *testing.T) {
 				if diff := cmp.Diff(string(want), got); diff != "" {
 					t.Errorf("error text mismatch (-want +got):\n%s", diff)
 				}
+				// The same problems as findings, where buf lint reports them.
+				gotFindings := findingLines(t, request(t, dir, parameter))
+				findingsFile := filepath.Join(dir, "findings.txt")
+				if *update {
+					writeFile(t, findingsFile, []byte(gotFindings))
+				}
+				wantFindings, err := os.ReadFile(findingsFile)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(string(wantFindings), gotFindings); diff != "" {
+					t.Errorf("findings mismatch (-want +got):\n%s", diff)
+				}
 				return
 			}
 			if resp.Error != nil {
@@ -164,6 +179,37 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// findingLines runs Analyze on req and writes each finding as
+// "file:line:column: CHECK: element: message", the position being the
+// start of the declaration it points at, as buf lint shows it.
+func findingLines(t *testing.T, req *pluginpb.CodeGeneratorRequest) string {
+	t.Helper()
+	a, err := Analyze(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Manifests) != 0 {
+		t.Errorf("%d manifests of files with findings", len(a.Manifests))
+	}
+	files, err := protodesc.NewFiles(&descriptorpb.FileDescriptorSet{File: req.GetProtoFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, f := range a.Findings {
+		fd, err := files.FindFileByPath(f.File)
+		if err != nil {
+			t.Fatalf("finding %q: file: %v", f.Error(), err)
+		}
+		loc := fd.SourceLocations().ByPath(f.Path)
+		if loc.Path == nil && len(f.Path) > 0 {
+			t.Errorf("finding %q: path %v has no source location", f.Error(), f.Path)
+		}
+		fmt.Fprintf(&b, "%s:%d:%d: %s: %s\n", f.File, loc.StartLine+1, loc.StartColumn+1, f.Check, f.Error())
+	}
+	return b.String()
 }
 
 func writeFile(t *testing.T, path string, b []byte) {
@@ -302,6 +348,14 @@ func TestRun(t *testing.T) {
 func TestBadParameter(t *testing.T) {
 	resp := run(t, request(t, filepath.Join("testdata", "unary"), "unannotated=allow"))
 	if want := `parameter unannotated="allow": want "error" or "deny"`; resp.GetError() != want {
+		t.Errorf("error = %q, want %q", resp.GetError(), want)
+	}
+	resp = run(t, request(t, filepath.Join("testdata", "unary"), "docs=html"))
+	if want := `parameter docs="html": want "markdown"`; resp.GetError() != want {
+		t.Errorf("error = %q, want %q", resp.GetError(), want)
+	}
+	resp = run(t, request(t, filepath.Join("testdata", "unary"), "manifest=maybe"))
+	if want := `parameter manifest="maybe": want "true" or "false"`; resp.GetError() != want {
 		t.Errorf("error = %q, want %q", resp.GetError(), want)
 	}
 	resp = run(t, request(t, filepath.Join("testdata", "unary"), "bogus=1"))

@@ -4,7 +4,6 @@
 package generator
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"unicode"
@@ -34,44 +33,50 @@ type effectiveRule struct {
 	undeclared      bool
 	// dryRun: would-be denials are reported, calls proceed.
 	dryRun bool
-	// source is the full name of the element the access was declared on.
-	source string
+	// source is the full name of the element the access was declared on;
+	// transportSource and conditionSource that of the level that set the
+	// transport and the condition ("" when none did).
+	source          string
+	transportSource string
+	conditionSource string
+	// conditionAt is where the condition was declared, for findings.
+	conditionAt site
 }
 
 // fileRule, serviceRule and methodRule read the option of one kind of
-// element; nil when the element has none.
+// element; nil when the element has none. Errors do not name the element.
 func fileRule(f *protogen.File) (*grpcauthv1.Rule, error) {
-	return readRule(f.Desc.Options(), grpcauthv1.E_File, f.Desc.Path())
+	return readRule(f.Desc.Options(), grpcauthv1.E_File)
 }
 
 func serviceRule(s *protogen.Service) (*grpcauthv1.Rule, error) {
-	return readRule(s.Desc.Options(), grpcauthv1.E_Service, string(s.Desc.FullName()))
+	return readRule(s.Desc.Options(), grpcauthv1.E_Service)
 }
 
 func methodRule(m *protogen.Method) (*grpcauthv1.Rule, error) {
-	return readRule(m.Desc.Options(), grpcauthv1.E_Method, string(m.Desc.FullName()))
+	return readRule(m.Desc.Options(), grpcauthv1.E_Method)
 }
 
-func readRule(opts protoreflect.ProtoMessage, xt protoreflect.ExtensionType, element string) (*grpcauthv1.Rule, error) {
+func readRule(opts protoreflect.ProtoMessage, xt protoreflect.ExtensionType) (*grpcauthv1.Rule, error) {
 	if opts == nil || !proto.HasExtension(opts, xt) {
 		return nil, nil
 	}
 	r, ok := proto.GetExtension(opts, xt).(*grpcauthv1.Rule)
 	if !ok {
-		return nil, fmt.Errorf("%s: option (%s) is not a grpcauth.v1.Rule", element, xt.TypeDescriptor().FullName())
+		return nil, fmt.Errorf("option (%s) is not a grpcauth.v1.Rule", xt.TypeDescriptor().FullName())
 	}
 	return r, nil
 }
 
-// validateRule checks one level's rule on its own. element names the proto
-// element in the error text.
-func validateRule(element string, r *grpcauthv1.Rule) error {
+// validateRule checks one level's rule on its own. at is where the rule is
+// declared: its element names the proto element in the findings.
+func validateRule(at site, r *grpcauthv1.Rule) []Finding {
 	if r == nil {
 		return nil
 	}
-	var errs []error
+	var out []Finding
 	fail := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{element}, args...)...))
+		out = append(out, at.finding(CheckRuleConsistent, format, args...))
 	}
 	if r.Public != nil {
 		if len(r.GetRequirements()) > 0 {
@@ -113,19 +118,19 @@ func validateRule(element string, r *grpcauthv1.Rule) error {
 	if grpcauthv1.Transport_name[int32(r.GetTransport())] == "" {
 		fail("unknown transport %d", int32(r.GetTransport()))
 	}
-	return errors.Join(errs...)
+	return out
 }
 
-// levels is the chain of rules a method inherits from, outermost first.
+// level is one link of the chain of rules a method inherits from.
 type level struct {
-	element string
-	rule    *grpcauthv1.Rule
+	site
+	rule *grpcauthv1.Rule
 }
 
 // resolve computes a method's effective rule from its levels (file,
-// service, method). undeclaredOK turns a method without access into a
-// deny-everything rule instead of an error.
-func resolve(method string, levels []level, undeclaredOK bool) (*effectiveRule, error) {
+// service, method), outermost first; at is the method. undeclaredOK turns a
+// method without access into a deny-everything rule instead of a finding.
+func resolve(at site, levels []level, undeclaredOK bool) (*effectiveRule, *Finding) {
 	eff := &effectiveRule{}
 	haveAccess := false
 	for _, l := range levels {
@@ -146,24 +151,35 @@ func resolve(method string, levels []level, undeclaredOK bool) (*effectiveRule, 
 		switch r.GetTransport() {
 		case grpcauthv1.Transport_TLS_REQUIRED:
 			eff.tlsRequired = true
+			eff.transportSource = l.element
 		case grpcauthv1.Transport_ANY_TRANSPORT:
 			eff.tlsRequired = false
+			eff.transportSource = l.element
 		}
 		if r.Condition != nil {
 			eff.condition = r.GetCondition()
+			eff.conditionSource = l.element
+			eff.conditionAt = l.site
 		}
 		if r.DryRun != nil {
 			eff.dryRun = r.GetDryRun()
 		}
 	}
+	if eff.condition == "" {
+		eff.conditionSource = ""
+	}
 	if !haveAccess {
 		if undeclaredOK {
-			return &effectiveRule{undeclared: true, tlsRequired: eff.tlsRequired, dryRun: eff.dryRun}, nil
+			return &effectiveRule{undeclared: true, tlsRequired: eff.tlsRequired, transportSource: eff.transportSource, dryRun: eff.dryRun}, nil
 		}
-		return nil, fmt.Errorf("%s: no auth rule: set (grpcauth.v1.method), (grpcauth.v1.service) or (grpcauth.v1.file), or mark it public with a reason", method)
+		f := at.finding(CheckMethodHasRule, "no auth rule: set (grpcauth.v1.method), (grpcauth.v1.service) or (grpcauth.v1.file), or mark it public with a reason")
+		return nil, &f
 	}
 	if eff.public && eff.condition != "" {
-		return nil, fmt.Errorf("%s: a public method cannot have a condition (inherited or its own)", method)
+		// Pointed at the condition's declaration: that is what to remove
+		// (or the public marking), and it may be inherited.
+		f := eff.conditionAt.withElement(at.element).finding(CheckRuleConsistent, "a public method cannot have a condition (inherited or its own)")
+		return nil, &f
 	}
 	return eff, nil
 }

@@ -87,10 +87,7 @@ func Run(_ context.Context, env Env) int {
 // Generate returns the response to req: the generated files, or the
 // generation error in the response's Error field.
 func Generate(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorResponse {
-	var flags flag.FlagSet
-	cfg := config{}
-	flags.StringVar(&cfg.unannotated, "unannotated", "error", `"error" or "deny": what to do with a method without an effective rule`)
-	gen, err := protogen.Options{ParamFunc: flags.Set}.New(req)
+	gen, cfg, err := newPlugin(req)
 	if err != nil {
 		return &pluginpb.CodeGeneratorResponse{Error: proto.String(err.Error())}
 	}
@@ -99,6 +96,75 @@ func Generate(req *pluginpb.CodeGeneratorRequest) *pluginpb.CodeGeneratorRespons
 		gen.Error(err)
 	}
 	return gen.Response()
+}
+
+// newPlugin reads req and its parameters.
+func newPlugin(req *pluginpb.CodeGeneratorRequest) (*protogen.Plugin, config, error) {
+	var flags flag.FlagSet
+	cfg := config{}
+	flags.StringVar(&cfg.unannotated, "unannotated", "error", `"error" or "deny": what to do with a method without an effective rule`)
+	flags.BoolVar(&cfg.manifest, "manifest", false, "also write <file>"+ManifestSuffix)
+	flags.StringVar(&cfg.docs, "docs", "", `"markdown": also write <file>`+DocsSuffix)
+	flags.BoolVar(&cfg.matrix, "matrix", false, "also write <file>"+MatrixSuffix)
+	set := func(name, value string) error {
+		err := flags.Set(name, value)
+		if err == nil || flags.Lookup(name) == nil {
+			return err
+		}
+		if b, ok := flags.Lookup(name).Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+			return fmt.Errorf("parameter %s=%q: want \"true\" or \"false\"", name, value)
+		}
+		return fmt.Errorf("parameter %s=%q: %w", name, value, err)
+	}
+	gen, err := protogen.Options{ParamFunc: set}.New(req)
+	if err != nil {
+		return nil, cfg, err
+	}
+	if err := cfg.check(); err != nil {
+		return nil, cfg, err
+	}
+	return gen, cfg, nil
+}
+
+// Analysis is what the generator computes from the auth options before it
+// writes anything: the findings (what generation refuses, what buf lint
+// reports), and the manifest of every file that has none.
+type Analysis struct {
+	// Findings are those of every file to generate, in file order.
+	Findings []Finding
+	// Manifests are those of the files to generate that have services and
+	// no findings, in file order.
+	Manifests []*Manifest
+}
+
+// Analyze checks the auth options of every file req asks to generate and
+// computes their manifests, with req's parameters (unannotated=deny turns a
+// method without a rule into a rule that denies, not a finding). It is what
+// Generate computes before emitting code; the buf lint plugin and the
+// loosening check call it. The error is for a request that cannot be read
+// or a parameter that is wrong.
+func Analyze(req *pluginpb.CodeGeneratorRequest) (*Analysis, error) {
+	gen, cfg, err := newPlugin(req)
+	if err != nil {
+		return nil, err
+	}
+	files, err := registry(gen)
+	if err != nil {
+		return nil, err
+	}
+	out := &Analysis{}
+	for _, f := range gen.Files {
+		if !f.Generate || len(f.Services) == 0 {
+			continue
+		}
+		rules, findings := analyzeFile(f, cfg.unannotated == "deny", files)
+		if len(findings) > 0 {
+			out.Findings = append(out.Findings, findings...)
+			continue
+		}
+		out.Manifests = append(out.Manifests, manifestOf(f, rules))
+	}
+	return out, nil
 }
 
 // handleArgs handles command-line arguments, which protoc and buf never

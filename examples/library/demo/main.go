@@ -9,11 +9,17 @@
 // status code and the reason from google.rpc.ErrorInfo, followed by the
 // server's log, one safe line per denial. It exits non-zero when a call
 // does not end as its row expects.
+//
+// A second replica of the server shares revocations with the first: a JWT
+// revoked on replica A is refused on replica B. They share one in-process
+// store, or, when GRPCAUTH_REDIS_ADDR names a Redis server, Redis (one
+// store per replica, as in a fleet).
 package main
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -26,6 +32,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/oauth2"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -43,6 +50,8 @@ import (
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/introspection"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/mtls"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/redisstore"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/revocation"
 )
 
 func main() {
@@ -82,6 +91,12 @@ func run(stdout io.Writer) error {
 	opaque := w.introspector.Issue("erin", []string{"library.read"}, "library", time.Hour, nil)
 	revoked := w.introspector.Issue("frank", []string{"library.read"}, "library", time.Hour, nil)
 	w.introspector.Revoke(revoked)
+	henry := iss.Mint(authtest.Subject("henry"), authtest.Scopes("library.read"), authtest.Claim("jti", "henry-laptop-1"))
+	// ivan's tokens issued before ivanCut are revoked below: ivanOld was,
+	// ivanNew was not.
+	ivanCut := time.Now()
+	ivanOld := iss.Mint(authtest.Subject("ivan"), authtest.Scopes("library.read"), authtest.IssuedAt(ivanCut.Add(-time.Minute)))
+	ivanNew := iss.Mint(authtest.Subject("ivan"), authtest.Scopes("library.read"), authtest.IssuedAt(ivanCut.Add(time.Second)))
 
 	bearer := func(tok string) []string { return []string{"authorization", "Bearer " + tok} }
 	apiKey := func(key string) []string { return []string{"x-api-key", key} }
@@ -146,6 +161,32 @@ func run(stdout io.Writer) error {
 		return "listed services", err
 	}
 
+	// Revocations: made on replica A, enforced on replica B (at once with
+	// the in-process store; within the pub/sub latency with Redis).
+	var propagation []string
+	onB := func(what string, revoke func(ctx context.Context) error) func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		return func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+			if err := revoke(ctx); err != nil {
+				return "", err
+			}
+			start := time.Now()
+			for {
+				detail, err := getBook(ctx, c)
+				if e, ok := runtime.FromError(err); (ok && e.Reason == runtime.ReasonTokenRevoked) || time.Since(start) > 3*time.Second {
+					propagation = append(propagation, fmt.Sprintf("%s: revoked on replica A, refused on replica B after %s", what, time.Since(start).Round(time.Microsecond)))
+					return detail, err
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	revokeHenry := onB("henry's token (by jti)", func(ctx context.Context) error {
+		return w.revocationsA.RevokeToken(ctx, iss.URL(), "henry-laptop-1", time.Now().Add(5*time.Minute))
+	})
+	revokeIvan := onB("ivan's tokens issued before T (by subject)", func(ctx context.Context) error {
+		return w.revocationsA.RevokeSubject(ctx, iss.URL(), "ivan", ivanCut)
+	})
+
 	// The generated client: a token source whose tokens live 3s, refreshed
 	// 2s before they expire.
 	shortLived := &countingSource{mint: func() *oauth2.Token {
@@ -198,12 +239,18 @@ func run(stdout io.Writer) error {
 		{"ListPublicShelves", "none, plaintext", w.plain, nil, nil, "OK", listPublic},
 		{"grpc.health.v1.Health/Check", "none (exempt)", w.tls, nil, nil, "OK", healthCheck},
 		{"ServerReflectionInfo", "JWT alice (no rule)", w.tls, bearer(reader), nil, "PermissionDenied", reflect},
+		// Revocation, across replicas.
+		{"GetBook on replica B", "JWT henry [library.read]", w.replicaTLS, bearer(henry), nil, "OK", getBook},
+		{"GetBook on replica B", "the same JWT, revoked on replica A", w.replicaTLS, bearer(henry), nil, "Unauthenticated", revokeHenry},
+		{"GetBook on replica B", "JWT ivan issued before T, revoked on A", w.replicaTLS, bearer(ivanOld), nil, "Unauthenticated", revokeIvan},
+		{"GetBook on replica B", "JWT ivan issued after T", w.replicaTLS, bearer(ivanNew), nil, "OK", getBook},
 		// The generated client.
 		{"GetBook (generated client)", "API key only: preflight", w.tls, nil, apiKeyOnly, "Unauthenticated", getBook},
 		{"GetBook (generated client)", "token source, 3s tokens", w.tls, nil, refreshing, "OK", refresh},
 	}
 
-	fmt.Fprintln(stdout, "LibraryService on", w.srv.TLSAddr, "(TLS) and", w.srv.PlainAddr, "(plaintext)")
+	fmt.Fprintln(stdout, "LibraryService on", w.srv.TLSAddr, "(TLS) and", w.srv.PlainAddr, "(plaintext); replica B on", w.replica.TLSAddr)
+	fmt.Fprintln(stdout, "Revocations:", w.revocationsKind)
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "METHOD\tCREDENTIAL\tOUTCOME\tCODE\tREASON\tDECISION ID\tDETAIL")
@@ -245,6 +292,11 @@ func run(stdout io.Writer) error {
 	}
 	tw.Flush()
 	w.srv.Stop()
+	w.replica.Stop()
+	fmt.Fprintln(stdout)
+	for _, p := range propagation {
+		fmt.Fprintln(stdout, p)
+	}
 	fmt.Fprintln(stdout)
 	fmt.Fprintln(stdout, "A denial's decision id finds its server log line: grep decision_id="+firstID)
 	fmt.Fprintln(stdout)
@@ -262,10 +314,16 @@ type world struct {
 	introspector     *authtest.Introspector
 	exportKey        string
 	srv              *library.Running
+	replica          *library.Running // a second replica, sharing revocations with srv
 	log              *syncBuffer
 	tls, plain       *grpc.ClientConn // TLS without a client certificate; plaintext
-	mtls, badMTLS    *grpc.ClientConn // TLS with a workload certificate of demo.test; of elsewhere.test
-	closers          []func()
+	replicaTLS       *grpc.ClientConn // TLS to the second replica
+	// revocationsA is replica A's revocation store; revocationsKind says
+	// which store the replicas share.
+	revocationsA    runtime.RevocationStore
+	revocationsKind string
+	mtls, badMTLS   *grpc.ClientConn // TLS with a workload certificate of demo.test; of elsewhere.test
+	closers         []func()
 }
 
 func (w *world) close() {
@@ -292,12 +350,15 @@ func startWorld() (w *world, err error) {
 	w.introspector = authtest.StartIntrospector("library-server", "demo-secret")
 	w.closers = append(w.closers, w.introspector.Close)
 
-	jwtAuth, err := jwtauth.New(
-		jwtauth.Issuer(w.issuer.URL()),
-		jwtauth.Audience("library"),
-		jwtauth.JWKSURL(w.issuer.JWKSURL()),
-		jwtauth.HTTPClient(w.issuer.HTTPClient()),
-	)
+	newJWT := func() (*jwtauth.Authenticator, error) {
+		return jwtauth.New(
+			jwtauth.Issuer(w.issuer.URL()),
+			jwtauth.Audience("library"),
+			jwtauth.JWKSURL(w.issuer.JWKSURL()),
+			jwtauth.HTTPClient(w.issuer.HTTPClient()),
+		)
+	}
+	jwtAuth, err := newJWT()
 	if err != nil {
 		return nil, err
 	}
@@ -342,11 +403,26 @@ func startWorld() (w *world, err error) {
 			return a
 		},
 	}))
-	if w.srv, err = library.Start(library.Config{JWT: jwtAuth, OAuth2: oauth, APIKeys: keys, MTLS: workloads, TLS: serverTLS, Logger: logger,
+	revA, revB, err := w.revocations(logger)
+	if err != nil {
+		return nil, err
+	}
+	w.revocationsA = revA
+	if w.srv, err = library.Start(library.Config{JWT: jwtAuth, OAuth2: oauth, APIKeys: keys, MTLS: workloads, TLS: serverTLS, Logger: logger, Revocation: revA,
 		Options: []runtime.Option{runtime.WithDryRun(libraryv1.LibraryService_ImportBooks_FullMethodName)}}); err != nil {
 		return nil, err
 	}
 	w.closers = append(w.closers, w.srv.Stop)
+	// Replica B: the same configuration, its own JWT authenticator (and
+	// verified-token cache), the shared revocations.
+	jwtB, err := newJWT()
+	if err != nil {
+		return nil, err
+	}
+	if w.replica, err = library.Start(library.Config{JWT: jwtB, TLS: serverTLS, Logger: logger, Revocation: revB}); err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, w.replica.Stop)
 
 	dial := func(addr string, creds credentials.TransportCredentials) (*grpc.ClientConn, error) {
 		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(creds))
@@ -370,6 +446,9 @@ func startWorld() (w *world, err error) {
 	if w.plain, err = dial(w.srv.PlainAddr, insecure.NewCredentials()); err != nil {
 		return nil, err
 	}
+	if w.replicaTLS, err = dial(w.replica.TLSAddr, credentials.NewTLS(ca.ClientTLS())); err != nil {
+		return nil, err
+	}
 	good, err := withCert("spiffe://demo.test/reader")
 	if err != nil {
 		return nil, err
@@ -385,6 +464,57 @@ func startWorld() (w *world, err error) {
 		return nil, err
 	}
 	return w, nil
+}
+
+// revocations returns the revocation stores of replicas A and B: one
+// in-process store for both, or, when GRPCAUTH_REDIS_ADDR names a Redis
+// server, one Redis store each, under a key prefix of this run's that is
+// deleted at the end.
+func (w *world) revocations(logger *slog.Logger) (a, b runtime.RevocationStore, err error) {
+	addr := os.Getenv("GRPCAUTH_REDIS_ADDR")
+	if addr == "" {
+		m, err := revocation.NewMemory()
+		if err != nil {
+			return nil, nil, err
+		}
+		w.revocationsKind = "one in-process store shared by replicas A and B (set GRPCAUTH_REDIS_ADDR=host:port to share them through Redis)"
+		return m, m, nil
+	}
+	var id [6]byte
+	_, _ = rand.Read(id[:])
+	prefix := fmt.Sprintf("grpcauth-demo:{%x}:", id)
+	stores := make([]runtime.RevocationStore, 2)
+	for i := range stores {
+		client := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, MaxRetries: -1})
+		w.closers = append(w.closers, func() { _ = client.Close() })
+		s, err := redisstore.NewRevocations(client, redisstore.Prefix(prefix), redisstore.Logger(logger))
+		if err != nil {
+			return nil, nil, err
+		}
+		w.closers = append(w.closers, func() { _ = s.Close() })
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err = s.WaitSynced(ctx)
+		cancel()
+		if err != nil {
+			return nil, nil, fmt.Errorf("redis at %s (GRPCAUTH_REDIS_ADDR): %w", addr, err)
+		}
+		stores[i] = s
+	}
+	w.closers = append(w.closers, func() { deleteKeys(addr, prefix) })
+	w.revocationsKind = "Redis at " + addr + " (GRPCAUTH_REDIS_ADDR), one store per replica, mirrored by pub/sub"
+	return stores[0], stores[1], nil
+}
+
+// deleteKeys deletes the demo's keys.
+func deleteKeys(addr, prefix string) {
+	c := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second})
+	defer func() { _ = c.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	iter := c.Scan(ctx, 0, prefix+"*", 100).Iterator()
+	for iter.Next(ctx) {
+		c.Del(ctx, iter.Val())
+	}
 }
 
 // countingSource is an oauth2.TokenSource that counts its fetches.
