@@ -79,11 +79,17 @@ type AuditEvent struct {
 	// Kind is the kind of credential presented, NoCredential if none.
 	Kind CredentialKind
 	// Subject is the authenticated caller (a JWT's sub, an API key's name,
-	// a certificate's SPIFFE ID), empty when the credential did not verify
-	// or the method is public. It is the one field that identifies a
+	// a certificate's SPIFFE ID; on a call made on behalf of an end user,
+	// the end user's), empty when the credential did not verify or the
+	// method is public. With WorkloadSubject, it is what identifies a
 	// person or workload: a sink that must not keep personal data drops
-	// or hashes it.
+	// or hashes them.
 	Subject string
+	// Workload is the kind of the workload's credential on a call made on
+	// behalf of an end user (Kind is then the end user's), NoCredential on
+	// other calls; WorkloadSubject is the workload's authenticated subject.
+	Workload        CredentialKind
+	WorkloadSubject string
 	// Source is the proto element the method's rule was declared on (such
 	// as "library.v1.LibraryService"), "runtime exemption" for
 	// WithHealthExemption and WithReflectionExemption, empty for a method
@@ -203,6 +209,9 @@ func (s logSink) Audit(ev AuditEvent) {
 	attrs = append(attrs, slog.String("kind", ev.Kind.String()))
 	if ev.Subject != "" {
 		attrs = append(attrs, slog.String("subject", ev.Subject))
+	}
+	if ev.Workload != NoCredential {
+		attrs = append(attrs, slog.String("workload_kind", ev.Workload.String()), slog.String("workload_subject", ev.WorkloadSubject))
 	}
 	if ev.Source != "" {
 		attrs = append(attrs, slog.String("source", ev.Source))

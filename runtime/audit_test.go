@@ -132,8 +132,11 @@ func TestAuditEventHoldsNoSecret(t *testing.T) {
 		"Reason":     reflect.TypeFor[runtime.Reason](),
 		"Kind":       reflect.TypeFor[runtime.CredentialKind](),
 		"Subject":    reflect.TypeFor[string](),
-		"Source":     reflect.TypeFor[string](),
-		"DryRun":     reflect.TypeFor[bool](),
+		// The workload acting for an end user: its kind and subject.
+		"Workload":        reflect.TypeFor[runtime.CredentialKind](),
+		"WorkloadSubject": reflect.TypeFor[string](),
+		"Source":          reflect.TypeFor[string](),
+		"DryRun":          reflect.TypeFor[bool](),
 	}
 	typ := reflect.TypeFor[runtime.AuditEvent]()
 	for i := range typ.NumField() {

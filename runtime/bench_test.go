@@ -143,8 +143,8 @@ func newBenchEnv(b *testing.B, transport string) *benchEnv {
 	}
 	enforced := func(opts ...jwtauth.Option) func(*grpc.Server) {
 		a, err := jwtauth.New(append([]jwtauth.Option{
-			jwtauth.Issuer(e.iss.URL()), jwtauth.Audience("library"),
-			jwtauth.JWKSURL(e.iss.JWKSURL()), jwtauth.HTTPClient(e.iss.HTTPClient()),
+			jwtauth.Issuer(e.iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(e.iss.JWKSURL())),
+			jwtauth.HTTPClient(e.iss.HTTPClient()),
 		}, opts...)...)
 		if err != nil {
 			b.Fatal(err)

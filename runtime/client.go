@@ -24,7 +24,13 @@ const DefaultRefreshMargin = 30 * time.Second
 
 // ClientCredentials are what a generated client (NewXxxAuthClient) may
 // present. Per method it attaches the first credential kind, in the order
-// of the method's rule, that it holds; a public method gets none.
+// of the method's rule, that it holds; a public method gets none, and so
+// does a method whose authentication is optional when it holds none of its
+// kinds.
+//
+// A call made on behalf of an end user carries the end user's token, given
+// per call with [OnBehalfOf], beside the workload's own credential from
+// ClientCredentials (APIKey, or the connection's client certificate).
 //
 // Build it once and share it: the token cache inside is what makes many
 // goroutines cause one refresh.
@@ -119,13 +125,20 @@ func (c *ClientCredentials) holds(k CredentialKind) bool {
 type MethodCredentials struct {
 	creds     *ClientCredentials
 	rule      *Rule
-	kind      CredentialKind // NoCredential: public, or preflight fails
+	kind      CredentialKind // NoCredential: public, optional, or preflight fails
 	preflight *Error
 	// wouldRefuse is the preflight refusal of a rule in dry-run: reported,
 	// and the call is sent without a credential.
 	wouldRefuse *Error
 	callOpt     grpc.CallOption   // attaches the credential; nil when none
 	onlyOpt     []grpc.CallOption // {callOpt}, for calls without options of their own
+
+	// For calls on behalf of an end user ([OnBehalfOf]): the workload kind
+	// of the first requirement with an end user whose workload kind the
+	// client holds (NoCredential: none), and the refusal when there is none.
+	pairKind  CredentialKind
+	pairError *Error
+	takesPair bool // some requirement has an end user
 }
 
 // ForMethod decides, once, what calls to rule's method attach. For a rule
@@ -151,20 +164,41 @@ func (c *ClientCredentials) forMethod(rule *Rule) *MethodCredentials {
 		return m
 	}
 	for i := range rule.Requirements {
-		for _, k := range rule.Requirements[i].Credentials {
-			if c != nil && c.holds(k) {
+		req := &rule.Requirements[i]
+		for _, k := range req.Credentials {
+			if c == nil || !c.holds(k) {
+				continue
+			}
+			switch {
+			case req.OnBehalfOf != nil && m.pairKind == NoCredential:
+				m.pairKind = k
+			case req.OnBehalfOf == nil && m.kind == NoCredential:
 				m.kind = k
-				break
 			}
 		}
-		if m.kind != NoCredential {
-			break
-		}
+		m.takesPair = m.takesPair || req.OnBehalfOf != nil
+	}
+	if m.takesPair && m.pairKind == NoCredential {
+		accepted := kindList(rule.workloadKinds())
+		m.pairError = localError(ReasonCredentialsMissing, "the client holds none of the workload credential kinds this method takes on behalf of an end user: "+accepted).
+			WithMetadata("accepted_kinds", accepted)
 	}
 	if m.kind == NoCredential {
+		if rule.Optional {
+			return m // sent without a credential
+		}
 		accepted := kindList(rule.acceptedKinds())
-		m.preflight = localError(ReasonCredentialsMissing, "the client holds none of the credential kinds this method accepts: "+accepted).
-			WithMetadata("accepted_kinds", accepted)
+		switch {
+		case m.pairKind != NoCredential:
+			// Callable only on behalf of an end user: the refusal of a
+			// call without one.
+			users := kindList(rule.endUserKinds())
+			m.preflight = localError(ReasonCredentialsMissing, "this method is called on behalf of an end user: give the call an end user's token ("+users+") with runtime.OnBehalfOf").
+				WithMetadata("accepted_end_user_kinds", users)
+		default:
+			m.preflight = localError(ReasonCredentialsMissing, "the client holds none of the credential kinds this method accepts: "+accepted).
+				WithMetadata("accepted_kinds", accepted)
+		}
 		return m
 	}
 	if m.kind != MTLS {
@@ -172,6 +206,79 @@ func (c *ClientCredentials) forMethod(rule *Rule) *MethodCredentials {
 		m.onlyOpt = []grpc.CallOption{m.callOpt}
 	}
 	return m
+}
+
+type endUserKey struct{}
+
+// OnBehalfOf returns a context whose calls through generated clients are
+// made on behalf of the end user whose bearer tokens ts yields: a method
+// with an on_behalf_of requirement gets the end user's token in
+// authorization beside the workload's own credential from
+// [ClientCredentials] (its API key in x-api-key, or the connection's client
+// certificate). Methods without such a requirement are called as before,
+// without the end user's token. A call to a method with one fails before
+// anything is sent when the client holds none of the workload kinds it
+// takes (CREDENTIALS_MISSING, the kinds named), or when ts yields no valid
+// token. ts is asked once per call; cache in it (oauth2.ReuseTokenSource)
+// if it is costly. Calls on behalf of an end user are not retried.
+func OnBehalfOf(ctx context.Context, ts oauth2.TokenSource) context.Context {
+	return context.WithValue(ctx, endUserKey{}, ts)
+}
+
+// endUser returns the end user's token source of a call to a method with
+// an on_behalf_of requirement, or nil (the context is not searched for
+// other methods).
+func (m *MethodCredentials) endUser(ctx context.Context) oauth2.TokenSource {
+	if !m.takesPair {
+		return nil
+	}
+	ts, _ := ctx.Value(endUserKey{}).(oauth2.TokenSource)
+	return ts
+}
+
+// pair returns the call option that attaches the end user's token (and
+// the workload's API key) to a call on behalf of the end user of ts.
+func (m *MethodCredentials) pair(ts oauth2.TokenSource) (grpc.CallOption, error) {
+	if m.pairError != nil {
+		return nil, m.pairError
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		return nil, localError(ReasonCredentialsMissing, "the end user's token source failed").WithCause(err).WithDetail("end user token source: %v", err)
+	}
+	if tok == nil || tok.AccessToken == "" || (!tok.Expiry.IsZero() && !m.creds.now().Before(tok.Expiry)) {
+		return nil, localError(ReasonCredentialsMissing, "the end user's token source returned no valid token")
+	}
+	return grpc.PerRPCCredentials(pairRPC{m: m, header: "Bearer " + tok.AccessToken}), nil
+}
+
+func (c *ClientCredentials) now() time.Time {
+	if c.Clock != nil {
+		return c.Clock()
+	}
+	return time.Now()
+}
+
+// pairRPC attaches an end user's token and, for an API key workload, the
+// workload's key.
+type pairRPC struct {
+	m      *MethodCredentials
+	header string
+}
+
+func (p pairRPC) RequireTransportSecurity() bool { return false }
+
+func (p pairRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
+	c := p.m.creds
+	if !c.AllowPlaintext {
+		if ri, _ := credentials.RequestInfoFromContext(ctx); !private(ri.AuthInfo) {
+			return nil, localError(ReasonTransportInsecure, "refusing to send an end user's token over a plaintext connection; use TLS or set AllowPlaintext")
+		}
+	}
+	if p.m.pairKind == APIKey {
+		return map[string]string{AuthorizationKey: p.header, APIKeyKey: c.APIKey}, nil
+	}
+	return map[string]string{AuthorizationKey: p.header}, nil
 }
 
 // with returns the call's options with the credential's, without
@@ -242,6 +349,13 @@ func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string
 //
 // For generated code; applications do not call it.
 func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOption, call func(context.Context, ...grpc.CallOption) (*Res, error)) (*Res, error) {
+	if ts := m.endUser(ctx); ts != nil {
+		opt, err := m.pair(ts)
+		if err != nil {
+			return nil, err
+		}
+		return call(ctx, append(opts[:len(opts):len(opts)], opt)...)
+	}
 	if m.preflight != nil {
 		m.creds.refused(ctx, m, m.preflight, false)
 		return nil, m.preflight
@@ -280,6 +394,14 @@ func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallO
 //
 // For generated code; applications do not call it.
 func Stream[S any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOption, open func(context.Context, ...grpc.CallOption) (S, error)) (S, error) {
+	if ts := m.endUser(ctx); ts != nil {
+		opt, err := m.pair(ts)
+		if err != nil {
+			var zero S
+			return zero, err
+		}
+		return open(ctx, append(opts[:len(opts):len(opts)], opt)...)
+	}
 	if m.preflight != nil {
 		m.creds.refused(ctx, m, m.preflight, false)
 		var zero S

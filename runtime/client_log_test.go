@@ -126,7 +126,7 @@ func TestClientTokenFetchFailureLog(t *testing.T) {
 	f := newFixture(t, fixtureOptions{mode: modeRegister})
 	var logBuf syncBuffer
 	obs := &clientEvents{}
-	src := oauth2.TokenSource(failingSource{})
+	src := oauth2.TokenSource(refusingSource{})
 	creds := &runtime.ClientCredentials{TokenSource: src, Logger: slog.New(slog.NewTextHandler(&logBuf, nil)), Observer: obs}
 	_, err := libraryv1.NewLibraryServiceAuthClient(f.conn, creds).GetBook(context.Background(), &libraryv1.GetBookRequest{})
 	if err == nil {
@@ -141,9 +141,9 @@ func TestClientTokenFetchFailureLog(t *testing.T) {
 	}
 }
 
-type failingSource struct{}
+type refusingSource struct{}
 
-func (failingSource) Token() (*oauth2.Token, error) {
+func (refusingSource) Token() (*oauth2.Token, error) {
 	return nil, &oauth2.RetrieveError{Response: &http.Response{StatusCode: http.StatusUnauthorized}, Body: []byte(`{"error":"invalid_client","client_secret":"hunter2"}`), ErrorCode: "invalid_client"}
 }
 
@@ -152,14 +152,14 @@ func (failingSource) Token() (*oauth2.Token, error) {
 // did not make; the server proceeds too.
 func TestClientDryRun(t *testing.T) {
 	impl := &rolloutServer{}
-	f := newKindsFixture(t, modeRegister, kindsOptions{register: registerRollout(impl)})
+	f := newKindsFixture(t, modeRegister, kindsOptions{extra: registerRollout(impl)})
 	var logBuf syncBuffer
 	obs := &clientEvents{}
 	logger := slog.New(slog.NewTextHandler(&logBuf, nil))
 
 	// No accepted kind held: sent without a credential.
 	keyOnly := &runtime.ClientCredentials{APIKey: f.exporterKey, Logger: logger, Observer: obs}
-	r, err := grpcauthtestv1.NewRolloutAuthClient(f.tlsConn, keyOnly).Get(context.Background(), &grpcauthtestv1.RolloutRequest{})
+	r, err := grpcauthtestv1.NewRolloutAuthClient(f.conn, keyOnly).Get(context.Background(), &grpcauthtestv1.RolloutRequest{})
 	if err != nil || r.GetCaller() != "anonymous" {
 		t.Fatalf("Get = %v, %v; want it sent and served anonymously", r, err)
 	}
@@ -189,7 +189,7 @@ func TestClientDryRun(t *testing.T) {
 		t.Errorf("%d dry-run refusal lines; want 2:\n%s", n, logBuf.String())
 	}
 	// An enforced method of the same service still refuses.
-	if _, err := grpcauthtestv1.NewRolloutAuthClient(f.tlsConn, keyOnly).Enforced(context.Background(), &grpcauthtestv1.RolloutRequest{}); !isReason(err, runtime.ReasonCredentialsMissing) {
+	if _, err := grpcauthtestv1.NewRolloutAuthClient(f.conn, keyOnly).Enforced(context.Background(), &grpcauthtestv1.RolloutRequest{}); !isReason(err, runtime.ReasonCredentialsMissing) {
 		t.Errorf("Enforced = %v; want a local CREDENTIALS_MISSING", err)
 	}
 }

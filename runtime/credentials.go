@@ -28,10 +28,15 @@ const (
 
 // credential is what the caller presented in metadata, before
 // authentication. The connection's client certificate is not in it: it is
-// used only when no metadata credential is sent.
+// used only when no metadata credential is sent, or as the workload's
+// credential beside an end user's bearer token.
 type credential struct {
 	scheme credScheme
 	secret string // bearer token or API key; never logged
+	// workloadKey is the x-api-key sent beside a bearer token (scheme
+	// schemeBearer) to a method with an on_behalf_of requirement that takes
+	// API keys; never logged.
+	workloadKey string
 }
 
 type credScheme uint8
@@ -45,8 +50,11 @@ const (
 // extract reads the caller's metadata credential. It reads only the
 // entries it needs. Two credentials at once, a -bin variant of a credential
 // entry, or a value of the wrong shape is malformed: never "first one wins",
-// never re-read as another kind.
-func (e *Enforcer) extract(ctx context.Context) (credential, *Error) {
+// never re-read as another kind. The one pair it takes is pairOK's: one
+// authorization and one x-api-key, for a method with an on_behalf_of
+// requirement whose workload sends an API key; two entries of one key stay
+// malformed there too.
+func (e *Enforcer) extract(ctx context.Context, pairOK bool) (credential, *Error) {
 	if len(metadata.ValueFromIncomingContext(ctx, authorizationBinKey)) > 0 ||
 		len(metadata.ValueFromIncomingContext(ctx, apiKeyBinKey)) > 0 {
 		return credential{}, NewError(ReasonCredentialsMalformed, "binary (-bin) credential entries are not credentials; send authorization or x-api-key")
@@ -56,20 +64,41 @@ func (e *Enforcer) extract(ctx context.Context) (credential, *Error) {
 	switch n := len(auth) + len(keys); {
 	case n == 0:
 		return credential{}, nil
+	case n == 2 && len(auth) == 1 && pairOK:
+		// A workload's API key and the end user's token it calls for.
+		key, derr := e.apiKey(keys[0])
+		if derr != nil {
+			return credential{}, derr
+		}
+		cred, derr := e.bearer(auth[0])
+		cred.workloadKey = key
+		return cred, derr
 	case n > 1:
 		return credential{}, NewError(ReasonCredentialsMalformed, "more than one credential in metadata; send exactly one authorization or x-api-key entry")
 	}
 	if len(keys) == 1 {
-		k := keys[0]
-		if len(k) > e.maxCredentialSize {
-			return credential{}, NewError(ReasonCredentialsMalformed, "x-api-key is longer than "+strconv.Itoa(e.maxCredentialSize)+" bytes")
-		}
-		if !isAPIKey(k) {
-			return credential{}, NewError(ReasonCredentialsMalformed, "x-api-key must be a non-empty run of visible ASCII characters")
+		k, derr := e.apiKey(keys[0])
+		if derr != nil {
+			return credential{}, derr
 		}
 		return credential{scheme: schemeAPIKey, secret: k}, nil
 	}
-	v := auth[0]
+	return e.bearer(auth[0])
+}
+
+// apiKey checks the value of an x-api-key entry.
+func (e *Enforcer) apiKey(k string) (string, *Error) {
+	if len(k) > e.maxCredentialSize {
+		return "", NewError(ReasonCredentialsMalformed, "x-api-key is longer than "+strconv.Itoa(e.maxCredentialSize)+" bytes")
+	}
+	if !isAPIKey(k) {
+		return "", NewError(ReasonCredentialsMalformed, "x-api-key must be a non-empty run of visible ASCII characters")
+	}
+	return k, nil
+}
+
+// bearer parses the value of an authorization entry.
+func (e *Enforcer) bearer(v string) (credential, *Error) {
 	if len(v) > e.maxCredentialSize {
 		return credential{}, NewError(ReasonCredentialsMalformed, "authorization is longer than "+strconv.Itoa(e.maxCredentialSize)+" bytes")
 	}

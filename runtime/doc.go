@@ -17,12 +17,21 @@
 //     method's handler never sees a principal, even when the caller sent a
 //     token (the token is neither verified nor attached);
 //  4. extracts the credential: exactly one `authorization` entry, scheme
-//     Bearer (any case), one space, a token68 value within the size cap; an
-//     `authorization-bin` entry, a duplicate or odd whitespace is malformed;
-//  5. authenticates it with the authenticator of its kind, and, with
-//     [WithRevocation], refuses a revoked JWT (TOKEN_REVOKED);
+//     Bearer (any case), one space, a token68 value within the size cap, or
+//     one `x-api-key`; an `authorization-bin` entry, a duplicate or odd
+//     whitespace is malformed, and so is an `x-api-key` beside an
+//     `authorization` — but on a method with a requirement on behalf of an
+//     end user (`on_behalf_of`) that takes API keys, where that is the pair
+//     it expects (a client certificate beside a token, likewise, where one
+//     takes certificates); a method whose authentication is optional lets a
+//     call that sends none through, with no principal;
+//  5. authenticates it with the authenticator of its kind (both, for a
+//     pair: the workload's credential and the end user's token);
 //  6. authorizes: some requirement accepts the kind and the principal holds
-//     all of its scopes.
+//     all of its scopes (for a pair, a requirement with `on_behalf_of` takes
+//     both kinds, and each holds its scopes); then the condition. The
+//     handler reads the caller with [PrincipalFrom] (on a pair, the end
+//     user) and the workload of a pair with [WorkloadFrom].
 //
 // # Streams
 //

@@ -70,8 +70,8 @@ func (s *rolloutServer) Chat(stream grpc.BidiStreamingServer[grpcauthtestv1.Roll
 }
 
 // registerRollout registers impl's Rollout service in mode m.
-func registerRollout(impl *rolloutServer) func(*grpc.Server, *runtime.Enforcer, mode) {
-	return func(s *grpc.Server, enf *runtime.Enforcer, m mode) {
+func registerRollout(impl *rolloutServer) func(*grpc.Server, mode, *runtime.Enforcer) {
+	return func(s *grpc.Server, m mode, enf *runtime.Enforcer) {
 		switch m {
 		case modeRegister:
 			grpcauthtestv1.RegisterRolloutServerWithAuth(s, impl, enf)
@@ -138,9 +138,9 @@ func TestDryRunEveryReason(t *testing.T) {
 	for _, m := range modes {
 		t.Run(string(m), func(t *testing.T) {
 			impl := &rolloutServer{}
-			f := newKindsFixture(t, m, kindsOptions{register: registerRollout(impl)})
+			f := newKindsFixture(t, m, kindsOptions{extra: registerRollout(impl)})
 			attacker := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-			tls := grpcauthtestv1.NewRolloutClient(f.tlsConn)
+			tls := grpcauthtestv1.NewRolloutClient(f.conn)
 			plain := grpcauthtestv1.NewRolloutClient(f.plainConn)
 			jwt := func(opts ...authtest.TokenOption) func() context.Context {
 				return func() context.Context {
@@ -315,12 +315,12 @@ func TestUndeclaredDryRun(t *testing.T) {
 	check := func(t *testing.T, opts []runtime.Option, wantProceed bool) {
 		t.Helper()
 		var calls atomic.Int64
-		f := newKindsFixture(t, modeInterceptor, kindsOptions{enforcerOpts: opts, register: func(s *grpc.Server, _ *runtime.Enforcer, _ mode) {
+		f := newKindsFixture(t, modeInterceptor, kindsOptions{enforcerOpts: opts, extra: func(s *grpc.Server, _ mode, _ *runtime.Enforcer) {
 			h := health.NewServer()
 			healthpb.RegisterHealthServer(s, &countingHealth{HealthServer: h, calls: &calls})
 		}})
 		token := bearerMD(f.iss.Mint(authtest.Subject("alice"), authtest.Scopes("s")))
-		_, err := healthpb.NewHealthClient(f.tlsConn).Check(token, &healthpb.HealthCheckRequest{})
+		_, err := healthpb.NewHealthClient(f.conn).Check(token, &healthpb.HealthCheckRequest{})
 		ev, _ := f.lastDecision("/grpc.health.v1.Health/Check")
 		if !wantProceed {
 			wantDenied(t, err, codes.PermissionDenied, runtime.ReasonMethodNotDeclared)
@@ -368,8 +368,8 @@ func TestDryRunStreamExpiry(t *testing.T) {
 	now.Store(time.Now().UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()) }
 	impl := &rolloutServer{}
-	f := newKindsFixture(t, modeRegister, kindsOptions{register: registerRollout(impl), jwtOpts: []jwtauth.Option{jwtauth.Clock(clock)}})
-	c := grpcauthtestv1.NewRolloutClient(f.tlsConn)
+	f := newKindsFixture(t, modeRegister, kindsOptions{extra: registerRollout(impl), jwtOpts: []jwtauth.Option{jwtauth.Clock(clock)}})
+	c := grpcauthtestv1.NewRolloutClient(f.conn)
 	ctx, cancel := context.WithTimeout(bearerMD(f.iss.Mint(authtest.Subject("alice"), authtest.Scopes("s"), authtest.ExpiresIn(time.Minute))), 10*time.Second)
 	defer cancel()
 	s, err := c.Chat(ctx)

@@ -231,13 +231,13 @@ type Enforcer struct {
 	apiKeys           TokenAuthenticator
 	mtls              PeerAuthenticator
 	allowPlaintext    bool
-	logger            *slog.Logger
 	observer          Observer
 	auditCond         AuditCondition
 	sinks             []AuditSink
 	dryRunMethods     map[string]bool // from WithDryRun: full methods and "/pkg.Service/*"
 	undeclaredDryRun  bool
 	built             bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
+	logger            *slog.Logger
 	maxCredentialSize int
 	noStreamExpiry    bool
 	streamRecheck     time.Duration // 0: off
@@ -310,6 +310,9 @@ func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
 				}
 				continue // the same rule again: the copy taken first stands
 			}
+			if err := r.check(); err != nil {
+				return fmt.Errorf("%w: %s: %w", ErrInvalidOption, r.FullMethod, err)
+			}
 			own := r.frozen()
 			if !own.DryRun && e.dryRunNamed(own.FullMethod) {
 				own.DryRun = true
@@ -379,9 +382,9 @@ func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, 
 	if e.observer != nil {
 		start = time.Now()
 	}
-	p, kind, err := e.decide(ctx, rule)
+	c, err := e.decide(ctx, rule)
 	if err != nil {
-		v := verdict{rule: rule, kind: kind, p: p, err: err, outcome: OutcomeDeny}
+		v := verdict{rule: rule, c: c, err: err, outcome: OutcomeDeny}
 		if e.observer != nil {
 			v.spent = time.Since(start)
 		}
@@ -394,22 +397,32 @@ func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, 
 		// if the credential verified (decide returns one only then).
 		v.outcome, v.dryRun = OutcomeWouldDeny, true
 		e.report(ctx, &v)
-		return withState(ctx, authState{rule: rule, principal: p, enf: e, dryRun: true}), nil
+		return withState(ctx, authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: true}), nil
 	}
-	st := authState{rule: rule, principal: p, enf: e, dryRun: rule.DryRun}
-	if p != nil && rule.Condition != "" && !rule.ConditionAtOpen {
+	st := authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: rule.DryRun}
+	if c.principal != nil && rule.Condition != "" && !rule.ConditionAtOpen {
 		st.pending = true // decided by CheckRequest, once the request is decoded
 		if e.observer != nil {
 			st.spent = time.Since(start)
 		}
 	} else if e.observing() {
-		v := verdict{rule: rule, kind: kind, p: p, outcome: OutcomeAllow, dryRun: rule.DryRun}
+		v := verdict{rule: rule, c: c, outcome: OutcomeAllow, dryRun: rule.DryRun}
 		if e.observer != nil {
 			v.spent = time.Since(start)
 		}
 		e.report(ctx, &v)
 	}
 	return withState(ctx, st), nil
+}
+
+// caller is who a call's credentials say it comes from: the kind and
+// principal of its credential (nil on a public method and on a call to an
+// optional one that sent none) and, on a call made on behalf of an end
+// user, the end user as principal and the workload acting for it.
+type caller struct {
+	kind      CredentialKind // the principal's, or the one presented
+	principal *Principal
+	workload  *Principal
 }
 
 // CheckRequest decides the condition of a call that [Enforcer.Authorize]
@@ -426,9 +439,10 @@ func (e *Enforcer) CheckRequest(ctx context.Context, req any) error {
 	if e.observer != nil {
 		start = time.Now()
 	}
-	derr := e.evaluate(ctx, st.rule, st.principal, req)
+	c := caller{kind: st.principal.Kind, principal: st.principal, workload: st.workload}
+	derr := e.evaluate(ctx, st.rule, c, req)
 	st.pending = false
-	v := verdict{rule: st.rule, kind: st.principal.Kind, p: st.principal, err: derr, outcome: OutcomeAllow, dryRun: st.dryRun}
+	v := verdict{rule: st.rule, c: c, err: derr, outcome: OutcomeAllow, dryRun: st.dryRun}
 	if e.observer != nil {
 		v.spent = st.spent + time.Since(start)
 	}
@@ -448,13 +462,13 @@ func (e *Enforcer) CheckRequest(ctx context.Context, req any) error {
 	return derr
 }
 
-// evaluate decides rule's condition for p and req.
-func (e *Enforcer) evaluate(ctx context.Context, rule *Rule, p *Principal, req any) *Error {
+// evaluate decides rule's condition for c and req.
+func (e *Enforcer) evaluate(ctx context.Context, rule *Rule, c caller, req any) *Error {
 	if rule.Evaluator == nil {
 		return NewError(ReasonConditionFailed, "the method's condition could not be evaluated").
 			WithDetail("no evaluator for the condition; generate with protoc-gen-go-grpcauth and link runtime/celcond")
 	}
-	ok, err := rule.Evaluator.Evaluate(ctx, p, req)
+	ok, err := rule.Evaluator.Evaluate(ctx, c.principal, c.workload, req)
 	if err != nil {
 		return NewError(ReasonConditionFailed, "the method's condition could not be evaluated for this call").WithDetail("condition evaluation: %.200s", err.Error())
 	}
@@ -464,73 +478,148 @@ func (e *Enforcer) evaluate(ctx context.Context, rule *Rule, p *Principal, req a
 	return nil
 }
 
-// decide runs the decision of DESIGN §3. It returns the principal (nil on a
-// public method), the kind presented, and the denial if any.
-func (e *Enforcer) decide(ctx context.Context, rule *Rule) (*Principal, CredentialKind, *Error) {
+// decide runs the decision of DESIGN §3. It returns the caller (no
+// principal on a public method, or on an optional one called without a
+// credential) and the denial if any.
+//
+// One credential per call, but for the pair a requirement with an end
+// user (on_behalf_of) expects: the workload's x-api-key or client
+// certificate and the end user's bearer token. Sent to a method that has
+// such a requirement for the workload's kind, the pair is decided against
+// those requirements only; anywhere else an x-api-key beside an
+// authorization stays malformed, and a certificate beside a token is not
+// read (the token is the credential).
+func (e *Enforcer) decide(ctx context.Context, rule *Rule) (caller, *Error) {
 	if rule == nil || rule.Undeclared {
-		return nil, NoCredential, NewError(ReasonMethodNotDeclared, "no auth rule is declared for this method")
+		return caller{}, NewError(ReasonMethodNotDeclared, "no auth rule is declared for this method")
 	}
 	authInfo, secure := transportOf(ctx)
 	if rule.Transport == TLSRequired && !secure {
-		return nil, NoCredential, NewError(ReasonTransportInsecure, "this method requires TLS; the call arrived in plaintext")
+		return caller{}, NewError(ReasonTransportInsecure, "this method requires TLS; the call arrived in plaintext")
 	}
 	if rule.Public {
-		return nil, NoCredential, nil
+		return caller{}, nil
 	}
-	cred, derr := e.extract(ctx)
+	cred, derr := e.extract(ctx, rule.takesWorkload(APIKey))
 	if derr != nil {
-		return nil, NoCredential, derr
+		return caller{}, derr
 	}
 	if cred.scheme != schemeNone && !secure && !e.allowPlaintext {
-		return nil, NoCredential, NewError(ReasonTransportInsecure, "credentials must not be sent over a plaintext connection; use TLS")
+		return caller{}, NewError(ReasonTransportInsecure, "credentials must not be sent over a plaintext connection; use TLS")
+	}
+	switch {
+	case cred.workloadKey != "":
+		return e.decidePair(ctx, rule, APIKey, cred, authInfo)
+	case cred.scheme == schemeBearer && peerCertificate(authInfo) && rule.takesWorkload(MTLS):
+		return e.decidePair(ctx, rule, MTLS, cred, authInfo)
 	}
 	kind := e.kindOf(rule, cred, authInfo)
+	c := caller{kind: kind}
 	if kind == NoCredential {
+		if rule.Optional {
+			return c, nil // no credential, no principal: allowed
+		}
 		accepted := kindList(rule.acceptedKinds())
-		return nil, NoCredential, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+accepted).
+		return c, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+accepted).
 			WithMetadata("accepted_kinds", accepted)
 	}
 	if !rule.accepts(kind) {
+		switch {
+		case rule.takesWorkload(kind):
+			accepted := kindList(rule.endUserKinds())
+			return c, NewError(ReasonCredentialsMissing, "this method takes "+kind.String()+" only with an end user's token beside it: one of "+accepted).
+				WithMetadata("accepted_end_user_kinds", accepted)
+		case rule.takesEndUser(kind):
+			accepted := kindList(rule.workloadKinds())
+			return c, NewError(ReasonCredentialsMissing, "this method takes an end user's "+kind.String()+" only with the calling workload's credential beside it: one of "+accepted).
+				WithMetadata("accepted_kinds", accepted)
+		}
 		accepted := kindList(rule.acceptedKinds())
-		return nil, kind, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+accepted).
+		return c, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+accepted).
 			WithMetadata("accepted_kinds", accepted)
 	}
+	p, derr := e.authenticate(ctx, rule, kind, cred.secret, authInfo)
+	c.principal = p
+	if derr != nil {
+		return c, derr
+	}
+	if derr := authorize(rule, p); derr != nil {
+		return c, derr
+	}
+	if rule.Condition != "" && rule.ConditionAtOpen {
+		if derr := e.evaluate(ctx, rule, c, nil); derr != nil {
+			return c, derr
+		}
+	}
+	return c, nil
+}
+
+// decidePair decides a call that sent a workload's credential of kind
+// workload (its x-api-key in cred.workloadKey, or its client certificate)
+// and an end user's bearer token (cred.secret), against the requirements
+// that have an end user.
+func (e *Enforcer) decidePair(ctx context.Context, rule *Rule, workload CredentialKind, cred credential, authInfo credentials.AuthInfo) (caller, *Error) {
+	user := e.bearerKind(cred.secret, rule.takesEndUser(BearerJWT), rule.takesEndUser(OAuth2Token))
+	c := caller{kind: user}
+	if !rule.takesEndUser(user) {
+		accepted := kindList(rule.endUserKinds())
+		return c, NewError(ReasonCredentialKindNotAccepted, "this method does not accept an end user's "+user.String()+"; it accepts "+accepted).
+			WithMetadata("accepted_end_user_kinds", accepted)
+	}
+	secret := cred.workloadKey // "" for a certificate
+	w, derr := e.authenticate(ctx, rule, workload, secret, authInfo)
+	if derr != nil {
+		return c, derr
+	}
+	c.workload = w
+	p, derr := e.authenticate(ctx, rule, user, cred.secret, authInfo)
+	c.principal = p
+	if derr != nil {
+		return c, derr
+	}
+	if derr := authorizePair(rule, w, p); derr != nil {
+		return c, derr
+	}
+	if rule.Condition != "" && rule.ConditionAtOpen {
+		if derr := e.evaluate(ctx, rule, c, nil); derr != nil {
+			return c, derr
+		}
+	}
+	return c, nil
+}
+
+// authenticate verifies a credential of kind (secret: a token or an API
+// key; the connection's certificate for MTLS) with the authenticator of
+// that kind.
+func (e *Enforcer) authenticate(ctx context.Context, rule *Rule, kind CredentialKind, secret string, authInfo credentials.AuthInfo) (*Principal, *Error) {
 	var p *Principal
 	var err error
 	switch kind {
 	case MTLS:
 		if e.mtls == nil {
-			return nil, kind, notConfigured(kind, rule)
+			return nil, notConfigured(kind, rule)
 		}
-		tlsInfo, _ := authInfo.(credentials.TLSInfo) // kindOf returns MTLS only for TLS
+		tlsInfo, _ := authInfo.(credentials.TLSInfo) // MTLS is decided only for TLS
 		p, err = e.mtls.AuthenticatePeer(ctx, tlsInfo)
 	default:
 		auth := e.tokenAuthenticator(kind)
 		if auth == nil {
-			return nil, kind, notConfigured(kind, rule)
+			return nil, notConfigured(kind, rule)
 		}
-		p, err = auth.Authenticate(ctx, cred.secret)
+		p, err = auth.Authenticate(ctx, secret)
 	}
 	if err != nil {
-		return nil, kind, asDenial(err)
+		return nil, asDenial(err)
 	}
 	if p == nil || p.Kind != kind {
-		return nil, kind, NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("the %s authenticator returned no principal of its kind", kind)
+		return nil, NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("the %s authenticator returned no principal of its kind", kind)
 	}
 	if e.revocation != nil && kind == BearerJWT {
 		if derr := e.checkRevocation(p); derr != nil {
-			return p, kind, derr
+			return p, derr // the principal, for the denial's log line and audit
 		}
 	}
-	if derr := authorize(rule, p); derr != nil {
-		return p, kind, derr
-	}
-	if rule.Condition != "" && rule.ConditionAtOpen {
-		if derr := e.evaluate(ctx, rule, p, nil); derr != nil {
-			return p, kind, derr
-		}
-	}
-	return p, kind, nil
+	return p, nil
 }
 
 func notConfigured(kind CredentialKind, rule *Rule) *Error {
@@ -570,6 +659,13 @@ func (e *Enforcer) tokenAuthenticator(kind CredentialKind) TokenAuthenticator {
 	return nil
 }
 
+// peerCertificate reports whether the connection presented a verified
+// client certificate.
+func peerCertificate(authInfo credentials.AuthInfo) bool {
+	ti, ok := authInfo.(credentials.TLSInfo)
+	return ok && len(ti.State.PeerCertificates) > 0
+}
+
 // kindOf decides which kind of credential the call presents. A metadata
 // credential is the credential; the connection's verified client
 // certificate is used only when none is sent. A bearer token is a JWT when
@@ -580,31 +676,41 @@ func (e *Enforcer) kindOf(rule *Rule, cred credential, authInfo credentials.Auth
 	case schemeAPIKey:
 		return APIKey
 	case schemeBearer:
-		jwtShaped := looksLikeJWT(cred.secret)
-		jwtOK := e.jwt != nil && rule.accepts(BearerJWT)
-		oauthOK := e.oauth2 != nil && rule.accepts(OAuth2Token)
-		switch {
-		case jwtShaped && jwtOK:
-			return BearerJWT
-		case oauthOK:
-			return OAuth2Token
-		case !jwtShaped && e.oauth2 != nil:
-			// An opaque token on a server that takes them, on a method that
-			// does not: its kind is known, and not accepted here.
-			return OAuth2Token
-		case jwtOK || jwtShaped:
-			return BearerJWT
-		}
-		return OAuth2Token
+		return e.bearerKind(cred.secret,
+			rule.accepts(BearerJWT) || rule.takesEndUser(BearerJWT),
+			rule.accepts(OAuth2Token) || rule.takesEndUser(OAuth2Token))
 	}
-	if ti, ok := authInfo.(credentials.TLSInfo); ok && len(ti.State.PeerCertificates) > 0 && rule.accepts(MTLS) {
+	if peerCertificate(authInfo) && (rule.accepts(MTLS) || rule.takesWorkload(MTLS)) {
 		return MTLS
 	}
 	return NoCredential
 }
 
-// authorize checks that some requirement accepts p's kind and p holds all
-// of its scopes, then the condition.
+// bearerKind is the kind of a bearer token for a method that takes JWTs
+// (jwtTaken) or OAuth2 tokens (oauthTaken): a JWT when it has a JWS's
+// shape and the method and server take JWTs; otherwise an OAuth2 token
+// when they take those.
+func (e *Enforcer) bearerKind(token string, jwtTaken, oauthTaken bool) CredentialKind {
+	jwtShaped := looksLikeJWT(token)
+	jwtOK := e.jwt != nil && jwtTaken
+	oauthOK := e.oauth2 != nil && oauthTaken
+	switch {
+	case jwtShaped && jwtOK:
+		return BearerJWT
+	case oauthOK:
+		return OAuth2Token
+	case !jwtShaped && e.oauth2 != nil:
+		// An opaque token on a server that takes them, on a method that
+		// does not: its kind is known, and not accepted here.
+		return OAuth2Token
+	case jwtOK || jwtShaped:
+		return BearerJWT
+	}
+	return OAuth2Token
+}
+
+// authorize checks that some requirement without an end user accepts p's
+// kind and p holds all of its scopes.
 func authorize(rule *Rule, p *Principal) *Error {
 	var first *Requirement
 	for i := range rule.Requirements {
@@ -626,6 +732,37 @@ func authorize(rule *Rule, p *Principal) *Error {
 	missing := strings.Join(p.missing(first.Scopes), " ")
 	return NewError(ReasonScopeInsufficient, "the caller lacks a required scope: "+missing).
 		WithMetadata("missing_scopes", missing)
+}
+
+// authorizePair checks that some requirement with an end user takes the
+// workload w's kind with the end user p's kind, and that w holds all of
+// its scopes and p all of its end user's.
+func authorizePair(rule *Rule, w, p *Principal) *Error {
+	var first *Requirement
+	for i := range rule.Requirements {
+		req := &rule.Requirements[i]
+		if !req.acceptsPair(w.Kind, p.Kind) {
+			continue
+		}
+		if first == nil {
+			first = req
+		}
+		if w.hasAll(req.Scopes) && p.hasAll(req.OnBehalfOf.Scopes) {
+			return nil
+		}
+	}
+	if first == nil {
+		return NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+w.Kind.String()+" on behalf of an end user's "+p.Kind.String()).
+			WithMetadata("accepted_kinds", kindList(rule.workloadKinds())).
+			WithMetadata("accepted_end_user_kinds", kindList(rule.endUserKinds()))
+	}
+	if missing := strings.Join(w.missing(first.Scopes), " "); missing != "" {
+		return NewError(ReasonScopeInsufficient, "the calling workload lacks a required scope: "+missing).
+			WithMetadata("missing_scopes", missing)
+	}
+	missing := strings.Join(p.missing(first.OnBehalfOf.Scopes), " ")
+	return NewError(ReasonScopeInsufficient, "the end user lacks a required scope: "+missing).
+		WithMetadata("missing_end_user_scopes", missing)
 }
 
 // transportOf returns the call's peer AuthInfo, if any, and whether the

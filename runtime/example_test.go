@@ -24,7 +24,7 @@ func ExampleEnforcer_Authorize() {
 		panic(err)
 	}
 	defer iss.Close()
-	a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticKey("rs256-1", "RS256", iss.PublicKey("rs256-1")))
+	a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticKey("rs256-1", "RS256", iss.PublicKey("rs256-1"))))
 	if err != nil {
 		panic(err)
 	}
@@ -86,7 +86,7 @@ func ExampleWithAudit() {
 		panic(err)
 	}
 	defer iss.Close()
-	a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS()))
+	a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())))
 	if err != nil {
 		panic(err)
 	}

@@ -250,9 +250,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 func mustJWT(t testing.TB, iss *authtest.Issuer, opts ...jwtauth.Option) *jwtauth.Authenticator {
 	t.Helper()
 	a, err := jwtauth.New(append([]jwtauth.Option{
-		jwtauth.Issuer(iss.URL()),
-		jwtauth.Audience("library"),
-		jwtauth.JWKSURL(iss.JWKSURL()),
+		jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(iss.JWKSURL())),
 		jwtauth.HTTPClient(iss.HTTPClient()),
 	}, opts...)...)
 	if err != nil {

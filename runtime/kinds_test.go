@@ -189,9 +189,9 @@ type kindsFixture struct {
 	// client is over TLS without a client certificate, clientA and
 	// clientB over TLS with certA and certB, plainClient over plaintext.
 	client, clientA, clientB, plainClient grpcauthtestv1.KindsClient
-	// tlsConn, connA and plainConn are the connections of client,
-	// clientA and plainClient, for other services' clients.
-	tlsConn, connA, plainConn *grpc.ClientConn
+	// The connections of client, clientA, clientB and plainClient, for
+	// clients of extra services.
+	conn, connA, connB, plainConn *grpc.ClientConn
 }
 
 // kindsOptions change the kinds fixture; the zero value is the default.
@@ -207,15 +207,16 @@ type kindsOptions struct {
 	// uncachedJWT turns the JWT authenticator's verified-token cache off,
 	// so every JWT is verified.
 	uncachedJWT bool
-	// register registers more services on both servers, in the fixture's
-	// mode (for modeInterceptor, it adds their rules to enf itself).
-	register func(s *grpc.Server, enf *runtime.Enforcer, m mode)
 	// jwtOpts are added to the JWT authenticator's options.
 	jwtOpts []jwtauth.Option
 	// impl serves the Kinds service instead of the fixture's recorder.
 	impl grpcauthtestv1.KindsServer
 	// mtlsScopes replaces the mTLS authenticator's scope map.
 	mtlsScopes func(identity string) []string
+	// extra registers more services, enforced in the fixture's mode by its
+	// enforcer; extraRules are their rules, for the interceptor mode.
+	extra      func(s *grpc.Server, m mode, enf *runtime.Enforcer)
+	extraRules []*runtime.ServiceRules
 }
 
 // newKindsFixture starts a Kinds server enforced in mode m. Its enforcer
@@ -259,9 +260,7 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 	}
 
 	jwtOpts := []jwtauth.Option{
-		jwtauth.Issuer(f.iss.URL()),
-		jwtauth.Audience("library"),
-		jwtauth.JWKSURL(f.iss.JWKSURL()),
+		jwtauth.Issuer(f.iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(f.iss.JWKSURL())),
 		jwtauth.HTTPClient(f.iss.HTTPClient()),
 		jwtauth.Logger(slog.New(slog.NewTextHandler(f.log, nil))), // keys of the JWKS it does not use
 	}
@@ -293,7 +292,7 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 		opts = append(opts, runtime.WithOAuth2(oauth2))
 	}
 	if m == modeInterceptor {
-		opts = append(opts, runtime.WithRules(grpcauthtestv1.KindsAuthRules))
+		opts = append(opts, runtime.WithRules(grpcauthtestv1.KindsAuthRules), runtime.WithRules(o.extraRules...))
 	}
 	f.enf, err = runtime.NewEnforcer(append(opts, o.enforcerOpts...)...)
 	if err != nil {
@@ -321,8 +320,8 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 		default:
 			t.Fatalf("unknown mode %q", m)
 		}
-		if o.register != nil {
-			o.register(s, f.enf, m)
+		if o.extra != nil {
+			o.extra(s, m, f.enf)
 		}
 	}
 	serverTLS, err := f.serverCA.ServerTLS()
@@ -334,11 +333,11 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 
 	f.certA = f.workload(t, workloadA)
 	f.certB = f.workload(t, workloadB)
-	f.tlsConn, f.connA = f.dialTLSConn(t, nil), f.dialTLSConn(t, f.certA)
+	f.conn, f.connA, f.connB = f.dialConn(t, nil), f.dialConn(t, f.certA), f.dialConn(t, f.certB)
 	f.plainConn = dial(t, f.plain, insecure.NewCredentials())
-	f.client = grpcauthtestv1.NewKindsClient(f.tlsConn)
+	f.client = grpcauthtestv1.NewKindsClient(f.conn)
 	f.clientA = grpcauthtestv1.NewKindsClient(f.connA)
-	f.clientB = f.dialTLS(t, f.certB)
+	f.clientB = grpcauthtestv1.NewKindsClient(f.connB)
 	f.plainClient = grpcauthtestv1.NewKindsClient(f.plainConn)
 	return f
 }
@@ -388,11 +387,11 @@ func (f *kindsFixture) workload(t testing.TB, uris ...string) *tls.Certificate {
 // its CA is not among them.
 func (f *kindsFixture) dialTLS(t testing.TB, cert *tls.Certificate) grpcauthtestv1.KindsClient {
 	t.Helper()
-	return grpcauthtestv1.NewKindsClient(f.dialTLSConn(t, cert))
+	return grpcauthtestv1.NewKindsClient(f.dialConn(t, cert))
 }
 
-// dialTLSConn dials the TLS server, presenting cert if not nil.
-func (f *kindsFixture) dialTLSConn(t testing.TB, cert *tls.Certificate) *grpc.ClientConn {
+// dialConn is dialTLS's connection.
+func (f *kindsFixture) dialConn(t testing.TB, cert *tls.Certificate) *grpc.ClientConn {
 	t.Helper()
 	cfg := withServerName(f.serverCA.ClientTLS())
 	if cert != nil {

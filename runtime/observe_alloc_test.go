@@ -25,7 +25,7 @@ func (o *nopObserver) ObserveDecision(context.Context, runtime.Observation) { o.
 // the decision). Neither a method in dry-run nor an observer adds one.
 func TestDecisionAllocs(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("test"))
-	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("test"), jwtauth.StaticJWKS(iss.JWKS()))
+	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("test"), jwtauth.StaticJWKS(iss.JWKS())))
 	if err != nil {
 		t.Fatal(err)
 	}

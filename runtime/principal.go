@@ -92,10 +92,13 @@ func (p *Principal) hasAll(scopes []string) bool {
 }
 
 // authState is what the enforcer leaves in a call's context: the rule it
-// enforced and the principal (nil on public methods).
+// enforced and the principal (nil on public methods, and on optional ones
+// called without a credential), and the workload of a call made on behalf
+// of an end user.
 type authState struct {
 	rule      *Rule
 	principal *Principal
+	workload  *Principal
 	enf       *Enforcer
 	// pending is set while the rule's condition waits for the request.
 	pending bool
@@ -134,12 +137,27 @@ func stateFrom(ctx context.Context) *authState {
 }
 
 // PrincipalFrom returns the caller that the enforcer authenticated for this
-// call. It returns nil, false on a public method (whose credentials are never
-// read) and in a context the enforcer did not pass through.
+// call; on a call made on behalf of an end user (a requirement with
+// on_behalf_of), the end user, whose workload [WorkloadFrom] returns. It
+// returns nil, false on a public method (whose credentials are never read),
+// on an optional one called without a credential, and in a context the
+// enforcer did not pass through.
 func PrincipalFrom(ctx context.Context) (*Principal, bool) {
 	s := stateFrom(ctx)
 	if s == nil || s.principal == nil {
 		return nil, false
 	}
 	return s.principal, true
+}
+
+// WorkloadFrom returns the workload that made this call on behalf of the
+// end user [PrincipalFrom] returns: the principal of its client
+// certificate or API key. It returns nil, false on every other call, where
+// the caller, workload or not, is PrincipalFrom's.
+func WorkloadFrom(ctx context.Context) (*Principal, bool) {
+	s := stateFrom(ctx)
+	if s == nil || s.workload == nil {
+		return nil, false
+	}
+	return s.workload, true
 }

@@ -17,8 +17,7 @@ import (
 // sinks, the log, and (for a denial) the caller's ErrorInfo.
 type verdict struct {
 	rule    *Rule // e's own copy, or nil
-	kind    CredentialKind
-	p       *Principal
+	c       caller
 	err     *Error // nil when allowed
 	outcome Outcome
 	dryRun  bool
@@ -33,8 +32,8 @@ func (e *Enforcer) observing() bool {
 
 // deny reports a denial made now (a stream's end, a condition). Its
 // signature is what the stream code calls.
-func (e *Enforcer) deny(ctx context.Context, rule *Rule, kind CredentialKind, p *Principal, err *Error) {
-	e.report(ctx, &verdict{rule: rule, kind: kind, p: p, err: err, outcome: OutcomeDeny})
+func (e *Enforcer) deny(ctx context.Context, rule *Rule, c caller, err *Error) {
+	e.report(ctx, &verdict{rule: rule, c: c, err: err, outcome: OutcomeDeny})
 }
 
 // report tells the observer, the audit sinks and the log of v. A denial's
@@ -65,13 +64,13 @@ func (e *Enforcer) report(ctx context.Context, v *verdict) {
 	if e.observer != nil {
 		e.observer.ObserveDecision(ctx, Observation{
 			ID: id, FullMethod: method, Outcome: v.outcome, Code: code, Reason: reason,
-			Kind: v.kind, DryRun: v.dryRun, Duration: v.spent,
+			Kind: v.c.kind, DryRun: v.dryRun, Duration: v.spent,
 		})
 	}
 	if e.auditCond.wants(v.outcome) {
 		ev := AuditEvent{
 			DecisionID: id, Time: time.Now(), FullMethod: method, Outcome: v.outcome,
-			Code: code, Reason: reason, Kind: v.kind, DryRun: v.dryRun,
+			Code: code, Reason: reason, Kind: v.c.kind, DryRun: v.dryRun,
 		}
 		if ev.FullMethod == "" {
 			ev.FullMethod, _ = grpc.Method(ctx)
@@ -79,8 +78,11 @@ func (e *Enforcer) report(ctx context.Context, v *verdict) {
 		if v.rule != nil {
 			ev.Source = v.rule.Source
 		}
-		if v.p != nil {
-			ev.Subject = v.p.Subject
+		if v.c.principal != nil {
+			ev.Subject = v.c.principal.Subject
+		}
+		if w := v.c.workload; w != nil {
+			ev.Workload, ev.WorkloadSubject = w.Kind, w.Subject
 		}
 		for _, s := range e.sinks {
 			s.Audit(ev)
@@ -110,19 +112,22 @@ func (e *Enforcer) logDenial(ctx context.Context, id DecisionID, method string, 
 	if v.outcome == OutcomeWouldDeny {
 		msg = "grpcauth: call would be denied (dry-run; it proceeds)"
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 11)
 	attrs = append(attrs,
 		slog.String("method", method),
 		slog.String("code", v.err.Code.String()),
 		slog.String("reason", string(v.err.Reason)),
-		slog.String("kind", v.kind.String()),
+		slog.String("kind", v.c.kind.String()),
 		slog.String("decision_id", id.String()),
 	)
 	if v.dryRun {
 		attrs = append(attrs, slog.Bool("dry_run", true))
 	}
-	if v.p != nil && v.p.Subject != "" {
-		attrs = append(attrs, slog.String("subject", v.p.Subject))
+	if p := v.c.principal; p != nil && p.Subject != "" {
+		attrs = append(attrs, slog.String("subject", p.Subject))
+	}
+	if w := v.c.workload; w != nil {
+		attrs = append(attrs, slog.String("workload_kind", w.Kind.String()), slog.String("workload_subject", w.Subject))
 	}
 	if v.err.Detail != "" {
 		attrs = append(attrs, slog.String("detail", v.err.Detail))

@@ -202,7 +202,7 @@ func TestWithRevocationNil(t *testing.T) {
 // without a store.
 func TestRevocationNoAllocation(t *testing.T) {
 	iss := authtest.NewIssuer(t)
-	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("test"), jwtauth.StaticJWKS(iss.JWKS()))
+	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("test"), jwtauth.StaticJWKS(iss.JWKS())))
 	if err != nil {
 		t.Fatal(err)
 	}

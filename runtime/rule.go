@@ -5,16 +5,20 @@ package runtime
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 )
 
 // ConditionEvaluator evaluates a method's compiled condition against the
-// principal and the decoded request (nil when the condition is decided at
-// stream open). An error denies the call; its text goes into the denial's
-// log line and audit detail, so it must hold no value of the request or
-// the principal (runtime/celcond's errors name a kind and a position).
+// principal, the workload (nil but on a call made on behalf of an end user,
+// whose end user is then p) and the decoded request (nil when the condition
+// is decided at stream open). An error denies the call; its text goes into
+// the denial's log line and audit detail, so it must hold no value of the
+// request or the principals (runtime/celcond's errors name a kind and a
+// position).
 type ConditionEvaluator interface {
-	Evaluate(ctx context.Context, p *Principal, request any) (bool, error)
+	Evaluate(ctx context.Context, p, workload *Principal, request any) (bool, error)
 }
 
 // Version is the release of this module: the runtime and the plugin
@@ -80,14 +84,38 @@ const (
 )
 
 // Requirement is one way to be allowed: a credential of any of the
-// Credentials kinds that holds all of the Scopes.
+// Credentials kinds that holds all of the Scopes. With OnBehalfOf, that
+// credential is a workload's (MTLS or APIKey) and the call must also carry
+// an end user's bearer token that meets OnBehalfOf.
 type Requirement struct {
+	Credentials []CredentialKind
+	Scopes      []string
+	// OnBehalfOf is the end user the workload calls for, or nil.
+	OnBehalfOf *EndUser
+}
+
+// EndUser is what a requirement asks of the end user a workload calls for:
+// a bearer token of any of the Credentials kinds (BearerJWT, OAuth2Token)
+// that holds all of the Scopes.
+type EndUser struct {
 	Credentials []CredentialKind
 	Scopes      []string
 }
 
+// accepts reports whether a single credential of kind k can meet r: r has
+// no end user and takes k.
 func (r *Requirement) accepts(k CredentialKind) bool {
-	for _, c := range r.Credentials {
+	return r.OnBehalfOf == nil && hasKind(r.Credentials, k)
+}
+
+// acceptsPair reports whether r takes a workload credential of kind w
+// with an end user's token of kind u.
+func (r *Requirement) acceptsPair(w, u CredentialKind) bool {
+	return r.OnBehalfOf != nil && hasKind(r.Credentials, w) && hasKind(r.OnBehalfOf.Credentials, u)
+}
+
+func hasKind(kinds []CredentialKind, k CredentialKind) bool {
+	for _, c := range kinds {
 		if c == k {
 			return true
 		}
@@ -109,6 +137,10 @@ type Rule struct {
 	Requirements []Requirement
 	// Transport is the transport the call must arrive on.
 	Transport Transport
+	// Optional marks a method callable without a credential (authentication:
+	// OPTIONAL): a call that sends none is allowed with no principal, a call
+	// that sends one is decided as if Optional were false.
+	Optional bool
 	// Condition is a CEL expression evaluated after a requirement is met,
 	// by Evaluator. A rule with a Condition and no Evaluator denies every
 	// call: a condition is never ignored.
@@ -149,9 +181,45 @@ func (r *Rule) clone() *Rule {
 				Credentials: append([]CredentialKind(nil), req.Credentials...),
 				Scopes:      append([]string(nil), req.Scopes...),
 			}
+			if req.OnBehalfOf != nil {
+				c.Requirements[i].OnBehalfOf = &EndUser{
+					Credentials: append([]CredentialKind(nil), req.OnBehalfOf.Credentials...),
+					Scopes:      append([]string(nil), req.OnBehalfOf.Scopes...),
+				}
+			}
 		}
 	}
 	return &c
+}
+
+// check refuses what the generator refuses and the decision relies on
+// never seeing, for rules written by hand: an optional rule with a
+// condition (a call without a credential would skip it), and a requirement
+// with an end user whose kinds are not a workload's and a bearer token's.
+func (r *Rule) check() error {
+	if r.Optional && r.Condition != "" {
+		return errors.New("an optional rule cannot have a condition")
+	}
+	for i := range r.Requirements {
+		obo := r.Requirements[i].OnBehalfOf
+		if obo == nil {
+			continue
+		}
+		for _, k := range r.Requirements[i].Credentials {
+			if k != MTLS && k != APIKey {
+				return fmt.Errorf("requirement %d: the workload's kind %s is not MTLS or API_KEY", i, k)
+			}
+		}
+		for _, k := range obo.Credentials {
+			if k != BearerJWT && k != OAuth2Token {
+				return fmt.Errorf("requirement %d: the end user's kind %s is not BEARER_JWT or OAUTH2_TOKEN", i, k)
+			}
+		}
+		if len(r.Requirements[i].Credentials) == 0 || len(obo.Credentials) == 0 {
+			return fmt.Errorf("requirement %d: no kinds", i)
+		}
+	}
+	return nil
 }
 
 // frozen returns the enforcer's own copy of r.
@@ -161,27 +229,78 @@ func (r *Rule) frozen() *Rule {
 	return own
 }
 
-// acceptedKinds returns the distinct credential kinds of all requirements,
-// in order of first appearance.
+// acceptedKinds returns the distinct credential kinds of all requirements
+// (a workload's kinds for a requirement with an end user), in order of
+// first appearance.
 func (r *Rule) acceptedKinds() []CredentialKind {
 	var out []CredentialKind
 	for i := range r.Requirements {
-		for _, k := range r.Requirements[i].Credentials {
-			seen := false
-			for _, o := range out {
-				seen = seen || o == k
-			}
-			if !seen {
-				out = append(out, k)
-			}
+		out = addKinds(out, r.Requirements[i].Credentials)
+	}
+	return out
+}
+
+// endUserKinds returns the distinct kinds of end-user token the rule's
+// requirements take, in order of first appearance; none when no
+// requirement has an end user.
+func (r *Rule) endUserKinds() []CredentialKind {
+	var out []CredentialKind
+	for i := range r.Requirements {
+		if obo := r.Requirements[i].OnBehalfOf; obo != nil {
+			out = addKinds(out, obo.Credentials)
 		}
 	}
 	return out
 }
 
+// workloadKinds returns the distinct workload kinds of the requirements
+// that have an end user.
+func (r *Rule) workloadKinds() []CredentialKind {
+	var out []CredentialKind
+	for i := range r.Requirements {
+		if r.Requirements[i].OnBehalfOf != nil {
+			out = addKinds(out, r.Requirements[i].Credentials)
+		}
+	}
+	return out
+}
+
+func addKinds(out, kinds []CredentialKind) []CredentialKind {
+	for _, k := range kinds {
+		if !hasKind(out, k) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// accepts reports whether a single credential of kind k can meet some
+// requirement.
 func (r *Rule) accepts(k CredentialKind) bool {
 	for i := range r.Requirements {
 		if r.Requirements[i].accepts(k) {
+			return true
+		}
+	}
+	return false
+}
+
+// takesWorkload reports whether some requirement takes a workload
+// credential of kind k with an end user's token.
+func (r *Rule) takesWorkload(k CredentialKind) bool {
+	for i := range r.Requirements {
+		if obo := r.Requirements[i].OnBehalfOf; obo != nil && hasKind(r.Requirements[i].Credentials, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// takesEndUser reports whether some requirement takes an end user's token
+// of kind k.
+func (r *Rule) takesEndUser(k CredentialKind) bool {
+	for i := range r.Requirements {
+		if obo := r.Requirements[i].OnBehalfOf; obo != nil && hasKind(obo.Credentials, k) {
 			return true
 		}
 	}

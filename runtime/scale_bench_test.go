@@ -93,9 +93,7 @@ func BenchmarkAuthorizeScale(b *testing.B) {
 	}
 	defer iss.Close()
 	jwt, err := jwtauth.New(
-		jwtauth.Issuer(iss.URL()),
-		jwtauth.Audience("test"),
-		jwtauth.StaticJWKS(iss.JWKS()),
+		jwtauth.Issuer(iss.URL(), jwtauth.Audience("test"), jwtauth.StaticJWKS(iss.JWKS())),
 	)
 	if err != nil {
 		b.Fatal(err)

@@ -54,6 +54,7 @@ type streamGuard struct {
 	enf       *Enforcer
 	rule      *Rule
 	principal *Principal
+	workload  *Principal       // on a stream opened on behalf of an end user
 	expiresAt time.Time        // zero: the stream does not expire
 	now       func() time.Time // the clock of the authenticator that made the principal
 
@@ -84,9 +85,12 @@ func guardFor(ctx context.Context) *streamGuard {
 		return nil
 	}
 	e := st.enf
-	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, now: e.clockFor(st.principal.Kind), dryRun: st.dryRun}
+	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, workload: st.workload, now: e.clockFor(st.principal.Kind), dryRun: st.dryRun}
 	if !e.noStreamExpiry {
 		g.expiresAt = st.principal.ExpiresAt
+		if w := st.workload; w != nil && !w.ExpiresAt.IsZero() && (g.expiresAt.IsZero() || w.ExpiresAt.Before(g.expiresAt)) {
+			g.expiresAt = w.ExpiresAt // the end user's token or the workload's certificate, whichever ends first
+		}
 	}
 	recheck := e.streamRecheck > 0
 	if g.expiresAt.IsZero() && !recheck {
@@ -151,7 +155,7 @@ func (g *streamGuard) fire() {
 // opened with, taken again from the stream's metadata and connection by
 // the handler's context, and returns the denial if there is one.
 func (g *streamGuard) recheck() *Error {
-	_, _, derr := g.enf.decide(g.ctx, g.rule)
+	_, derr := g.enf.decide(g.ctx, g.rule)
 	if derr == nil {
 		return nil
 	}
@@ -200,12 +204,12 @@ func (g *streamGuard) trip(derr *Error) *Error {
 		if !g.reported {
 			g.reported = true
 			g.timer.Stop()
-			g.enf.report(g.ctx, &verdict{rule: g.rule, kind: g.principal.Kind, p: g.principal, err: derr, outcome: OutcomeWouldDeny, dryRun: true})
+			g.enf.report(g.ctx, &verdict{rule: g.rule, c: caller{kind: g.principal.Kind, principal: g.principal, workload: g.workload}, err: derr, outcome: OutcomeWouldDeny, dryRun: true})
 		}
 		return nil
 	}
 	// deny annotates derr: it is not shared before it is stored.
-	g.enf.deny(g.ctx, g.rule, g.principal.Kind, g.principal, derr)
+	g.enf.deny(g.ctx, g.rule, caller{kind: g.principal.Kind, principal: g.principal, workload: g.workload}, derr)
 	g.cancel(derr)
 	g.denial.Store(derr)
 	close(g.ended)

@@ -43,7 +43,7 @@ func BenchmarkTelemetry(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.HTTPClient(iss.HTTPClient()))
+	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(iss.JWKSURL())), jwtauth.HTTPClient(iss.HTTPClient()))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -51,13 +51,27 @@
 //	PUBLIC_METHOD_ADDED    a new method is public
 //	DRY_RUN_ENABLED        a rule is in dry-run (reserved: dry-run does not
 //	DRY_RUN_METHOD_ADDED   exist yet; manifests say "dry_run": false)
+//	AUTHENTICATION_MADE_OPTIONAL
+//	                       calls without a credential are allowed
+//	OPTIONAL_METHOD_ADDED  a new method is callable without a credential
+//	END_USER_KIND_ADDED    a requirement with on_behalf_of accepts another
+//	                       kind of end-user token
+//	END_USER_SCOPE_REMOVED a requirement with on_behalf_of no longer needs a
+//	                       scope of the end user
+//	CERTIFICATE_UNPAIRED   no requirement takes a client certificate on behalf
+//	                       of an end user any more: a token over a connection
+//	                       with a certificate is decided alone, and passes
+//	                       where the pair was refused
 //
-// Requirements have no names: they are matched as sets of kinds and scopes,
+// Requirements have no names: they are matched as sets of kinds and scopes
+// (a requirement with on_behalf_of by its workload's and its end user's),
 // and a rewrite that lets in nobody new (a requirement split in two, one
 // another already covers) is REQUIREMENTS_REWRITTEN, not a loosening.
 // Tightenings are listed apart (PUBLIC_REMOVED, REQUIREMENT_REMOVED,
 // CREDENTIAL_KIND_REMOVED, SCOPE_ADDED, CONDITION_ADDED, TLS_REQUIRED_ADDED,
-// MADE_UNDECLARED, DRY_RUN_DISABLED), and so are other changes
+// MADE_UNDECLARED, DRY_RUN_DISABLED, AUTHENTICATION_MADE_REQUIRED,
+// END_USER_KIND_REMOVED, END_USER_SCOPE_ADDED, CERTIFICATE_PAIRED), and so
+// are other changes
 // (METHOD_ADDED with a rule, METHOD_REMOVED, PUBLIC_REASON_CHANGED,
 // REQUIREMENTS_REWRITTEN). Methods are matched by full name, in whatever
 // file they are. Each change is one line:

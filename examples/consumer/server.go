@@ -29,9 +29,7 @@ type Config struct {
 // auth rules.
 func NewServer(cfg Config) (*grpc.Server, error) {
 	jwtOpts := []jwtauth.Option{
-		jwtauth.Issuer(cfg.Issuer),
-		jwtauth.Audience("shop"),
-		jwtauth.JWKSURL(cfg.JWKSURL),
+		jwtauth.Issuer(cfg.Issuer, jwtauth.Audience("shop"), jwtauth.JWKSURL(cfg.JWKSURL)),
 	}
 	if cfg.HTTPClient != nil {
 		jwtOpts = append(jwtOpts, jwtauth.HTTPClient(cfg.HTTPClient))

@@ -29,6 +29,7 @@ func TestManifestsAreTheRuleTables(t *testing.T) {
 		{"library/v1/library_grpcauth.manifest.json", []*runtime.ServiceRules{libraryv1.LibraryServiceAuthRules}},
 		{"grpcauthtest/v1/kinds_grpcauth.manifest.json", []*runtime.ServiceRules{grpcauthtestv1.KindsAuthRules}},
 		{"grpcauthtest/v1/conditions_grpcauth.manifest.json", []*runtime.ServiceRules{grpcauthtestv1.TenantsAuthRules}},
+		{"grpcauthtest/v1/identities_grpcauth.manifest.json", []*runtime.ServiceRules{grpcauthtestv1.OptionalAuthRules, grpcauthtestv1.DelegatedAuthRules}},
 	} {
 		b, err := os.ReadFile(filepath.Join(gen, filepath.FromSlash(tc.manifest)))
 		if err != nil {
@@ -61,12 +62,15 @@ func TestManifestsAreTheRuleTables(t *testing.T) {
 
 // ruleView is what a rule table and a manifest both say about a method.
 type ruleView struct {
-	FullMethod, Access, PublicReason, Transport, Condition, Source string
-	Requirements                                                   []string
+	FullMethod, Access, PublicReason, Transport, Condition, Source, Authentication string
+	Requirements                                                                   []string
 }
 
 func asManifest(r *runtime.Rule) ruleView {
-	v := ruleView{FullMethod: r.FullMethod, PublicReason: r.PublicReason, Condition: r.Condition, Source: r.Source, Transport: generator.TransportAny}
+	v := ruleView{FullMethod: r.FullMethod, PublicReason: r.PublicReason, Condition: r.Condition, Source: r.Source, Transport: generator.TransportAny, Authentication: generator.AuthenticationRequired}
+	if r.Optional {
+		v.Authentication = generator.AuthenticationOptional
+	}
 	switch {
 	case r.Undeclared:
 		v.Access = generator.AccessUndeclared
@@ -83,15 +87,27 @@ func asManifest(r *runtime.Rule) ruleView {
 		for i, k := range req.Credentials {
 			kinds[i] = k.String()
 		}
-		v.Requirements = append(v.Requirements, strings.Join(kinds, ",")+" "+strings.Join(req.Scopes, ","))
+		line := strings.Join(kinds, ",") + " " + strings.Join(req.Scopes, ",")
+		if obo := req.OnBehalfOf; obo != nil {
+			users := make([]string, len(obo.Credentials))
+			for i, k := range obo.Credentials {
+				users[i] = k.String()
+			}
+			line += " for " + strings.Join(users, ",") + " " + strings.Join(obo.Scopes, ",")
+		}
+		v.Requirements = append(v.Requirements, line)
 	}
 	return v
 }
 
 func fromManifest(m generator.ManifestMethod) ruleView {
-	v := ruleView{FullMethod: m.FullMethod, Access: m.Access, PublicReason: m.PublicReason, Transport: m.Transport, Condition: m.Condition, Source: m.Source}
+	v := ruleView{FullMethod: m.FullMethod, Access: m.Access, PublicReason: m.PublicReason, Transport: m.Transport, Condition: m.Condition, Source: m.Source, Authentication: m.Authentication}
 	for _, req := range m.Requirements {
-		v.Requirements = append(v.Requirements, strings.Join(req.Credentials, ",")+" "+strings.Join(req.Scopes, ","))
+		line := strings.Join(req.Credentials, ",") + " " + strings.Join(req.Scopes, ",")
+		if obo := req.OnBehalfOf; obo != nil {
+			line += " for " + strings.Join(obo.Credentials, ",") + " " + strings.Join(obo.Scopes, ",")
+		}
+		v.Requirements = append(v.Requirements, line)
 	}
 	return v
 }

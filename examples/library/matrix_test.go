@@ -37,7 +37,7 @@ func TestAuthMatrix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.HTTPClient(iss.HTTPClient()))
+	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(iss.JWKSURL())), jwtauth.HTTPClient(iss.HTTPClient()))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,13 +48,18 @@ func NewServer() *Server {
 	return s
 }
 
-// Caller describes the authenticated caller for responses and logs.
+// Caller describes the authenticated caller for responses and logs: the
+// principal, and the workload calling on its behalf if there is one.
 func Caller(ctx context.Context) string {
 	p, ok := runtime.PrincipalFrom(ctx)
 	if !ok {
 		return "anonymous"
 	}
-	return fmt.Sprintf("%s (%s)", p.Subject, p.Kind)
+	who := fmt.Sprintf("%s (%s)", p.Subject, p.Kind)
+	if w, ok := runtime.WorkloadFrom(ctx); ok {
+		who += fmt.Sprintf(" through %s (%s)", w.Subject, w.Kind)
+	}
+	return who
 }
 
 // GetBook returns one book.
@@ -133,6 +138,45 @@ func (s *Server) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelfRe
 // ListPublicShelves lists the shelves anybody may browse.
 func (s *Server) ListPublicShelves(ctx context.Context, _ *libraryv1.ListPublicShelvesRequest) (*libraryv1.ListPublicShelvesResponse, error) {
 	return &libraryv1.ListPublicShelvesResponse{Shelves: []string{"shelves/public"}}, nil
+}
+
+// SearchCatalogue finds books by title: those on public shelves for
+// anybody, and those of the caller's tenant too for a caller who sent a
+// credential (optional authentication: a principal here is verified).
+func (s *Server) SearchCatalogue(ctx context.Context, req *libraryv1.SearchCatalogueRequest) (*libraryv1.SearchCatalogueResponse, error) {
+	_ = grpc.SetHeader(ctx, metadata.Pairs("x-served-for", Caller(ctx)))
+	shelves := []string{"shelves/public"}
+	if p, ok := runtime.PrincipalFrom(ctx); ok {
+		if tenant, _ := p.Claims["tenant"].(string); tenant != "" {
+			shelves = append(shelves, "tenants/"+tenant+"/shelves/main")
+		}
+	}
+	out := &libraryv1.SearchCatalogueResponse{}
+	for _, shelf := range shelves {
+		for _, b := range s.shelf(shelf) {
+			if strings.Contains(strings.ToLower(b.GetTitle()), strings.ToLower(req.GetQuery())) {
+				out.Books = append(out.Books, b)
+			}
+		}
+	}
+	return out, nil
+}
+
+// LendBook lends a book: the desk (the workload) on behalf of the member
+// (the end user, whom the rule's condition checked against req.Member).
+func (s *Server) LendBook(ctx context.Context, req *libraryv1.LendBookRequest) (*libraryv1.LendBookResponse, error) {
+	member, ok := runtime.PrincipalFrom(ctx)
+	desk, deskOK := runtime.WorkloadFrom(ctx)
+	if !ok || !deskOK {
+		return nil, status.Error(codes.Internal, "no desk and member") // the rule guarantees both
+	}
+	s.mu.Lock()
+	_, found := s.books[req.GetName()]
+	s.mu.Unlock()
+	if !found {
+		return nil, status.Errorf(codes.NotFound, "book %q not found", req.GetName())
+	}
+	return &libraryv1.LendBookResponse{LentBy: desk.Subject, LentTo: member.Subject}, nil
 }
 
 func (s *Server) shelf(name string) []*libraryv1.Book {

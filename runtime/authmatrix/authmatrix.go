@@ -92,6 +92,11 @@ type Case struct {
 	Credential runtime.CredentialKind
 	// Scopes are the scopes the credential holds.
 	Scopes []string
+	// EndUser is the kind of an end user's bearer token sent beside the
+	// credential (then a workload's: an API key or a client certificate),
+	// holding EndUserScopes; runtime.NoCredential for none.
+	EndUser       runtime.CredentialKind
+	EndUserScopes []string
 	// Transport is the connection the call is made over.
 	Transport Transport
 	// Want is the reason the call must be denied with (its status code is

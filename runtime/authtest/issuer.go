@@ -24,15 +24,33 @@ import (
 	"github.com/go-jose/go-jose/v4"
 )
 
-// JWKSPath is where an Issuer serves its key set.
+// JWKSPath is where an Issuer serves its key set, after its path (see
+// [IssuerPath]).
 const JWKSPath = "/.well-known/jwks.json"
+
+// The metadata documents an Issuer serves, where discovery looks for them:
+// OpenID Connect Discovery 1.0 §4 after the issuer's path, RFC 8414 §3
+// before it.
+const (
+	OpenIDConfigurationPath = "/.well-known/openid-configuration"
+	OAuthMetadataPath       = "/.well-known/oauth-authorization-server"
+)
 
 // Issuer is an in-process token issuer with a JWKS endpoint over HTTPS.
 // It is safe for concurrent use.
 type Issuer struct {
-	srv      *httptest.Server
-	audience string
-	now      func() time.Time
+	srv       *httptest.Server
+	audience  string
+	now       func() time.Time
+	path      string // the issuer's path after its origin, "" by default, as given
+	base      string // path without a trailing slash: where it serves
+	kidPrefix string
+
+	metadataFetches atomic.Int64
+	metaMu          sync.Mutex
+	metaEdit        func(doc map[string]any) // changes the served metadata; nil: none
+	metaFail        int                      // when non-zero, metadata requests get this status
+	metaPaths       []string                 // the paths metadata was asked at
 
 	mu       sync.Mutex
 	keys     map[string]*signingKey // kid → key
@@ -59,6 +77,25 @@ func DefaultAudience(aud string) IssuerOption { return func(i *Issuer) { i.audie
 // IssuerClock sets the time minted tokens are based on.
 func IssuerClock(now func() time.Time) IssuerOption { return func(i *Issuer) { i.now = now } }
 
+// IssuerPath gives the issuer identifier a path after its origin, as
+// multi-tenant issuers have ("/realms/library", "/tenant1/v2.0"), or just
+// a trailing slash ("/", as Auth0's have): its URL, the iss of minted
+// tokens, is the origin followed by path. Without the trailing slash, if
+// any, the path is where the issuer serves: its key set at the path
+// followed by [JWKSPath], its OpenID Connect metadata at the path followed
+// by [OpenIDConfigurationPath], its RFC 8414 metadata at
+// [OAuthMetadataPath] followed by the path.
+func IssuerPath(path string) IssuerOption {
+	return func(i *Issuer) {
+		i.path = "/" + strings.TrimPrefix(path, "/")
+		i.base = strings.TrimSuffix(i.path, "/")
+	}
+}
+
+// KeyIDPrefix starts the kid of every key the issuer makes with prefix
+// ("a-" makes "a-rs256-1"), so that the kids of several issuers differ.
+func KeyIDPrefix(prefix string) IssuerOption { return func(i *Issuer) { i.kidPrefix = prefix } }
+
 // NewIssuer starts an issuer for the test and stops it when the test ends.
 // It fails the test if the issuer cannot start.
 func NewIssuer(tb testing.TB, opts ...IssuerOption) *Issuer {
@@ -72,7 +109,8 @@ func NewIssuer(tb testing.TB, opts ...IssuerOption) *Issuer {
 }
 
 // StartIssuer starts an issuer with one key each for RS256, ES256 and
-// EdDSA, whose kids are "rs256-1", "es256-1" and "eddsa-1". Close it when
+// EdDSA, whose kids are "rs256-1", "es256-1" and "eddsa-1" (after a
+// [KeyIDPrefix]). Close it when
 // done.
 func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 	i := &Issuer{audience: "test", now: time.Now, keys: map[string]*signingKey{}}
@@ -84,7 +122,7 @@ func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 			return nil, err
 		}
 	}
-	i.srv = httptest.NewUnstartedServer(http.HandlerFunc(i.serveJWKS))
+	i.srv = httptest.NewUnstartedServer(http.HandlerFunc(i.serve))
 	i.srv.StartTLS()
 	return i, nil
 }
@@ -92,11 +130,48 @@ func StartIssuer(opts ...IssuerOption) (*Issuer, error) {
 // Close stops the JWKS server.
 func (i *Issuer) Close() { i.srv.Close() }
 
-// URL is the issuer identifier (the iss of minted tokens): its HTTPS origin.
-func (i *Issuer) URL() string { return i.srv.URL }
+// URL is the issuer identifier (the iss of minted tokens): its HTTPS
+// origin, followed by its path if it has one ([IssuerPath]).
+func (i *Issuer) URL() string { return i.srv.URL + i.path }
 
 // JWKSURL is where the key set is served.
-func (i *Issuer) JWKSURL() string { return i.srv.URL + JWKSPath }
+func (i *Issuer) JWKSURL() string { return i.srv.URL + i.base + JWKSPath }
+
+// MetadataURL is where the OpenID Connect Discovery metadata is served:
+// the issuer (without a trailing slash) followed by
+// [OpenIDConfigurationPath]. The RFC 8414 metadata, the same document, is
+// served at the origin followed by [OAuthMetadataPath] and the issuer's
+// path.
+func (i *Issuer) MetadataURL() string { return i.srv.URL + i.base + OpenIDConfigurationPath }
+
+// MetadataFetches returns how many times a metadata document was
+// requested, of either kind.
+func (i *Issuer) MetadataFetches() int64 { return i.metadataFetches.Load() }
+
+// MetadataPaths returns the paths the metadata was requested at, in order.
+func (i *Issuer) MetadataPaths() []string {
+	i.metaMu.Lock()
+	defer i.metaMu.Unlock()
+	return append([]string(nil), i.metaPaths...)
+}
+
+// EditMetadata makes the metadata endpoints serve the document edit
+// leaves, for tests of what a verifier does with a wrong one (an issuer
+// that is not this one, a jwks_uri of plain http); nil restores it. The
+// document starts as {"issuer": URL, "jwks_uri": JWKSURL, ...}.
+func (i *Issuer) EditMetadata(edit func(doc map[string]any)) {
+	i.metaMu.Lock()
+	defer i.metaMu.Unlock()
+	i.metaEdit = edit
+}
+
+// FailMetadata makes the metadata endpoints answer status (0 restores
+// them).
+func (i *Issuer) FailMetadata(status int) {
+	i.metaMu.Lock()
+	defer i.metaMu.Unlock()
+	i.metaFail = status
+}
 
 // Certificate is the certificate the JWKS endpoint serves, for clients
 // that are given a CA file rather than an *http.Client. (httptest's
@@ -120,7 +195,7 @@ func (i *Issuer) AddKey(name string) (string, error) {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	kid := fmt.Sprintf("%s-%d", strings.ToLower(string(alg)), countAlg(i.keys, alg)+1)
+	kid := fmt.Sprintf("%s%s-%d", i.kidPrefix, strings.ToLower(string(alg)), countAlg(i.keys, alg)+1)
 	i.keys[kid] = &signingKey{kid: kid, alg: alg, signer: signer}
 	i.order = append(i.order, kid)
 	return kid, nil
@@ -219,11 +294,54 @@ func (i *Issuer) DelayJWKS(d time.Duration) {
 	i.delay = d
 }
 
-func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != JWKSPath {
+// serve answers the issuer's endpoints: the key set and both metadata
+// documents.
+func (i *Issuer) serve(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case i.base + JWKSPath:
+		i.serveJWKS(w, r)
+	case i.base + OpenIDConfigurationPath, OAuthMetadataPath + i.base:
+		i.serveMetadata(w, r)
+	default:
 		http.NotFound(w, r)
+	}
+}
+
+// serveMetadata serves the authorization server's metadata (OpenID
+// Connect Discovery 1.0 §3, RFC 8414 §2): the issuer and where its keys
+// are, with the fields a provider's document typically has.
+func (i *Issuer) serveMetadata(w http.ResponseWriter, r *http.Request) {
+	i.metadataFetches.Add(1)
+	i.metaMu.Lock()
+	i.metaPaths = append(i.metaPaths, r.URL.Path)
+	fail, edit := i.metaFail, i.metaEdit
+	i.metaMu.Unlock()
+	if fail != 0 {
+		http.Error(w, "failing on purpose", fail)
 		return
 	}
+	doc := map[string]any{
+		"issuer":                                i.URL(),
+		"jwks_uri":                              i.JWKSURL(),
+		"authorization_endpoint":                i.URL() + "/authorize",
+		"token_endpoint":                        i.URL() + "/token",
+		"response_types_supported":              []string{"code"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{"RS256", "ES256", "EdDSA"},
+	}
+	if edit != nil {
+		edit(doc)
+	}
+	body, err := json.Marshal(doc)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body) // a failed write is the client's error to see
+}
+
+func (i *Issuer) serveJWKS(w http.ResponseWriter, r *http.Request) {
 	i.fetches.Add(1)
 	i.mu.Lock()
 	fail, delay, body := i.failWith, i.delay, i.body

@@ -129,7 +129,8 @@ func (r *matrixRun) skips(c authmatrix.Case) bool {
 	if c.Transport == authmatrix.Plaintext && r.target.SkipPlaintext {
 		return true
 	}
-	return c.Credential != runtime.NoCredential && slices.Contains(r.target.Skip, c.Credential)
+	return c.Credential != runtime.NoCredential && slices.Contains(r.target.Skip, c.Credential) ||
+		c.EndUser != runtime.NoCredential && slices.Contains(r.target.Skip, c.EndUser)
 }
 
 // run makes the call of c and returns what is wrong with its outcome, or "".
@@ -166,6 +167,14 @@ func (r *matrixRun) run(m authmatrix.Method, c authmatrix.Case) string {
 			key, value = runtime.APIKeyKey, cred
 		}
 		ctx = metadata.AppendToOutgoingContext(ctx, key, value)
+	}
+	if c.EndUser != runtime.NoCredential {
+		// An end user's token beside the workload's credential.
+		token, err := r.credential(c.EndUser, c.EndUserScopes)
+		if err != nil {
+			return err.Error()
+		}
+		ctx = metadata.AppendToOutgoingContext(ctx, runtime.AuthorizationKey, "Bearer "+token)
 	}
 	err := call(ctx, conn, m)
 	got, problem := outcome(err, m.FullMethod)

@@ -57,7 +57,7 @@ func newMatrixServer(t *testing.T, register func(s *grpc.Server, enf *runtime.En
 	if err != nil {
 		t.Fatal(err)
 	}
-	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("matrix"), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.HTTPClient(iss.HTTPClient()))
+	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("matrix"), jwtauth.JWKSURL(iss.JWKSURL())), jwtauth.HTTPClient(iss.HTTPClient()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,8 +190,10 @@ func TestRunMatrix(t *testing.T) {
 	srv := newMatrixServer(t, func(s *grpc.Server, enf *runtime.Enforcer) {
 		grpcauthtestv1.RegisterKindsServerWithAuth(s, kinds{watched: watched}, enf)
 		grpcauthtestv1.RegisterTenantsServerWithAuth(s, tenants{}, enf)
+		grpcauthtestv1.RegisterOptionalServerWithAuth(s, grpcauthtestv1.UnimplementedOptionalServer{}, enf)
+		grpcauthtestv1.RegisterDelegatedServerWithAuth(s, grpcauthtestv1.UnimplementedDelegatedServer{}, enf)
 	})
-	for _, m := range []*authmatrix.Service{grpcauthtestv1.KindsAuthMatrix, grpcauthtestv1.TenantsAuthMatrix} {
+	for _, m := range []*authmatrix.Service{grpcauthtestv1.KindsAuthMatrix, grpcauthtestv1.TenantsAuthMatrix, grpcauthtestv1.OptionalAuthMatrix, grpcauthtestv1.DelegatedAuthMatrix} {
 		rec := &recorder{}
 		authtest.RunMatrix(rec, m, srv.target)
 		if len(rec.errors) > 0 || len(rec.logs) > 0 {
@@ -280,6 +282,7 @@ func TestRunMatrixFailsWithOtherRules(t *testing.T) {
 		"grpcauthtest.v1.Kinds.Jwt: OAUTH2_TOKEN, not accepted with scope s: allowed (the handler ran: Unimplemented), want Unauthenticated CREDENTIAL_KIND_NOT_ACCEPTED",
 		"grpcauthtest.v1.Kinds.Jwt: API_KEY, not accepted with scope s: allowed (the handler ran: Unimplemented), want Unauthenticated CREDENTIAL_KIND_NOT_ACCEPTED",
 		"grpcauthtest.v1.Kinds.Jwt: MTLS, not accepted: the certificate is not read with scope s: allowed (the handler ran: Unimplemented), want Unauthenticated CREDENTIALS_MISSING",
+		"grpcauthtest.v1.Kinds.Jwt: API_KEY and BEARER_JWT at once with scope s: allowed (the handler ran: Unimplemented), want Unauthenticated CREDENTIALS_MALFORMED",
 		"grpcauthtest.v1.Kinds.ApiKey: API_KEY without scope s: allowed (the handler ran: Unimplemented), want PermissionDenied SCOPE_INSUFFICIENT",
 		"grpcauthtest.v1.Kinds.Mtls: API_KEY, not accepted with scope s: allowed (the handler ran: Unimplemented), want Unauthenticated CREDENTIAL_KIND_NOT_ACCEPTED",
 		"grpcauthtest.v1.Kinds.Public: no credential: denied with Unauthenticated CREDENTIALS_MISSING, want allowed",

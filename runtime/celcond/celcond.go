@@ -5,10 +5,13 @@
 // rules. Generated code imports it only for services that have a
 // condition, so services without conditions do not link CEL.
 //
-// A condition sees two variables: `request`, the typed request message
-// (absent for client- and bidi-streaming methods, whose conditions are
-// decided when the stream opens), and `principal`, a grpcauth.v1.Principal
-// (kind, subject, issuer, scopes, claims). It must be of type bool; the
+// A condition sees `request`, the typed request message (absent for
+// client- and bidi-streaming methods, whose conditions are decided when the
+// stream opens), and `principal`, a grpcauth.v1.Principal (kind, subject,
+// issuer, scopes, claims). In a rule with an on_behalf_of requirement,
+// `principal` is the end user and `workload`, a grpcauth.v1.Principal too,
+// the workload acting for it; on a call that met another requirement of
+// such a rule `workload` is absent, and reading it is an evaluation error. It must be of type bool; the
 // generator type-checks it against the request descriptor, so a typo fails
 // `buf generate`. At run time a condition is compiled once, when the
 // program starts; a false result denies with PERMISSION_DENIED
@@ -42,35 +45,41 @@ import (
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 )
 
-// Env returns the CEL environment a condition runs in: `principal`
-// always, `request` of request's type when request is not nil.
+// Env returns the CEL environment a condition runs in: `principal` and
+// `workload` always, `request` of request's type when request is not nil.
+// (The generator declares `workload` only for the rules that can have one:
+// see [CheckEnv].)
 func Env(request proto.Message) (*cel.Env, error) {
 	if request == nil {
-		return newEnv(nil)
+		return newEnv(nil, true)
 	}
-	return newEnv(request.ProtoReflect().Descriptor(), cel.Types(request))
+	return newEnv(request.ProtoReflect().Descriptor(), true, cel.Types(request))
 }
 
 // CheckEnv is the environment the generator type-checks a condition in,
-// with the same declarations as [Env]: the request type (nil for none)
-// comes from descriptors, resolved in files.
+// with the declarations of [Env] but `workload` only when workload is true
+// (the rule has an on_behalf_of requirement): the request type (nil for
+// none) comes from descriptors, resolved in files.
 //
 // For the generator; applications do not call it.
-func CheckEnv(files *protoregistry.Files, request protoreflect.MessageDescriptor) (*cel.Env, error) {
+func CheckEnv(files *protoregistry.Files, request protoreflect.MessageDescriptor, workload bool) (*cel.Env, error) {
 	if request == nil {
-		return newEnv(nil)
+		return newEnv(nil, workload)
 	}
-	return newEnv(request, cel.TypeDescs(files))
+	return newEnv(request, workload, cel.TypeDescs(files))
 }
 
-// newEnv declares principal and, with a request type, request; names
-// resolve in the request's proto package, so its enums and messages are
-// written as in the .proto (Order.ORDER_ASC).
-func newEnv(request protoreflect.MessageDescriptor, types ...cel.EnvOption) (*cel.Env, error) {
+// newEnv declares principal, workload when asked, and, with a request
+// type, request; names resolve in the request's proto package, so its
+// enums and messages are written as in the .proto (Order.ORDER_ASC).
+func newEnv(request protoreflect.MessageDescriptor, workload bool, types ...cel.EnvOption) (*cel.Env, error) {
 	opts := append(types,
 		cel.Types(&grpcauthv1.Principal{}),
 		cel.Variable("principal", cel.ObjectType("grpcauth.v1.Principal")),
 		cel.ASTValidators(literalPatterns{}, cel.ValidateRegexLiterals()))
+	if workload {
+		opts = append(opts, cel.Variable("workload", cel.ObjectType("grpcauth.v1.Principal")))
+	}
 	if request != nil {
 		opts = append(opts,
 			cel.Container(string(request.ParentFile().Package())),
@@ -192,30 +201,46 @@ func compile(expr string, request proto.Message) (cel.Program, *celast.SourceInf
 // memoKey names the CEL view of a principal in Principal.Memo.
 type memoKey struct{ withClaims bool }
 
-// activation provides the two variables without building a map, and
-// converts the principal only if the condition reads it.
+// activation provides the variables without building a map, and converts
+// a principal only if the condition reads it.
 type activation struct {
 	request    any
-	principal  *runtime.Principal
 	withClaims bool
-	converted  *grpcauthv1.Principal
+	principal  converted
+	workload   converted
 	err        error
+}
+
+// converted is a principal and, once read, its CEL view.
+type converted struct {
+	p    *runtime.Principal
+	view *grpcauthv1.Principal
+}
+
+// resolve returns c's CEL view, converting it the first time.
+func (a *activation) resolve(c *converted) (any, bool) {
+	if c.p == nil {
+		return nil, false
+	}
+	if c.view == nil && a.err == nil {
+		var v any
+		v, a.err = c.p.Memo(memoKey{withClaims: a.withClaims}, func() (any, error) {
+			return toProto(c.p, a.withClaims)
+		})
+		c.view, _ = v.(*grpcauthv1.Principal)
+	}
+	if a.err != nil {
+		return nil, false
+	}
+	return c.view, true
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
 	switch name {
 	case "principal":
-		if a.converted == nil && a.err == nil {
-			var v any
-			v, a.err = a.principal.Memo(memoKey{withClaims: a.withClaims}, func() (any, error) {
-				return toProto(a.principal, a.withClaims)
-			})
-			a.converted, _ = v.(*grpcauthv1.Principal)
-		}
-		if a.err != nil {
-			return nil, false
-		}
-		return a.converted, true
+		return a.resolve(&a.principal)
+	case "workload":
+		return a.resolve(&a.workload)
 	case "request":
 		return a.request, a.request != nil
 	}
@@ -234,8 +259,9 @@ func (a *activation) Parent() interpreter.Activation { return nil }
 // the condition of the expression that failed, as (line:column): "no such
 // key (1:17)", "division by zero (1:5)", "cost limit exceeded",
 // "cancelled". An error of a cancelled call or a passed deadline wraps
-// [context.Canceled] or [context.DeadlineExceeded].
-func (p *Program) Evaluate(ctx context.Context, principal *runtime.Principal, request any) (result bool, err error) {
+// [context.Canceled] or [context.DeadlineExceeded]. workload is nil but on
+// a call made on behalf of an end user.
+func (p *Program) Evaluate(ctx context.Context, principal, workload *runtime.Principal, request any) (result bool, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			// Not r itself: a panic's value may quote the request.
@@ -253,7 +279,7 @@ func (p *Program) Evaluate(ctx context.Context, principal *runtime.Principal, re
 	if principal == nil {
 		return false, fmt.Errorf("no principal")
 	}
-	act := &activation{request: request, principal: principal, withClaims: p.readsClaims}
+	act := &activation{request: request, principal: converted{p: principal}, workload: converted{p: workload}, withClaims: p.readsClaims}
 	var out ref.Val
 	if p.loops {
 		// Interrupt checks run only inside comprehension loops: only

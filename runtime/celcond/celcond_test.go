@@ -37,7 +37,7 @@ func TestCompileErrors(t *testing.T) {
 	if err := p.Prepare(); err == nil {
 		t.Error("Prepare accepted a bad condition")
 	}
-	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, req); ok || err == nil {
+	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, nil, req); ok || err == nil {
 		t.Errorf("Evaluate of a bad condition = %v, %v; want false and an error", ok, err)
 	}
 }
@@ -68,7 +68,7 @@ func TestEvaluate(t *testing.T) {
 		{"request_of_other_type", alice, &grpcauthtestv1.SearchRequest{}, false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := p.Evaluate(context.Background(), c.p, c.req)
+			got, err := p.Evaluate(context.Background(), c.p, nil, c.req)
 			if got != c.want || (err != nil) != c.wantErr {
 				t.Errorf("Evaluate = %v, %v; want %v, error %v", got, err, c.want, c.wantErr)
 			}
@@ -85,7 +85,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	req := &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		if ok, err := p.Evaluate(context.Background(), pr, req); !ok || err != nil {
+		if ok, err := p.Evaluate(context.Background(), pr, nil, req); !ok || err != nil {
 			b.Fatal(ok, err)
 		}
 	}
@@ -99,11 +99,11 @@ func TestCostLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	small := &grpcauthtestv1.SearchRequest{Tags: []string{"a", "b"}}
-	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, small); !ok || err != nil {
+	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, nil, small); !ok || err != nil {
 		t.Fatalf("small request: %v, %v", ok, err)
 	}
 	huge := &grpcauthtestv1.SearchRequest{Tags: make([]string, 2_000_000)}
-	ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, huge)
+	ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, nil, huge)
 	if ok || err == nil || !strings.Contains(err.Error(), "cost") {
 		t.Fatalf("huge request: %v, %v; want a cost limit error", ok, err)
 	}
@@ -141,7 +141,7 @@ func TestClaimShapes(t *testing.T) {
 			t.Errorf("Compile(%q): %v", expr, err)
 			continue
 		}
-		if got, err := prog.Evaluate(context.Background(), p, nil); got != want || err != nil {
+		if got, err := prog.Evaluate(context.Background(), p, nil, nil); got != want || err != nil {
 			t.Errorf("%s = %v, %v; want %v", expr, got, err, want)
 		}
 	}
@@ -158,17 +158,17 @@ func TestCancelledCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := &grpcauthtestv1.SearchRequest{Tags: make([]string, 1000)}
-	if ok, err := loop.Evaluate(ctx, &runtime.Principal{}, req); ok || err == nil {
+	if ok, err := loop.Evaluate(ctx, &runtime.Principal{}, nil, req); ok || err == nil {
 		t.Errorf("comprehension under a cancelled context = %v, %v; want false and an error", ok, err)
 	}
-	if ok, err := loop.Evaluate(context.Background(), &runtime.Principal{}, req); !ok || err != nil {
+	if ok, err := loop.Evaluate(context.Background(), &runtime.Principal{}, nil, req); !ok || err != nil {
 		t.Errorf("comprehension = %v, %v; want true", ok, err)
 	}
 	flat, err := celcond.Compile("request.limit == 0", &grpcauthtestv1.SearchRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := flat.Evaluate(ctx, &runtime.Principal{}, req); !ok || err != nil {
+	if ok, err := flat.Evaluate(ctx, &runtime.Principal{}, nil, req); !ok || err != nil {
 		t.Errorf("loop-free condition under a cancelled context = %v, %v; want true", ok, err)
 	}
 }
@@ -198,7 +198,7 @@ func TestRegexPatterns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}); !ok || err != nil {
+	if ok, err := p.Evaluate(context.Background(), &runtime.Principal{}, nil, &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"}); !ok || err != nil {
 		t.Errorf("literal pattern = %v, %v; want true", ok, err)
 	}
 }
@@ -241,7 +241,7 @@ func TestEvaluationErrorsAreSafe(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ok, err := p.Evaluate(c.ctx, c.p, req)
+			ok, err := p.Evaluate(c.ctx, c.p, nil, req)
 			if ok || err == nil {
 				t.Fatalf("Evaluate = %v, %v; want false and an error", ok, err)
 			}

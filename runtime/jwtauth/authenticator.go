@@ -12,6 +12,7 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -28,24 +29,29 @@ var allAlgorithms = []jose.SignatureAlgorithm{
 	jose.ES256, jose.ES384, jose.ES512, jose.EdDSA, jose.HS256, jose.HS384, jose.HS512,
 }
 
-// Authenticator verifies bearer JWTs of one issuer. It implements
-// runtime.TokenAuthenticator; give it to runtime.WithJWT. It is safe for
-// concurrent use.
+// Authenticator verifies bearer JWTs of the issuers it trusts. It
+// implements runtime.TokenAuthenticator; give it to runtime.WithJWT. It is
+// safe for concurrent use.
 type Authenticator struct {
-	cfg   config
-	keys  *keySource
-	cache *verifiedCache // nil when CacheSize(0)
+	cfg     config
+	issuers map[string]*issuer // by iss
+	cache   *verifiedCache     // nil when CacheSize(0)
+}
+
+// issuer is one trusted issuer: its settings and its keys.
+type issuer struct {
+	cfg  *issuerConfig
+	keys *keySource
 }
 
 var _ runtime.TokenAuthenticator = (*Authenticator)(nil)
 
-// New returns an authenticator configured by opts. [Issuer], [Audience] and
-// either [JWKSURL] or static keys ([StaticJWKS], [StaticKey] or both) are
-// required. Errors wrap [ErrInvalidOption].
+// New returns an authenticator configured by opts. At least one [Issuer] is
+// required, each with an [Audience] and one source of keys: [JWKSURL],
+// [OIDCDiscovery], [OAuthMetadata], or static keys ([StaticJWKS],
+// [StaticKey] or both). Errors wrap [ErrInvalidOption].
 func New(opts ...Option) (*Authenticator, error) {
 	cfg := config{
-		algorithms:         joseAlgorithms(DefaultAlgorithms),
-		types:              []string{DefaultType},
 		leeway:             DefaultLeeway,
 		refreshInterval:    DefaultRefreshInterval,
 		minRefreshInterval: DefaultMinRefreshInterval,
@@ -64,34 +70,57 @@ func New(opts ...Option) (*Authenticator, error) {
 			return nil, err
 		}
 	}
-	switch {
-	case cfg.issuer == "":
+	if len(cfg.issuers) == 0 {
 		return nil, errorf("Issuer is required")
-	case len(cfg.audiences) == 0:
-		return nil, errorf("Audience is required")
-	case (cfg.jwksURL == nil) == (cfg.staticKeys == nil):
-		return nil, errorf("exactly one of JWKSURL and static keys (StaticJWKS, StaticKey) is required")
-	case cfg.jwksURL != nil && cfg.jwksURL.Scheme != "https" && !cfg.allowHTTP:
-		return nil, errorf("JWKSURL: %q is not https; use AllowHTTP for local tests", cfg.jwksURL.String())
 	}
-	ks, err := newKeySource(&cfg)
-	if err != nil {
-		return nil, err
+	a := &Authenticator{cfg: cfg, issuers: make(map[string]*issuer, len(cfg.issuers)), cache: newVerifiedCache(cfg.cacheSize)}
+	for _, ic := range a.cfg.issuers {
+		ic.config = &a.cfg
+		sources := 0
+		for _, given := range []bool{ic.jwksURL != nil, ic.staticKeys != nil, ic.discovery != noDiscovery} {
+			if given {
+				sources++
+			}
+		}
+		switch {
+		case len(ic.audiences) == 0:
+			return nil, errorf("Issuer %q: Audience is required", ic.issuer)
+		case sources != 1:
+			return nil, errorf("Issuer %q: exactly one of JWKSURL, OIDCDiscovery, OAuthMetadata and static keys (StaticJWKS, StaticKey) is required", ic.issuer)
+		case ic.jwksURL != nil && ic.jwksURL.Scheme != "https" && !cfg.allowHTTP:
+			return nil, errorf("Issuer %q: JWKSURL: %q is not https; use AllowHTTP for local tests", ic.issuer, ic.jwksURL.String())
+		case ic.discovery != noDiscovery && !strings.HasPrefix(ic.issuer, "https://") && !cfg.allowHTTP:
+			return nil, errorf("Issuer %q: %s: the issuer is not an https URL; use AllowHTTP for local tests", ic.issuer, ic.discovery)
+		}
+		ks, err := newKeySource(ic)
+		if err != nil {
+			return nil, err
+		}
+		a.issuers[ic.issuer] = &issuer{cfg: ic, keys: ks}
 	}
-	return &Authenticator{cfg: cfg, keys: ks, cache: newVerifiedCache(cfg.cacheSize)}, nil
+	return a, nil
 }
 
-// Fetches returns how many JWKS fetches have started, for tests and metrics.
-func (a *Authenticator) Fetches() int64 { return a.keys.fetches.Load() }
+// Fetches returns how many JWKS fetches have started, for every issuer
+// together, for tests and metrics. (A fetch of a discovered issuer may
+// fetch its metadata first.)
+func (a *Authenticator) Fetches() int64 {
+	var n int64
+	for _, is := range a.issuers {
+		n += is.keys.fetches.Load()
+	}
+	return n
+}
 
 func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError(r, msg) }
 
 // Authenticate verifies token and returns its principal. The order keeps
-// the issuer's key endpoint out of reach of junk: size and shape first, then
-// the algorithm allow-list and the header (no crit or b64; typ one of
-// [Types]), then the claims that need no key (iss, exp, nbf, iat, aud,
-// sub, scope), and only then the key lookup and the signature. Claims are
-// used only once the signature is verified.
+// the issuers' key endpoints out of reach of junk: size and shape first,
+// then the header (no crit or b64), then the issuer the token's iss names,
+// then that issuer's checks that need no key (typ one of its [Types], alg
+// one of its [Algorithms], exp, nbf, iat, aud, sub, required claims,
+// scopes), and only then the key lookup, in that issuer's keys only, and
+// the signature. Claims are used only once the signature is verified.
 //
 // A token verified before is served from a bounded cache: see [CacheSize].
 // The principal returned may be shared between calls and must not be
@@ -148,11 +177,12 @@ func (a *Authenticator) hit(ctx context.Context, token string, e *cacheEntry) *r
 		a.cache.drop(token)
 		return nil
 	}
-	km := a.keys.current.Load()
+	keys := e.issuer.keys
+	km := keys.current.Load()
 	if km == nil {
 		return nil
 	}
-	if a.cfg.staticKeys == nil && !now.Before(km.refreshAt) {
+	if e.issuer.cfg.staticKeys == nil && !now.Before(km.refreshAt) {
 		if !now.Before(km.staleAt) {
 			return nil
 		}
@@ -160,7 +190,7 @@ func (a *Authenticator) hit(ctx context.Context, token string, e *cacheEntry) *r
 		// still usable), so that a key removed upstream is noticed even
 		// when every call is a hit.
 		var err error
-		if km, err = a.keys.usable(ctx); err != nil || km == nil {
+		if km, err = keys.usable(ctx); err != nil || km == nil {
 			return nil
 		}
 	}
@@ -182,11 +212,10 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 	if !canonical(token) {
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token is not canonical base64url")
 	}
-	tok, err := jwt.ParseSigned(token, a.cfg.algorithms)
+	// Every algorithm, to read the token; the issuer's allow-list is
+	// applied once the issuer is known, before any key is looked up.
+	tok, err := jwt.ParseSigned(token, allAlgorithms)
 	if err != nil {
-		if _, err2 := jwt.ParseSigned(token, allAlgorithms); err2 == nil {
-			return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature algorithm is not accepted")
-		}
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the compact JWS did not parse (its content is not logged)")
 	}
 	if len(tok.Headers) != 1 {
@@ -204,22 +233,35 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 	if err := tok.UnsafeClaimsWithoutVerification(&all); err != nil || all == nil { // nil: the payload is JSON null
 		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("the claims did not decode (their content is not logged)")
 	}
-	if derr := a.checkType(header); derr != nil {
-		return nil, nil, derr
-	}
 	std, cerr := registeredClaims(all)
 	if cerr != nil {
 		return nil, nil, cerr
 	}
-	if err := a.checkClaims(&std); err != nil {
+	// Routed by iss, once: from here on only this issuer's settings and
+	// keys apply.
+	is := a.issuers[std.Issuer]
+	if is == nil {
+		return nil, nil, deny(runtime.ReasonIssuerUntrusted, "the token's issuer is not trusted")
+	}
+	ic := is.cfg
+	if derr := ic.checkType(header); derr != nil {
+		return nil, nil, derr
+	}
+	if !slices.Contains(ic.algorithms, jose.SignatureAlgorithm(hdr.Algorithm)) {
+		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature algorithm is not accepted")
+	}
+	if err := ic.checkClaims(&std, all); err != nil {
 		return nil, nil, err
 	}
-	scopes, derr := scopesOf(all)
+	if err := ic.checkRequired(all); err != nil {
+		return nil, nil, err
+	}
+	scopes, derr := ic.scopesOf(all)
 	if derr != nil {
 		return nil, nil, derr
 	}
 
-	key, err := a.keys.lookup(ctx, hdr.KeyID)
+	key, err := is.keys.lookup(ctx, hdr.KeyID)
 	if err != nil {
 		var be *backendError
 		switch {
@@ -236,7 +278,7 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 	if err := tok.Claims(key.Key); err != nil || !pssSaltOK(token, hdr.Algorithm, key) {
 		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature is not valid")
 	}
-	entry := &cacheEntry{expiry: std.Expiry.Time(), kid: hdr.KeyID, key: key}
+	entry := &cacheEntry{expiry: std.Expiry.Time(), kid: hdr.KeyID, key: key, issuer: is}
 	if cnf, ok := all["cnf"]; ok {
 		if derr := checkConfirmation(ctx, cnf); derr != nil {
 			return nil, nil, derr
@@ -280,13 +322,13 @@ func checkHeader(token string) (map[string]json.RawMessage, *runtime.Error) {
 	return members, nil
 }
 
-// checkType checks the typ header against [Types] (explicit typing, RFC
-// 9068 §4, RFC 8725 §3.11): an ID token or another JWT of the issuer is not
-// an access token.
-func (a *Authenticator) checkType(header map[string]json.RawMessage) *runtime.Error {
+// checkType checks the typ header against the issuer's [Types] (explicit
+// typing, RFC 9068 §4, RFC 8725 §3.11): an ID token or another JWT of the
+// issuer is not an access token.
+func (c *issuerConfig) checkType(header map[string]json.RawMessage) *runtime.Error {
 	v, ok := header["typ"]
 	if !ok {
-		if a.cfg.untypedOK {
+		if c.untypedOK {
 			return nil
 		}
 		return deny(runtime.ReasonClaimsInvalid, "the token has no typ header; this server accepts access tokens of the types it is configured for")
@@ -295,7 +337,7 @@ func (a *Authenticator) checkType(header map[string]json.RawMessage) *runtime.Er
 	if err := json.Unmarshal(v, &typ); err != nil {
 		return deny(runtime.ReasonClaimsInvalid, "the token's typ header is not a string")
 	}
-	if !a.typeOK(typ) {
+	if !c.typeOK(typ) {
 		return deny(runtime.ReasonClaimsInvalid, "the token's type (typ) is not one this server accepts as an access token")
 	}
 	return nil
@@ -303,12 +345,12 @@ func (a *Authenticator) checkType(header map[string]json.RawMessage) *runtime.Er
 
 // typeOK reports whether typ, as sent, is one of the configured types:
 // case-insensitively, with or without "application/" (RFC 7515 §4.1.9).
-func (a *Authenticator) typeOK(typ string) bool {
+func (c *issuerConfig) typeOK(typ string) bool {
 	const prefix = "application/"
 	if len(typ) >= len(prefix) && strings.EqualFold(typ[:len(prefix)], prefix) {
 		typ = typ[len(prefix):]
 	}
-	for _, t := range a.cfg.types {
+	for _, t := range c.types {
 		if strings.EqualFold(typ, t) {
 			return true
 		}
@@ -316,13 +358,11 @@ func (a *Authenticator) typeOK(typ string) bool {
 	return false
 }
 
-// checkClaims checks the registered claims that need no key.
-func (a *Authenticator) checkClaims(c *jwt.Claims) *runtime.Error {
-	now := a.cfg.now()
-	lw := a.cfg.leeway
-	if c.Issuer != a.cfg.issuer {
-		return deny(runtime.ReasonIssuerUntrusted, "the token's issuer is not trusted")
-	}
+// checkClaims checks the registered claims that need no key, for the
+// issuer the token was routed to.
+func (ic *issuerConfig) checkClaims(c *jwt.Claims, all map[string]any) *runtime.Error {
+	now := ic.now()
+	lw := ic.leeway
 	if c.Expiry == nil {
 		return deny(runtime.ReasonClaimsInvalid, "the token has no exp claim")
 	}
@@ -335,7 +375,7 @@ func (a *Authenticator) checkClaims(c *jwt.Claims) *runtime.Error {
 	if c.IssuedAt != nil && now.Add(lw).Before(c.IssuedAt.Time()) {
 		return deny(runtime.ReasonTokenNotYetValid, "the token was issued in the future (iat)")
 	}
-	if a.cfg.maxLifetime > 0 {
+	if ic.maxLifetime > 0 {
 		start := c.IssuedAt
 		if start == nil {
 			start = c.NotBefore
@@ -343,78 +383,60 @@ func (a *Authenticator) checkClaims(c *jwt.Claims) *runtime.Error {
 		if start == nil {
 			return deny(runtime.ReasonClaimsInvalid, "the token has neither iat nor nbf; its lifetime is unknown")
 		}
-		if c.Expiry.Time().Sub(start.Time()) > a.cfg.maxLifetime {
+		if c.Expiry.Time().Sub(start.Time()) > ic.maxLifetime {
 			return deny(runtime.ReasonClaimsInvalid, "the token's lifetime is longer than this server accepts")
 		}
 	}
-	if !a.audienceOK(c.Audience) {
+	aud := c.Audience
+	if ic.audClaim != "aud" {
+		var ok bool
+		if aud, ok = audienceOf(all[ic.audClaim]); !ok {
+			return deny(runtime.ReasonClaimsInvalid, "the token's audience claim is of the wrong type")
+		}
+	}
+	if !ic.audienceOK(aud) {
 		return deny(runtime.ReasonAudienceMismatch, "the token is not meant for this service (aud)")
 	}
 	if c.Subject == "" {
 		return deny(runtime.ReasonClaimsInvalid, "the token has no sub claim")
 	}
-	if a.cfg.subject != nil && !a.cfg.subject.MatchString(c.Subject) {
+	if ic.subject != nil && !ic.subject.MatchString(c.Subject) {
 		return deny(runtime.ReasonClaimsInvalid, "the token's subject is not allowed")
 	}
 	return nil
 }
 
-func (a *Authenticator) audienceOK(aud jwt.Audience) bool {
+// audienceOf reads an audience claim other than aud: absent (no audience),
+// a string, or an array of strings.
+func audienceOf(v any) (jwt.Audience, bool) {
+	switch v := v.(type) {
+	case nil:
+		return nil, true
+	case string:
+		return jwt.Audience{v}, true
+	case []any:
+		out := make(jwt.Audience, 0, len(v))
+		for _, e := range v {
+			s, ok := e.(string)
+			if !ok {
+				return nil, false
+			}
+			out = append(out, s)
+		}
+		return out, true
+	}
+	return nil, false
+}
+
+func (ic *issuerConfig) audienceOK(aud jwt.Audience) bool {
 	for _, got := range aud {
-		for _, want := range a.cfg.audiences {
+		for _, want := range ic.audiences {
 			if got == want {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// scopesOf reads scopes from "scope" (RFC 8693 §4.2: a scope string of
-// RFC 6749 §3.3) or, when absent, "scp" (a scope string, or an array whose
-// every member is one scope-token). Scope strings are split by
-// runtime.ParseScope, strictly: a doubled, leading or trailing space, a tab
-// or a character outside the grammar is CLAIMS_INVALID, so that no token
-// holds a scope one reader of the claim sees and another does not.
-func scopesOf(claims map[string]any) ([]string, *runtime.Error) {
-	bad := func(name string) *runtime.Error {
-		return deny(runtime.ReasonClaimsInvalid, "the token's "+name+" claim is not a scope string or an array of scope-tokens")
-	}
-	if v, ok := claims["scope"]; ok {
-		s, ok := v.(string)
-		if !ok {
-			return nil, bad("scope")
-		}
-		out, err := runtime.ParseScope(s)
-		if err != nil {
-			return nil, bad("scope")
-		}
-		return out, nil
-	}
-	switch v := claims["scp"].(type) {
-	case nil:
-		if _, present := claims["scp"]; present {
-			return nil, bad("scp")
-		}
-		return nil, nil
-	case string:
-		out, err := runtime.ParseScope(v)
-		if err != nil {
-			return nil, bad("scp")
-		}
-		return out, nil
-	case []any:
-		out := make([]string, 0, len(v))
-		for _, e := range v {
-			s, ok := e.(string)
-			if !ok || !scopeToken(s) {
-				return nil, bad("scp")
-			}
-			out = append(out, s)
-		}
-		return out, nil
-	}
-	return nil, bad("scp")
 }
 
 // scopeToken reports whether s is exactly one RFC 6749 §3.3 scope-token:

@@ -69,7 +69,7 @@ func BenchmarkVerify(b *testing.B) {
 			size int
 		}{{"cold_", 0}, {"hot_", jwtauth.DefaultCacheSize}} {
 			b.Run(c.name+string(alg), func(b *testing.B) {
-				a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS()), jwtauth.CacheSize(c.size))
+				a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())), jwtauth.CacheSize(c.size))
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -135,7 +135,7 @@ func BenchmarkKeySet(b *testing.B) {
 			if n == 1 {
 				keys = jwtauth.StaticKey("eddsa-1", "EdDSA", iss.PublicKey("eddsa-1")) // eddsa-1 only
 			}
-			a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), keys, jwtauth.CacheSize(0))
+			a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), keys), jwtauth.CacheSize(0))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -166,7 +166,7 @@ func BenchmarkCacheChurn(b *testing.B) {
 		tokens[i] = iss.Mint(authtest.Algorithm("EdDSA"), authtest.Claim("n", i), authtest.Scopes("library.read"), authtest.ExpiresIn(time.Hour))
 	}
 	b.Run("capacity=512_working_set=1024", func(b *testing.B) {
-		a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS()), jwtauth.CacheSize(capacity))
+		a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())), jwtauth.CacheSize(capacity))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -179,7 +179,7 @@ func BenchmarkCacheChurn(b *testing.B) {
 	})
 	b.Run("bytes_per_entry", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
-			a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS()), jwtauth.CacheSize(len(tokens)))
+			a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())), jwtauth.CacheSize(len(tokens)))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -198,4 +198,50 @@ func BenchmarkCacheChurn(b *testing.B) {
 			runtime.KeepAlive(a)
 		}
 	})
+}
+
+// BenchmarkIssuers: an authenticator trusting 1 or 20 issuers, each with
+// keys of its own; a token of the last one given, cold (cache off: routed
+// by its iss, then verified) and hot (a token verified before: no routing
+// at all). The cost should not depend on the number of issuers: routing is
+// one map lookup on the iss the claims decode gives anyway.
+func BenchmarkIssuers(b *testing.B) {
+	var issuers []*authtest.Issuer
+	for i := range 20 {
+		iss, err := authtest.StartIssuer(authtest.DefaultAudience("library"), authtest.KeyIDPrefix(fmt.Sprintf("i%d-", i)), authtest.IssuerPath(fmt.Sprintf("/tenant%d", i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer iss.Close()
+		issuers = append(issuers, iss)
+	}
+	for _, n := range []int{1, 20} {
+		for _, c := range []struct {
+			name string
+			size int
+		}{{"cold", 0}, {"hot", jwtauth.DefaultCacheSize}} {
+			b.Run(fmt.Sprintf("%s/issuers=%d", c.name, n), func(b *testing.B) {
+				opts := []jwtauth.Option{jwtauth.CacheSize(c.size)}
+				for _, iss := range issuers[:n] {
+					opts = append(opts, jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())))
+				}
+				a, err := jwtauth.New(opts...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				token := issuers[n-1].Mint(authtest.Algorithm("ES256"), authtest.Scopes("a", "b"))
+				ctx := context.Background()
+				if _, err := a.Authenticate(ctx, token); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					if _, err := a.Authenticate(ctx, token); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
 }

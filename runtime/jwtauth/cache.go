@@ -50,6 +50,7 @@ type cacheEntry struct {
 	kid       string
 	key       *jose.JSONWebKey // the key that verified it
 	cnf       string           // the x5t#S256 the token is bound to, if any
+	issuer    *issuer          // the issuer the token was routed to: its keys decide a hit
 }
 
 func newVerifiedCache(size int) *verifiedCache {

@@ -21,13 +21,15 @@ import (
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 )
 
-func cachedAuth(t testing.TB, iss *authtest.Issuer, clk *clock, opts ...jwtauth.Option) *jwtauth.Authenticator {
+func cachedAuth(t testing.TB, iss *authtest.Issuer, clk *clock, opts ...any) *jwtauth.Authenticator {
 	t.Helper()
+	auth, issuer := splitOpts(t, opts)
 	a, err := jwtauth.New(append([]jwtauth.Option{
-		jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"),
-		jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.HTTPClient(iss.HTTPClient()),
-		jwtauth.Clock(clk.Now), jwtauth.MinRefreshInterval(0),
-	}, opts...)...)
+		jwtauth.Issuer(iss.URL(), append([]jwtauth.IssuerOption{jwtauth.Audience("library"), jwtauth.JWKSURL(iss.JWKSURL())}, issuer...)...),
+		jwtauth.HTTPClient(iss.HTTPClient()),
+		jwtauth.Clock(clk.Now),
+		jwtauth.MinRefreshInterval(0),
+	}, auth...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 // never CREDENTIALS_MALFORMED, which is for what is not a JWS at all.
 func TestRegisteredClaimTypes(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-	a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS()), jwtauth.CacheSize(0))
+	a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())), jwtauth.CacheSize(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestRegisteredClaimTypes(t *testing.T) {
 
 // TestNilOption: a nil option is an ErrInvalidOption error, not a panic.
 func TestNilOption(t *testing.T) {
-	_, err := jwtauth.New(jwtauth.Issuer("https://i.example"), nil, jwtauth.Audience("a"))
+	_, err := jwtauth.New(jwtauth.Issuer("https://i.example", jwtauth.Audience("a")), nil)
 	if !errors.Is(err, jwtauth.ErrInvalidOption) {
 		t.Fatalf("New(nil option) = %v; want an error wrapping ErrInvalidOption", err)
 	}
@@ -80,7 +80,7 @@ func TestNilOption(t *testing.T) {
 // leniently into scopes another reader of the claim would not see.
 func TestScopeClaims(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-	a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS()), jwtauth.CacheSize(0))
+	a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())), jwtauth.CacheSize(0))
 	if err != nil {
 		t.Fatal(err)
 	}

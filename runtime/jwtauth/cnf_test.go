@@ -38,7 +38,7 @@ func thumbprint(c *x509.Certificate) string {
 // against the connection's client certificate.
 func TestSecurity47_CertificateBoundToken(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-	a, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS()))
+	a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())))
 	if err != nil {
 		t.Fatal(err)
 	}

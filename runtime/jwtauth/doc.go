@@ -2,15 +2,33 @@
 // SPDX-License-Identifier: Apache-2.0
 
 // Package jwtauth verifies BEARER_JWT credentials: signed JWT access
-// tokens of one issuer, with keys from a JWKS URL or a static set, through
-// go-jose.
+// tokens of the issuers it trusts, each with its own keys (a JWKS URL, one
+// found by discovery, or a static set) and settings, through go-jose.
 //
 //	a, err := jwtauth.New(
-//		jwtauth.Issuer("https://issuer.example"),
-//		jwtauth.Audience("library"),
-//		jwtauth.JWKSURL("https://issuer.example/.well-known/jwks.json"),
+//		jwtauth.Issuer("https://issuer.example",
+//			jwtauth.Audience("library"),
+//			jwtauth.JWKSURL("https://issuer.example/.well-known/jwks.json")),
 //	)
 //	enf, err := runtime.NewEnforcer(runtime.WithJWT(a))
+//
+// Several issuers are several [Issuer] options; each takes its own
+// [IssuerOption]s, and a token is verified by the one its iss names, only:
+//
+//	a, err := jwtauth.New(
+//		jwtauth.Issuer("https://sso.example/realms/library", // users
+//			jwtauth.Audience("library"),
+//			jwtauth.OIDCDiscovery(),
+//			jwtauth.Types("at+jwt", "JWT"),
+//			jwtauth.ScopesFrom(jwtauth.Claim("scope"), jwtauth.Claim("realm_access", "roles"))),
+//		jwtauth.Issuer("https://tokens.internal.example", // services
+//			jwtauth.Audience("library"),
+//			jwtauth.JWKSURL("https://tokens.internal.example/keys"),
+//			jwtauth.Subject(regexp.MustCompile(`^svc-[a-z]+$`))),
+//	)
+//
+// The other options ([Leeway], [CacheSize], [HTTPClient], [Clock] …) are
+// the authenticator's, for every issuer.
 //
 // Fixed keys instead of a JWKS URL are public keys of the standard library
 // ([StaticKey]: *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey) or a
@@ -19,30 +37,48 @@
 // to configure it:
 //
 //	a, err := jwtauth.New(
-//		jwtauth.Issuer("https://issuer.example"),
-//		jwtauth.Audience("library"),
-//		jwtauth.StaticKey("key-1", "ES256", pub), // pub is an *ecdsa.PublicKey on P-256
-//		jwtauth.Algorithms("ES256"),
+//		jwtauth.Issuer("https://issuer.example",
+//			jwtauth.Audience("library"),
+//			jwtauth.StaticKey("key-1", "ES256", pub), // pub is an *ecdsa.PublicKey on P-256
+//			jwtauth.Algorithms("ES256")),
 //	)
 //
 // # What it accepts
 //
 // A compact JWS of at most 8 KiB, in canonical base64url, whose header has
-// no crit and no b64 member and a typ of [Types] (default "at+jwt"),
-// signed with an algorithm of the allow-list (RS256, ES256 and EdDSA by
-// default; never HMAC or none; RSA-PSS only with a salt as long as the
-// hash) by the key its kid names, whose own alg and curve must match; iss
-// equal to the issuer; exp present and not past; nbf and iat not in the
-// future (both within the leeway); aud containing one of the audiences
-// exactly; a sub; scope or scp, when present, well formed. Headers that
-// point at other keys (jwk, jku, x5u, x5c) are never used.
+// no crit and no b64 member; whose iss is, exactly, a trusted issuer's; and
+// then, by that issuer's settings: a typ of its [Types] (default
+// "at+jwt"); signed with an algorithm of its allow-list ([Algorithms]:
+// RS256, ES256 and EdDSA by default; never HMAC or none; RSA-PSS only with
+// a salt as long as the hash) by the key of its key set that the kid
+// names, whose own alg and curve must match; exp present and not past; nbf
+// and iat not in the future (both within the leeway); aud (or its
+// [AudienceClaim]) containing one of its audiences exactly; a sub, matching
+// its [Subject] if it has one; its [RequireClaim] claims; its scope claims
+// ([ScopesFrom]), when present, well formed. Headers that point at other
+// keys (jwk, jku, x5u, x5c) are never used.
 //
 // Everything that needs no key is checked first, so that an expired token,
 // a wrong audience, an unknown issuer, an ID token or a crit header never
-// causes a JWKS fetch. Key fetches are singleflight; an unknown kid
-// triggers at most one refresh per [MinRefreshInterval]; the last good keys
-// serve for [MaxStaleness] while the endpoint fails, and then calls fail
-// closed with UNAVAILABLE AUTH_BACKEND_UNAVAILABLE.
+// causes a fetch, and a token is routed by its iss before any key is
+// looked up: a token naming issuer A is verified with A's keys or refused,
+// never with another issuer's, and never causes a fetch of another's.
+// Routing is a map lookup on the iss the one decode of the claims gives,
+// and a token in the verified-token cache is not routed at all: the cost
+// of a call does not depend on the number of issuers
+// (BenchmarkIssuers). Key fetches are singleflight per issuer; an unknown
+// kid triggers at most one refresh per [MinRefreshInterval]; the last good
+// keys serve for [MaxStaleness] while the endpoint fails, and then calls
+// fail closed with UNAVAILABLE AUTH_BACKEND_UNAVAILABLE.
+//
+// # Discovery
+//
+// [OIDCDiscovery] and [OAuthMetadata] find an issuer's JWKS URL in its
+// metadata (OpenID Connect Discovery 1.0, RFC 8414), fetched as a JWKS is —
+// https only, a size cap, redirects to the same origin only,
+// [FetchTimeout], the last good answer kept for [MaxStaleness] — and used
+// only when its issuer is exactly the configured one and its jwks_uri an
+// absolute https URL.
 //
 // # Denials
 //
@@ -57,33 +93,42 @@
 //	                         or b64 (RFC 7797)
 //	TOKEN_INVALID_SIGNATURE  algorithm not allowed, unknown or unusable kid, key and
 //	                         algorithm do not fit, bad signature
-//	CLAIMS_INVALID           typ not one of Types, or none (an OIDC ID token, typ
+//	CLAIMS_INVALID           typ not one of the issuer's Types, or none (an OIDC ID token, typ
 //	                         "JWT", is not an access token: RFC 9068 §4, RFC 8725
 //	                         §3.11); a registered claim of the wrong type (iss, sub,
 //	                         jti not a string; aud not a string or an array of
 //	                         strings; exp, nbf, iat not a number in range); exp or
 //	                         sub missing; lifetime over MaxLifetime; sub not
-//	                         matching Subject; a malformed scope or scp; a cnf that
-//	                         is not an object
-//	ISSUER_UNTRUSTED         iss is not the issuer
+//	                         matching Subject; a required claim (RequireClaim)
+//	                         missing or of another value; a scope claim of the
+//	                         wrong shape; a cnf that is not an object
+//	ISSUER_UNTRUSTED         iss is not a trusted issuer's (compared exactly)
 //	TOKEN_EXPIRED            exp passed, beyond the leeway
 //	TOKEN_NOT_YET_VALID      nbf or iat in the future, beyond the leeway
 //	AUDIENCE_MISMATCH        no aud value is an audience
 //	CREDENTIALS_INVALID      cnf binds the token to another client certificate, or
 //	                         uses a confirmation method this server cannot check
 //	AUTH_BACKEND_UNAVAILABLE no usable key is known and the JWKS cannot be fetched
-//	                         (or holds no usable key)
+//	                         (or holds no usable key), or, with discovery, the
+//	                         metadata cannot be fetched or names another issuer
 //
 // # Scopes
 //
-// Scopes come from the "scope" claim or else "scp". A scope string (scope,
-// or scp as a string) is split by [runtime.ParseScope], strictly as RFC 6749
-// §3.3 writes it: scope-tokens separated by exactly one space. An array
-// scp holds one scope-token per member. A doubled, leading or trailing
-// space, a tab, a member holding a space, a quote, a backslash or a
-// character outside printable ASCII is CLAIMS_INVALID: never split
-// leniently, so that no token holds a scope that another reader of the
-// same claim would not see. All verified claims are in Principal.Claims.
+// An issuer's scopes come from the claims [ScopesFrom] lists, by default
+// "scope" and "scp": the scopes of every listed claim the token has, each
+// once, in order. A scope string (scope, or a string scp, roles, …) is
+// split by [runtime.ParseScope], strictly as RFC 6749 §3.3 writes it:
+// scope-tokens separated by exactly one space. An array holds one
+// scope-token per member; "scope" itself must be a string (RFC 8693
+// §4.2). A doubled, leading or trailing space, a tab, a member holding a
+// space, a quote, a backslash or a character outside printable ASCII is
+// CLAIMS_INVALID: never split leniently, so that no token holds a scope
+// that another reader of the same claim would not see. A claim may be
+// nested (Claim("realm_access", "roles")), and mapped to the scopes the
+// rules name ([ScopeClaim.Map]): a mapped claim grants the scopes of the
+// values it maps, and nothing for the others. All verified claims are in
+// Principal.Claims. The README's table shows the options for Auth0, Okta,
+// Microsoft Entra ID, Keycloak, Google and AWS Cognito.
 //
 // # Key-set policy
 //

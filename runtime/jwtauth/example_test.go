@@ -34,24 +34,25 @@ func ExampleStaticKey() {
 		panic(err)
 	}
 	a, err := jwtauth.New(
-		jwtauth.Issuer(iss.URL()),
-		jwtauth.Audience("library"),
-		jwtauth.StaticKey("es256-1", "ES256", pub),
-		jwtauth.Algorithms("ES256"),
+		jwtauth.Issuer("https://issuer.example",
+			jwtauth.Audience("library"),
+			jwtauth.StaticKey("es256-1", "ES256", pub),
+			jwtauth.Algorithms("ES256")),
 	)
 	if err != nil {
 		panic(err)
 	}
-	p, err := a.Authenticate(context.Background(), iss.Mint(authtest.Algorithm("ES256"), authtest.Subject("alice")))
+	token := iss.Mint(authtest.IssuerClaim("https://issuer.example"), authtest.Algorithm("ES256"), authtest.Subject("alice"))
+	p, err := a.Authenticate(context.Background(), token)
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println("verified:", p.Subject)
 
 	// A key that does not fit the algorithm is a setup error.
-	_, err = jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticKey("es256-1", "ES384", pub))
+	_, err = jwtauth.New(jwtauth.Issuer("https://issuer.example", jwtauth.Audience("library"), jwtauth.StaticKey("es256-1", "ES384", pub)))
 	fmt.Println(errors.Is(err, jwtauth.ErrInvalidOption), err)
 	// Output:
 	// verified: alice
-	// true jwtauth: invalid option: StaticKey: key "es256-1": alg "ES384" does not fit an ECDSA P-256 key
+	// true jwtauth: invalid option: Issuer "https://issuer.example": StaticKey: key "es256-1": alg "ES384" does not fit an ECDSA P-256 key
 }

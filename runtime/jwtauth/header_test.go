@@ -147,7 +147,7 @@ func TestExplicitTyping(t *testing.T) {
 	})
 	t.Run("configuration", func(t *testing.T) {
 		for _, types := range [][]string{nil, {"application/"}, {"at+jwt", "a b"}, {"at+jwt\n"}, {"\u00e9"}, {"at+jwt", "APPLICATION/"}} {
-			_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Types(types...))
+			_, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Types(types...)))
 			if !errors.Is(err, jwtauth.ErrInvalidOption) {
 				t.Errorf("Types(%q): want an error wrapping ErrInvalidOption, got %v", types, err)
 			}

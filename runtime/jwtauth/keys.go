@@ -9,7 +9,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
+
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -29,10 +29,16 @@ type keyMap struct {
 	fetchedAt time.Time          // zero for a static set
 }
 
-// keySource finds the key a token names, fetching the JWKS when needed.
+// keySource finds the key a token of one issuer names, fetching the
+// issuer's JWKS (and, with discovery, its metadata) when needed.
 type keySource struct {
-	cfg    *config
-	client *http.Client
+	cfg         *issuerConfig
+	client      *http.Client
+	metadataURL *url.URL // with discovery
+
+	// discovered is the last good answer of the metadata. Only fetch uses
+	// it, and one fetch runs at a time.
+	discovered *discovered
 
 	current atomic.Pointer[keyMap]
 
@@ -41,8 +47,9 @@ type keySource struct {
 	lastAttempt time.Time
 	lastErr     error
 
-	fetches  atomic.Int64
-	failures atomic.Int64 // fetches that failed, for KeySetStats
+	fetches         atomic.Int64
+	failures        atomic.Int64 // fetches that failed, for KeySetStats
+	metadataFetches atomic.Int64
 
 	// reported is the SHA-256 of the last set whose left-out keys were
 	// logged. Only fetch uses it, and one fetch runs at a time.
@@ -55,7 +62,7 @@ var (
 	errAmbiguousNoKID = errors.New("the token has no kid and the key set has more than one candidate key")
 )
 
-func newKeySource(cfg *config) (*keySource, error) {
+func newKeySource(cfg *issuerConfig) (*keySource, error) {
 	ks := &keySource{cfg: cfg}
 	if cfg.staticKeys != nil {
 		km, err := staticKeyMap(cfg)
@@ -74,12 +81,21 @@ func newKeySource(cfg *config) (*keySource, error) {
 		if len(via) >= 3 {
 			return errors.New("too many redirects")
 		}
-		if req.URL.Scheme != cfg.jwksURL.Scheme || req.URL.Host != cfg.jwksURL.Host {
+		// Only to the origin of the URL asked for: the configured JWKS
+		// URL, the metadata's, or the jwks_uri the metadata gave.
+		if first := via[0].URL; req.URL.Scheme != first.Scheme || req.URL.Host != first.Host {
 			return fmt.Errorf("redirect to another origin %s://%s refused", req.URL.Scheme, req.URL.Host)
 		}
 		return nil
 	}
 	ks.client = &copied
+	if cfg.discovery != noDiscovery {
+		u, err := metadataURL(cfg.issuer, cfg.discovery)
+		if err != nil {
+			return nil, errorf("Issuer %q: %w", cfg.issuer, err)
+		}
+		ks.metadataURL = u
+	}
 	return ks, nil
 }
 
@@ -247,7 +263,7 @@ func (ks *keySource) report(digest [sha256.Size]byte, skipped []skippedKey) {
 		return
 	}
 	for _, s := range skipped {
-		ks.cfg.logger.Log(context.Background(), s.level, "jwtauth: a key of the JWKS is not used",
+		ks.cfg.logger.Log(context.Background(), s.level, "jwtauth: a key of the JWKS is not used", slog.String("issuer", ks.cfg.issuer),
 			slog.String("kid", logKID(s.kid)), slog.Int("index", s.index), slog.String("problem", s.why))
 	}
 }
@@ -279,34 +295,13 @@ func wait(ctx context.Context, done chan struct{}) error {
 // shows to be compromised.
 func (ks *keySource) fetch() (km, evicted *keyMap, err error) {
 	ks.fetches.Add(1)
-	ctx, cancel := context.WithTimeout(context.Background(), ks.cfg.fetchTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, ks.cfg.jwksURL.String(), nil)
+	jwksURL, err := ks.jwksURLNow()
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Header.Set("Accept", "application/jwk-set+json, application/json")
-	resp, err := ks.client.Do(req)
+	body, err := ks.get(jwksURL, "application/jwk-set+json, application/json", DefaultMaxJWKSSize)
 	if err != nil {
-		// Not the *url.Error itself: it quotes the URL, whose query may
-		// hold a secret, and this text reaches the server's log.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			return nil, nil, fmt.Errorf("fetch: %s: %w", ue.Op, ue.Err)
-		}
-		return nil, nil, fmt.Errorf("fetch: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // drained so the connection can be reused
-		return nil, nil, fmt.Errorf("fetch: status %d", resp.StatusCode)
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxJWKSSize+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("fetch: reading body: %w", err)
-	}
-	if len(body) > DefaultMaxJWKSSize {
-		return nil, nil, fmt.Errorf("fetch: body larger than %d bytes", DefaultMaxJWKSSize)
+		return nil, nil, err
 	}
 	raws, err := parseJWKS(body)
 	if err != nil {

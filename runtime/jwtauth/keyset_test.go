@@ -161,12 +161,12 @@ func newKeySetKeys(t *testing.T) *keySetKeys {
 
 // keySetAuth is an authenticator whose JWKS endpoint serves body, logging
 // to the returned buffer.
-func keySetAuth(t *testing.T, body []byte, opts ...jwtauth.Option) (*jwtauth.Authenticator, *logBuffer, func(string) map[string]any) {
+func keySetAuth(t *testing.T, body []byte, opts ...any) (*jwtauth.Authenticator, *logBuffer, func(string) map[string]any) {
 	t.Helper()
 	iss := newIssuer(t)
 	iss.ServeJWKSBody(body)
 	logs := &logBuffer{}
-	a := newAuth(t, iss, append([]jwtauth.Option{jwtauth.Logger(slog.New(slog.NewTextHandler(logs, nil))), jwtauth.CacheSize(0)}, opts...)...)
+	a := newAuth(t, iss, append([]any{jwtauth.Logger(slog.New(slog.NewTextHandler(logs, nil))), jwtauth.CacheSize(0)}, opts...)...)
 	return a, logs, func(string) map[string]any { return claimsFor(iss.URL(), time.Now()) }
 }
 
@@ -405,7 +405,7 @@ func TestStaticKeyPolicy(t *testing.T) {
 		"weak":                 {{Key: &k.weak.PublicKey, KeyID: "k"}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticJWKS(jwksOf(t, keys...)))
+			_, err := jwtauth.New(jwtauth.Issuer(staticIssuer, jwtauth.Audience(audience), jwtauth.StaticJWKS(jwksOf(t, keys...))))
 			if !errors.Is(err, jwtauth.ErrInvalidOption) {
 				t.Fatalf("want an error wrapping ErrInvalidOption, got %v", err)
 			}

@@ -47,21 +47,20 @@ var asymmetric = map[jose.SignatureAlgorithm]bool{
 	jose.EdDSA: true,
 }
 
-// Option configures an [Authenticator].
+// Option configures an [Authenticator]: a trusted issuer ([Issuer]), or a
+// setting of the authenticator as a whole (the clock, the leeway, the
+// cache, how keys are fetched).
 type Option func(*config) error
 
+// IssuerOption configures one trusted issuer, given to [Issuer]: its
+// audiences, its keys, the algorithms and types it signs with, where its
+// tokens hold their scopes, and what else its tokens must say.
+type IssuerOption func(*issuerConfig) error
+
+// config is the authenticator's: its issuers, and what they share.
 type config struct {
-	issuer             string
-	audiences          []string
-	jwksURL            *url.URL
-	staticKeys         []staticKey // nil: keys come from jwksURL
-	staticJWKS         bool        // StaticJWKS was given
-	algorithms         []jose.SignatureAlgorithm
-	types              []string // normalized by normalizeType; never ""
-	untypedOK          bool     // a token without typ is accepted
+	issuers            []*issuerConfig
 	leeway             time.Duration
-	maxLifetime        time.Duration
-	subject            *regexp.Regexp
 	httpClient         *http.Client
 	allowHTTP          bool
 	refreshInterval    time.Duration
@@ -74,32 +73,95 @@ type config struct {
 	now                func() time.Time
 }
 
+// issuerConfig is one trusted issuer's, with the authenticator's settings
+// it shares (set by New).
+type issuerConfig struct {
+	*config
+	issuer      string
+	audiences   []string
+	jwksURL     *url.URL
+	discovery   discoveryKind // how jwksURL is found, when it is not given
+	staticKeys  []staticKey   // nil: keys come from jwksURL
+	staticJWKS  bool          // StaticJWKS was given
+	algorithms  []jose.SignatureAlgorithm
+	types       []string // normalized by normalizeType; never ""
+	untypedOK   bool     // a token without typ is accepted
+	maxLifetime time.Duration
+	subject     *regexp.Regexp
+	scopeClaims []ScopeClaim // nil: the default, "scope" and "scp"
+	audClaim    string       // the claim compared with audiences; "aud" by default
+	required    []requiredClaim
+}
+
 func errorf(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalidOption}, args...)...)
 }
 
-// Issuer sets the only accepted iss, compared exactly. Required.
-func Issuer(iss string) Option {
+// issuerErrorf is the error of an IssuerOption; Issuer wraps it in
+// ErrInvalidOption, naming the issuer.
+func issuerErrorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// Issuer trusts the issuer iss, configured by opts: tokens whose iss equals
+// iss exactly are verified with its keys and checked against its settings,
+// and no other issuer's. At least one issuer is required; give Issuer once
+// per issuer, each with its own [Audience] and keys ([JWKSURL],
+// [OIDCDiscovery], [OAuthMetadata], [StaticJWKS] or [StaticKey]):
+//
+//	jwtauth.New(
+//		jwtauth.Issuer("https://accounts.example.com",
+//			jwtauth.Audience("library"),
+//			jwtauth.OIDCDiscovery()),
+//		jwtauth.Issuer("https://tokens.internal.example",
+//			jwtauth.Audience("library"),
+//			jwtauth.JWKSURL("https://tokens.internal.example/keys"),
+//			jwtauth.Types("at+jwt", "JWT")),
+//	)
+//
+// A token is routed by its iss before any key is fetched, so that the
+// number of issuers costs nothing per call (a map lookup, on a token not
+// in the verified-token cache), a token of an issuer not given is
+// ISSUER_UNTRUSTED without any fetch, and a token naming one issuer is
+// never verified with another's keys.
+func Issuer(iss string, opts ...IssuerOption) Option {
 	return func(c *config) error {
 		if iss == "" {
 			return errorf("Issuer: empty")
 		}
-		c.issuer = iss
+		for _, ic := range c.issuers {
+			if ic.issuer == iss {
+				return errorf("Issuer %q: given twice", iss)
+			}
+		}
+		ic := &issuerConfig{
+			issuer:     iss,
+			algorithms: joseAlgorithms(DefaultAlgorithms),
+			types:      []string{DefaultType},
+			audClaim:   "aud",
+		}
+		for _, o := range opts {
+			if o == nil {
+				return errorf("Issuer %q: nil option", iss)
+			}
+			if err := o(ic); err != nil {
+				return errorf("Issuer %q: %w", iss, err)
+			}
+		}
+		c.issuers = append(c.issuers, ic)
 		return nil
 	}
 }
 
-// Audience sets the accepted audiences; a token is accepted when any of its
-// aud values equals any of them exactly. Required.
-func Audience(aud ...string) Option {
-	return func(c *config) error {
+// Audience sets the issuer's accepted audiences; a token is accepted when
+// any of its aud values equals any of them exactly. Required.
+func Audience(aud ...string) IssuerOption {
+	return func(c *issuerConfig) error {
 		for _, a := range aud {
 			if a == "" {
-				return errorf("Audience: empty audience")
+				return issuerErrorf("Audience: empty audience")
 			}
 		}
 		if len(aud) == 0 {
-			return errorf("Audience: none given")
+			return issuerErrorf("Audience: none given")
 		}
 		c.audiences = append(c.audiences, aud...)
 		return nil
@@ -110,14 +172,14 @@ func Audience(aud ...string) Option {
 // unless [AllowHTTP] is given. Keys are cached, refreshed every
 // [RefreshInterval], fetched once at a time, and the last good keys are kept
 // for [MaxStaleness] when a refresh fails.
-func JWKSURL(u string) Option {
-	return func(c *config) error {
+func JWKSURL(u string) IssuerOption {
+	return func(c *issuerConfig) error {
 		parsed, err := url.Parse(u)
 		if err != nil {
-			return errorf("JWKSURL: %w", err)
+			return issuerErrorf("JWKSURL: %w", err)
 		}
 		if parsed.Host == "" || (parsed.Scheme != "https" && parsed.Scheme != "http") {
-			return errorf("JWKSURL: %q is not an absolute http(s) URL", u)
+			return issuerErrorf("JWKSURL: %q is not an absolute http(s) URL", u)
 		}
 		c.jwksURL = parsed
 		return nil
@@ -129,10 +191,10 @@ func JWKSURL(u string) Option {
 // RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA. Names are
 // case-sensitive. HMAC algorithms, "none" and unknown names are refused: a
 // public key is not a shared secret.
-func Algorithms(algs ...string) Option {
-	return func(c *config) error {
+func Algorithms(algs ...string) IssuerOption {
+	return func(c *issuerConfig) error {
 		if len(algs) == 0 {
-			return errorf("Algorithms: none given")
+			return issuerErrorf("Algorithms: none given")
 		}
 		var bad []string
 		for _, a := range algs {
@@ -143,9 +205,9 @@ func Algorithms(algs ...string) Option {
 		switch len(bad) {
 		case 0:
 		case 1:
-			return errorf("Algorithms: %s is not an accepted asymmetric signature algorithm", bad[0])
+			return issuerErrorf("Algorithms: %s is not an accepted asymmetric signature algorithm", bad[0])
 		default:
-			return errorf("Algorithms: %s are not accepted asymmetric signature algorithms", strings.Join(bad, ", "))
+			return issuerErrorf("Algorithms: %s are not accepted asymmetric signature algorithms", strings.Join(bad, ", "))
 		}
 		c.algorithms = joseAlgorithms(algs)
 		return nil
@@ -178,10 +240,10 @@ func joseAlgorithms(algs []string) []jose.SignatureAlgorithm {
 // Types("at+jwt", "JWT", ""); this lets ID tokens without typ through, so
 // do it only for an issuer that sets no typ on its access tokens and
 // whose ID tokens never carry this server's audience.
-func Types(types ...string) Option {
-	return func(c *config) error {
+func Types(types ...string) IssuerOption {
+	return func(c *issuerConfig) error {
 		if len(types) == 0 {
-			return errorf("Types: none given")
+			return issuerErrorf("Types: none given")
 		}
 		c.types, c.untypedOK = nil, false
 		for _, t := range types {
@@ -191,7 +253,7 @@ func Types(types ...string) Option {
 			}
 			n := normalizeType(t)
 			if !mediaType(n) {
-				return errorf("Types: %q is not a media type", t)
+				return issuerErrorf("Types: %q is not a media type", t)
 			}
 			c.types = append(c.types, n)
 		}
@@ -231,31 +293,33 @@ func Leeway(d time.Duration) Option {
 	}
 }
 
-// MaxLifetime refuses tokens whose exp is more than d after their iat (or
-// nbf when iat is absent); a token with neither is refused.
-func MaxLifetime(d time.Duration) Option {
-	return func(c *config) error {
+// MaxLifetime refuses the issuer's tokens whose exp is more than d after
+// their iat (or nbf when iat is absent); a token with neither is refused.
+func MaxLifetime(d time.Duration) IssuerOption {
+	return func(c *issuerConfig) error {
 		if d <= 0 {
-			return errorf("MaxLifetime: %s is not positive", d)
+			return issuerErrorf("MaxLifetime: %s is not positive", d)
 		}
 		c.maxLifetime = d
 		return nil
 	}
 }
 
-// Subject refuses tokens whose sub does not match re (anchor it yourself).
-func Subject(re *regexp.Regexp) Option {
-	return func(c *config) error {
+// Subject refuses the issuer's tokens whose sub does not match re (anchor
+// it yourself).
+func Subject(re *regexp.Regexp) IssuerOption {
+	return func(c *issuerConfig) error {
 		if re == nil {
-			return errorf("Subject: nil pattern")
+			return issuerErrorf("Subject: nil pattern")
 		}
 		c.subject = re
 		return nil
 	}
 }
 
-// HTTPClient sets the client JWKS fetches use. Its redirect policy is
-// replaced: redirects are followed only to the same scheme and host.
+// HTTPClient sets the client key and metadata fetches of every issuer use.
+// Its redirect policy is replaced: redirects are followed only to the
+// scheme and host of the URL asked for, at most three.
 func HTTPClient(hc *http.Client) Option {
 	return func(c *config) error {
 		if hc == nil {
@@ -266,7 +330,8 @@ func HTTPClient(hc *http.Client) Option {
 	}
 }
 
-// AllowHTTP allows a plain-http JWKS URL. For tests and local use only.
+// AllowHTTP allows plain-http JWKS and metadata URLs, and issuers of plain
+// http to be discovered. For tests and local use only.
 func AllowHTTP() Option {
 	return func(c *config) error {
 		c.allowHTTP = true
@@ -312,7 +377,7 @@ func MaxStaleness(d time.Duration) Option {
 	}
 }
 
-// FetchTimeout bounds one JWKS fetch (default 10s).
+// FetchTimeout bounds one JWKS or metadata fetch (default 10s).
 func FetchTimeout(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {

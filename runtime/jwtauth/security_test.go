@@ -80,15 +80,14 @@ func newIssuer(t *testing.T, opts ...authtest.IssuerOption) *authtest.Issuer {
 
 // newAuth returns an authenticator for iss; opts come last and so override
 // the defaults.
-func newAuth(t *testing.T, iss *authtest.Issuer, opts ...jwtauth.Option) *jwtauth.Authenticator {
+func newAuth(t *testing.T, iss *authtest.Issuer, opts ...any) *jwtauth.Authenticator {
 	t.Helper()
+	auth, issuer := splitOpts(t, opts)
 	base := []jwtauth.Option{
-		jwtauth.JWKSURL(iss.JWKSURL()),
 		jwtauth.HTTPClient(iss.HTTPClient()),
-		jwtauth.Issuer(iss.URL()),
-		jwtauth.Audience(audience),
+		jwtauth.Issuer(iss.URL(), append([]jwtauth.IssuerOption{jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Audience(audience)}, issuer...)...),
 	}
-	a, err := jwtauth.New(append(base, opts...)...)
+	a, err := jwtauth.New(append(base, auth...)...)
 	if err != nil {
 		t.Fatalf("jwtauth.New: want no error, got %v", err)
 	}
@@ -96,18 +95,40 @@ func newAuth(t *testing.T, iss *authtest.Issuer, opts ...jwtauth.Option) *jwtaut
 }
 
 // newStaticAuth returns an authenticator of staticIssuer that trusts keys.
-func newStaticAuth(t *testing.T, keys []jose.JSONWebKey, opts ...jwtauth.Option) *jwtauth.Authenticator {
+func newStaticAuth(t *testing.T, keys []jose.JSONWebKey, opts ...any) *jwtauth.Authenticator {
 	t.Helper()
+	auth, issuer := splitOpts(t, opts)
 	base := []jwtauth.Option{
-		jwtauth.StaticJWKS(jwksOf(t, keys...)),
-		jwtauth.Issuer(staticIssuer),
-		jwtauth.Audience(audience),
+		jwtauth.Issuer(staticIssuer, append([]jwtauth.IssuerOption{jwtauth.StaticJWKS(jwksOf(t, keys...)), jwtauth.Audience(audience)}, issuer...)...),
 	}
-	a, err := jwtauth.New(append(base, opts...)...)
+	a, err := jwtauth.New(append(base, auth...)...)
 	if err != nil {
 		t.Fatalf("jwtauth.New: want no error, got %v", err)
 	}
 	return a
+}
+
+// splitOpts sorts a test's options into the authenticator's and those of
+// its one issuer.
+func splitOpts(t testing.TB, opts []any) ([]jwtauth.Option, []jwtauth.IssuerOption) {
+	t.Helper()
+	var auth []jwtauth.Option
+	var issuer []jwtauth.IssuerOption
+	for _, o := range opts {
+		switch o := o.(type) {
+		case jwtauth.Option:
+			auth = append(auth, o)
+		case jwtauth.IssuerOption:
+			issuer = append(issuer, o)
+		case []jwtauth.Option:
+			auth = append(auth, o...)
+		case []jwtauth.IssuerOption:
+			issuer = append(issuer, o...)
+		default:
+			t.Fatalf("not an option: %T", o)
+		}
+	}
+	return auth, issuer
 }
 
 // jwksOf is the JWK Set document of keys.
@@ -450,7 +471,7 @@ func TestSecurity02_HS256WithPublicKeyAsSecret(t *testing.T) {
 
 	t.Run("HMAC cannot be configured", func(t *testing.T) {
 		for _, alg := range []string{"HS256", "none", ""} {
-			_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Algorithms(alg))
+			_, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Algorithms(alg)))
 			if !errors.Is(err, jwtauth.ErrInvalidOption) {
 				t.Fatalf("Algorithms(%q): want an error wrapping ErrInvalidOption, got %v", alg, err)
 			}
@@ -458,7 +479,7 @@ func TestSecurity02_HS256WithPublicKeyAsSecret(t *testing.T) {
 	})
 	t.Run("a symmetric static key is refused", func(t *testing.T) {
 		set := jwksOf(t, jose.JSONWebKey{Key: []byte("0123456789abcdef0123456789abcdef"), KeyID: "oct", Algorithm: "HS256"})
-		_, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticJWKS(set))
+		_, err := jwtauth.New(jwtauth.Issuer(staticIssuer, jwtauth.Audience(audience), jwtauth.StaticJWKS(set)))
 		if !errors.Is(err, jwtauth.ErrInvalidOption) {
 			t.Fatalf("want an error wrapping ErrInvalidOption for an oct key, got %v", err)
 		}
@@ -520,8 +541,9 @@ func TestSecurity03_AlgNotAllowedOrNotTheKeys(t *testing.T) {
 		mustDeny(t, a, tok, runtime.ReasonTokenInvalidSignature)
 		// A P-256 key that says ES384 is not a key at all (TestKeySetPolicy).
 		p256 := mustEC(t, elliptic.P256())
-		_, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.Algorithms("ES256", "ES384"),
-			jwtauth.StaticJWKS(jwksOf(t, jose.JSONWebKey{Key: &p256.PublicKey, KeyID: "k", Algorithm: "ES384"})))
+		_, err := jwtauth.New(
+			jwtauth.Issuer(staticIssuer, jwtauth.Audience(audience), jwtauth.Algorithms("ES256", "ES384"), jwtauth.StaticJWKS(jwksOf(t, jose.JSONWebKey{Key: &p256.PublicKey, KeyID: "k", Algorithm: "ES384"}))),
+		)
 		if !errors.Is(err, jwtauth.ErrInvalidOption) {
 			t.Fatalf("want a P-256 key with alg ES384 refused with ErrInvalidOption, got %v", err)
 		}
@@ -1019,7 +1041,7 @@ func TestSecurity12_Wycheproof(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticJWKS(jwksOf(t, jose.JSONWebKey{Key: &key.PublicKey, KeyID: "k"})))
+		_, err = jwtauth.New(jwtauth.Issuer(staticIssuer, jwtauth.Audience(audience), jwtauth.StaticJWKS(jwksOf(t, jose.JSONWebKey{Key: &key.PublicKey, KeyID: "k"}))))
 		if !errors.Is(err, jwtauth.ErrInvalidOption) {
 			t.Fatalf("want a 1024-bit RSA key refused with ErrInvalidOption, got %v", err)
 		}
@@ -1109,7 +1131,7 @@ func TestSecurity18_NotBeforeAndIssuedAt(t *testing.T) {
 	mustDeny(t, strict, iss.Mint(authtest.NotBefore(now.Add(2*time.Second))), runtime.ReasonTokenNotYetValid)
 
 	for _, d := range []time.Duration{time.Hour, jwtauth.MaxLeeway + time.Second, -time.Second} {
-		_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Leeway(d))
+		_, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL())), jwtauth.Leeway(d))
 		if !errors.Is(err, jwtauth.ErrInvalidOption) {
 			t.Fatalf("Leeway(%s): want an error wrapping ErrInvalidOption, got %v", d, err)
 		}
@@ -1130,7 +1152,7 @@ func TestSecurity20_MaxLifetime(t *testing.T) {
 	mustAccept(t, a, iss.Mint(authtest.Without("iat"), authtest.NotBefore(now), authtest.ExpiresIn(10*time.Minute)))
 
 	for _, d := range []time.Duration{0, -time.Minute} {
-		_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.MaxLifetime(d))
+		_, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.MaxLifetime(d)))
 		if !errors.Is(err, jwtauth.ErrInvalidOption) {
 			t.Fatalf("MaxLifetime(%s): want an error wrapping ErrInvalidOption, got %v", d, err)
 		}
@@ -1226,7 +1248,7 @@ func TestSecurity23_SubjectConstraint(t *testing.T) {
 	mustDeny16(t, a, iss.Mint(authtest.Claim("sub", []string{"user:alice"})))
 	wantFetches(t, iss, a, 1) // only the accepted token needed keys
 
-	_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Subject(nil))
+	_, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience(audience), jwtauth.JWKSURL(iss.JWKSURL()), jwtauth.Subject(nil)))
 	if !errors.Is(err, jwtauth.ErrInvalidOption) {
 		t.Fatalf("Subject(nil): want an error wrapping ErrInvalidOption, got %v", err)
 	}
@@ -1254,36 +1276,36 @@ func TestSecurity25_JWKSFailuresFailClosed(t *testing.T) {
 	}
 	cases := []struct {
 		name  string
-		setup func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option
+		setup func(t *testing.T, iss *authtest.Issuer) []any
 	}{
-		{"500", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option { iss.FailJWKS(500); return nil }},
-		{"503", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option { iss.FailJWKS(503); return nil }},
-		{"404", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option { iss.FailJWKS(404); return nil }},
-		{"401", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option { iss.FailJWKS(401); return nil }},
-		{"empty body", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option { iss.ServeJWKSBody([]byte{}); return nil }},
-		{"non-JSON body", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option {
+		{"500", func(t *testing.T, iss *authtest.Issuer) []any { iss.FailJWKS(500); return nil }},
+		{"503", func(t *testing.T, iss *authtest.Issuer) []any { iss.FailJWKS(503); return nil }},
+		{"404", func(t *testing.T, iss *authtest.Issuer) []any { iss.FailJWKS(404); return nil }},
+		{"401", func(t *testing.T, iss *authtest.Issuer) []any { iss.FailJWKS(401); return nil }},
+		{"empty body", func(t *testing.T, iss *authtest.Issuer) []any { iss.ServeJWKSBody([]byte{}); return nil }},
+		{"non-JSON body", func(t *testing.T, iss *authtest.Issuer) []any {
 			iss.ServeJWKSBody([]byte("<html>maintenance</html>"))
 			return nil
 		}},
-		{"JSON, not a key set", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option {
+		{"JSON, not a key set", func(t *testing.T, iss *authtest.Issuer) []any {
 			iss.ServeJWKSBody([]byte(`[1,2,3]`))
 			return nil
 		}},
-		{"empty key set", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option {
+		{"empty key set", func(t *testing.T, iss *authtest.Issuer) []any {
 			iss.ServeJWKSBody([]byte(`{"keys":[]}`))
 			return nil
 		}},
-		{"only a symmetric key", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option {
+		{"only a symmetric key", func(t *testing.T, iss *authtest.Issuer) []any {
 			iss.ServeJWKSBody([]byte(`{"keys":[{"kty":"oct","kid":"rs256-1","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}`))
 			return nil
 		}},
-		{"connection reset", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option {
+		{"connection reset", func(t *testing.T, iss *authtest.Issuer) []any {
 			srv := resetServer(t)
-			return []jwtauth.Option{jwtauth.JWKSURL(srv.URL + authtest.JWKSPath), jwtauth.HTTPClient(srv.Client())}
+			return []any{jwtauth.JWKSURL(srv.URL + authtest.JWKSPath), jwtauth.HTTPClient(srv.Client())}
 		}},
-		{"timeout", func(t *testing.T, iss *authtest.Issuer) []jwtauth.Option {
+		{"timeout", func(t *testing.T, iss *authtest.Issuer) []any {
 			iss.DelayJWKS(10 * time.Second)
-			return []jwtauth.Option{jwtauth.FetchTimeout(200 * time.Millisecond)}
+			return []any{jwtauth.FetchTimeout(200 * time.Millisecond)}
 		}},
 	}
 	for _, c := range cases {
@@ -1485,15 +1507,15 @@ func TestSecurity28_Rotation(t *testing.T) {
 func TestSecurity31_JWKSURLPolicy(t *testing.T) {
 	iss := newIssuer(t)
 	t.Run("plain http refused", func(t *testing.T) {
-		_, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL("http://issuer.example/jwks.json"))
+		_, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience(audience), jwtauth.JWKSURL("http://issuer.example/jwks.json")))
 		if !errors.Is(err, jwtauth.ErrInvalidOption) {
 			t.Fatalf("want an http JWKS URL refused with ErrInvalidOption, got %v", err)
 		}
-		if _, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL("http://issuer.example/jwks.json"), jwtauth.AllowHTTP()); err != nil {
+		if _, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience(audience), jwtauth.JWKSURL("http://issuer.example/jwks.json")), jwtauth.AllowHTTP()); err != nil {
 			t.Fatalf("want an http JWKS URL accepted with AllowHTTP, got %v", err)
 		}
 		for _, u := range []string{"ftp://issuer.example/jwks", "file:///etc/jwks.json", "/jwks.json", "https://"} {
-			if _, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience), jwtauth.JWKSURL(u), jwtauth.AllowHTTP()); !errors.Is(err, jwtauth.ErrInvalidOption) {
+			if _, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience(audience), jwtauth.JWKSURL(u)), jwtauth.AllowHTTP()); !errors.Is(err, jwtauth.ErrInvalidOption) {
 				t.Fatalf("JWKSURL(%q): want ErrInvalidOption, got %v", u, err)
 			}
 		}

@@ -39,17 +39,17 @@ func (k staticKey) where(kid string) string {
 // it would leave out — a private or symmetric key among them — is an error
 // of [New] naming its kid rather than a key skipped. It may be given once,
 // and combined with [StaticKey].
-func StaticJWKS(jwks []byte) Option {
-	return func(c *config) error {
+func StaticJWKS(jwks []byte) IssuerOption {
+	return func(c *issuerConfig) error {
 		if c.staticJWKS {
-			return errorf("StaticJWKS: given twice")
+			return issuerErrorf("StaticJWKS: given twice")
 		}
 		raws, err := parseJWKS(jwks)
 		if err != nil {
-			return errorf("StaticJWKS: %w", err)
+			return issuerErrorf("StaticJWKS: %w", err)
 		}
 		if len(raws) == 0 {
-			return errorf("StaticJWKS: the set has no keys")
+			return issuerErrorf("StaticJWKS: the set has no keys")
 		}
 		for i, raw := range raws {
 			c.staticKeys = append(c.staticKeys, staticKey{raw: raw, index: i})
@@ -83,11 +83,11 @@ func parseJWKS(body []byte) ([]json.RawMessage, error) {
 // key is put through the same key-set policy as the keys of a JWKS. A
 // private key, another key type, a key that does not fit alg, and a kid
 // given twice with different keys are errors of [New].
-func StaticKey(kid, alg string, key crypto.PublicKey) Option {
-	return func(c *config) error {
+func StaticKey(kid, alg string, key crypto.PublicKey) IssuerOption {
+	return func(c *issuerConfig) error {
 		jwk, err := checkStaticKey(kid, alg, key)
 		if err != nil {
-			return errorf("StaticKey: key %q: %w", kid, err)
+			return issuerErrorf("StaticKey: key %q: %w", kid, err)
 		}
 		for _, k := range c.staticKeys {
 			if k.index >= 0 || k.kid != kid {
@@ -97,11 +97,11 @@ func StaticKey(kid, alg string, key crypto.PublicKey) Option {
 			if ok && pk.Equal(key) && k.alg == alg {
 				return nil // the same key again
 			}
-			return errorf("StaticKey: key %q: the kid is already given to another key or alg", kid)
+			return issuerErrorf("StaticKey: key %q: the kid is already given to another key or alg", kid)
 		}
 		raw, err := jwk.MarshalJSON()
 		if err != nil {
-			return errorf("StaticKey: key %q: %w", kid, err)
+			return issuerErrorf("StaticKey: key %q: %w", kid, err)
 		}
 		c.staticKeys = append(c.staticKeys, staticKey{raw: raw, index: -1, kid: kid, pub: key, alg: alg})
 		return nil
@@ -159,7 +159,7 @@ func describeKey(key crypto.PublicKey) string {
 
 // staticKeyMap applies the key-set policy to the static keys; a key it
 // would leave out is a configuration error.
-func staticKeyMap(cfg *config) (*keyMap, error) {
+func staticKeyMap(cfg *issuerConfig) (*keyMap, error) {
 	raws := make([]json.RawMessage, len(cfg.staticKeys))
 	for i, k := range cfg.staticKeys {
 		raws[i] = k.raw
@@ -172,10 +172,10 @@ func staticKeyMap(cfg *config) (*keyMap, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errorf("%w", errors.Join(errs...))
+		return nil, errorf("Issuer %q: %w", cfg.issuer, errors.Join(errs...))
 	}
 	if len(km.byKID)+len(km.noKID) == 0 {
-		return nil, errorf("no static keys")
+		return nil, errorf("Issuer %q: no static keys", cfg.issuer)
 	}
 	return km, nil
 }

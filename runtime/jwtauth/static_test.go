@@ -12,6 +12,7 @@ import (
 	"crypto/rsa"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -26,8 +27,8 @@ import (
 
 // newStatic returns an authenticator of iss with the static key options
 // opts, or New's error.
-func newStatic(iss *authtest.Issuer, opts ...jwtauth.Option) (*jwtauth.Authenticator, error) {
-	return jwtauth.New(append([]jwtauth.Option{jwtauth.Issuer(iss.URL()), jwtauth.Audience(audience)}, opts...)...)
+func newStatic(iss *authtest.Issuer, opts ...jwtauth.IssuerOption) (*jwtauth.Authenticator, error) {
+	return jwtauth.New(jwtauth.Issuer(iss.URL(), append([]jwtauth.IssuerOption{jwtauth.Audience(audience)}, opts...)...))
 }
 
 // wantOptionError checks that err wraps ErrInvalidOption and reads want.
@@ -92,7 +93,7 @@ func TestStaticKeyTypes(t *testing.T) {
 	})
 	t.Run("no kid", func(t *testing.T) {
 		key := otherRSA()
-		a, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticKey("", "RS256", &key.PublicKey))
+		a, err := jwtauth.New(jwtauth.Issuer(staticIssuer, jwtauth.Audience(audience), jwtauth.StaticKey("", "RS256", &key.PublicKey)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,43 +132,43 @@ func TestStaticKeyRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const prefix = `jwtauth: invalid option: StaticKey: key "k": `
+	const prefix = `jwtauth: invalid option: Issuer "https://static.example": StaticKey: key "k": `
 	for _, tc := range []struct {
 		name string
-		opts []jwtauth.Option
+		opts []jwtauth.IssuerOption
 		want string
 	}{
-		{"nil key", []jwtauth.Option{jwtauth.StaticKey("k", "RS256", nil)}, prefix + "nil key"},
-		{"nil RSA key", []jwtauth.Option{jwtauth.StaticKey("k", "RS256", (*rsa.PublicKey)(nil))}, prefix + "nil key"},
-		{"nil ECDSA key", []jwtauth.Option{jwtauth.StaticKey("k", "ES256", (*ecdsa.PublicKey)(nil))}, prefix + "nil key"},
-		{"RSA private key", []jwtauth.Option{jwtauth.StaticKey("k", "RS256", rsaKey)}, prefix + "*rsa.PrivateKey is a private key; give its public key"},
-		{"ECDSA private key", []jwtauth.Option{jwtauth.StaticKey("k", "ES256", ecKey)}, prefix + "*ecdsa.PrivateKey is a private key; give its public key"},
-		{"Ed25519 private key", []jwtauth.Option{jwtauth.StaticKey("k", "EdDSA", edKey)}, prefix + "ed25519.PrivateKey is a private key; give its public key"},
-		{"X25519 private key", []jwtauth.Option{jwtauth.StaticKey("k", "EdDSA", x25519)}, prefix + "*ecdh.PrivateKey is a private key; give its public key"},
-		{"X25519 public key", []jwtauth.Option{jwtauth.StaticKey("k", "EdDSA", x25519.PublicKey())}, prefix + "the key type *ecdh.PublicKey is not a public signature key this server verifies with"},
-		{"a shared secret", []jwtauth.Option{jwtauth.StaticKey("k", "HS256", []byte("a shared secret of 32 bytes!!!!!"))}, prefix + "the key type []uint8 is not a public signature key this server verifies with"},
-		{"RSA key under 2048 bits", []jwtauth.Option{jwtauth.StaticKey("k", "RS256", &weakRSA().PublicKey)}, prefix + "the RSA key of 1024 bits is under 2048"},
-		{"P-224", []jwtauth.Option{jwtauth.StaticKey("k", "ES256", &p224.PublicKey)}, prefix + "the EC key's curve is not P-256, P-384 or P-521"},
-		{"short Ed25519 key", []jwtauth.Option{jwtauth.StaticKey("k", "EdDSA", ed25519.PublicKey(make([]byte, 31)))}, prefix + "the Ed25519 key is 31 bytes, not 32"},
-		{"empty alg", []jwtauth.Option{jwtauth.StaticKey("k", "", &rsaKey.PublicKey)}, prefix + "empty alg"},
-		{"HMAC alg", []jwtauth.Option{jwtauth.StaticKey("k", "HS256", &rsaKey.PublicKey)}, prefix + `"HS256" is not an accepted asymmetric signature algorithm`},
-		{"alg none", []jwtauth.Option{jwtauth.StaticKey("k", "none", edKey.Public())}, prefix + `"none" is not an accepted asymmetric signature algorithm`},
-		{"unknown alg", []jwtauth.Option{jwtauth.StaticKey("k", "rs256", &rsaKey.PublicKey)}, prefix + `"rs256" is not an accepted asymmetric signature algorithm`},
-		{"ECDSA alg on an RSA key", []jwtauth.Option{jwtauth.StaticKey("k", "ES256", &rsaKey.PublicKey)}, prefix + `alg "ES256" does not fit an RSA key`},
-		{"ES384 on P-256", []jwtauth.Option{jwtauth.StaticKey("k", "ES384", &ecKey.PublicKey)}, prefix + `alg "ES384" does not fit an ECDSA P-256 key`},
-		{"RSA alg on an Ed25519 key", []jwtauth.Option{jwtauth.StaticKey("k", "RS256", edKey.Public())}, prefix + `alg "RS256" does not fit an Ed25519 key`},
-		{"EdDSA on an ECDSA key", []jwtauth.Option{jwtauth.StaticKey("k", "EdDSA", &ecKey.PublicKey)}, prefix + `alg "EdDSA" does not fit an ECDSA P-256 key`},
-		{"alg not in Algorithms", []jwtauth.Option{jwtauth.StaticKey("k", "PS256", &rsaKey.PublicKey)}, prefix + `the key's alg "PS256" is not one this server accepts`},
-		{"alg not in Algorithms, given after", []jwtauth.Option{jwtauth.StaticKey("k", "RS256", &rsaKey.PublicKey), jwtauth.Algorithms("ES256")}, prefix + `the key's alg "RS256" is not one this server accepts`},
-		{"one kid, two keys", []jwtauth.Option{jwtauth.StaticKey("k", "RS256", &rsaKey.PublicKey), jwtauth.StaticKey("k", "RS256", &attackerRSA().PublicKey)}, prefix + "the kid is already given to another key or alg"},
-		{"one kid, two algs", []jwtauth.Option{jwtauth.StaticKey("k", "RS256", &rsaKey.PublicKey), jwtauth.StaticKey("k", "PS256", &rsaKey.PublicKey), jwtauth.Algorithms("RS256", "PS256")}, prefix + "the kid is already given to another key or alg"},
-		{"no kid, two keys", []jwtauth.Option{jwtauth.StaticKey("", "RS256", &rsaKey.PublicKey), jwtauth.StaticKey("", "ES256", &ecKey.PublicKey)}, `jwtauth: invalid option: StaticKey: key "": the kid is already given to another key or alg`},
-		{"one kid in StaticJWKS and StaticKey", []jwtauth.Option{jwtauth.StaticJWKS(iss.JWKS()), jwtauth.StaticKey("rs256-1", "RS256", &rsaKey.PublicKey)}, `jwtauth: invalid option: StaticJWKS: key "rs256-1" (#0): the kid names more than one key; it is unusable`},
-		{"StaticKey and JWKSURL", []jwtauth.Option{jwtauth.StaticKey("k", "RS256", &rsaKey.PublicKey), jwtauth.JWKSURL(iss.JWKSURL())}, "jwtauth: invalid option: exactly one of JWKSURL and static keys (StaticJWKS, StaticKey) is required"},
-		{"no keys at all", nil, "jwtauth: invalid option: exactly one of JWKSURL and static keys (StaticJWKS, StaticKey) is required"},
+		{"nil key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "RS256", nil)}, prefix + "nil key"},
+		{"nil RSA key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "RS256", (*rsa.PublicKey)(nil))}, prefix + "nil key"},
+		{"nil ECDSA key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "ES256", (*ecdsa.PublicKey)(nil))}, prefix + "nil key"},
+		{"RSA private key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "RS256", rsaKey)}, prefix + "*rsa.PrivateKey is a private key; give its public key"},
+		{"ECDSA private key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "ES256", ecKey)}, prefix + "*ecdsa.PrivateKey is a private key; give its public key"},
+		{"Ed25519 private key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "EdDSA", edKey)}, prefix + "ed25519.PrivateKey is a private key; give its public key"},
+		{"X25519 private key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "EdDSA", x25519)}, prefix + "*ecdh.PrivateKey is a private key; give its public key"},
+		{"X25519 public key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "EdDSA", x25519.PublicKey())}, prefix + "the key type *ecdh.PublicKey is not a public signature key this server verifies with"},
+		{"a shared secret", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "HS256", []byte("a shared secret of 32 bytes!!!!!"))}, prefix + "the key type []uint8 is not a public signature key this server verifies with"},
+		{"RSA key under 2048 bits", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "RS256", &weakRSA().PublicKey)}, prefix + "the RSA key of 1024 bits is under 2048"},
+		{"P-224", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "ES256", &p224.PublicKey)}, prefix + "the EC key's curve is not P-256, P-384 or P-521"},
+		{"short Ed25519 key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "EdDSA", ed25519.PublicKey(make([]byte, 31)))}, prefix + "the Ed25519 key is 31 bytes, not 32"},
+		{"empty alg", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "", &rsaKey.PublicKey)}, prefix + "empty alg"},
+		{"HMAC alg", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "HS256", &rsaKey.PublicKey)}, prefix + `"HS256" is not an accepted asymmetric signature algorithm`},
+		{"alg none", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "none", edKey.Public())}, prefix + `"none" is not an accepted asymmetric signature algorithm`},
+		{"unknown alg", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "rs256", &rsaKey.PublicKey)}, prefix + `"rs256" is not an accepted asymmetric signature algorithm`},
+		{"ECDSA alg on an RSA key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "ES256", &rsaKey.PublicKey)}, prefix + `alg "ES256" does not fit an RSA key`},
+		{"ES384 on P-256", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "ES384", &ecKey.PublicKey)}, prefix + `alg "ES384" does not fit an ECDSA P-256 key`},
+		{"RSA alg on an Ed25519 key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "RS256", edKey.Public())}, prefix + `alg "RS256" does not fit an Ed25519 key`},
+		{"EdDSA on an ECDSA key", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "EdDSA", &ecKey.PublicKey)}, prefix + `alg "EdDSA" does not fit an ECDSA P-256 key`},
+		{"alg not in Algorithms", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "PS256", &rsaKey.PublicKey)}, prefix + `the key's alg "PS256" is not one this server accepts`},
+		{"alg not in Algorithms, given after", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "RS256", &rsaKey.PublicKey), jwtauth.Algorithms("ES256")}, prefix + `the key's alg "RS256" is not one this server accepts`},
+		{"one kid, two keys", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "RS256", &rsaKey.PublicKey), jwtauth.StaticKey("k", "RS256", &attackerRSA().PublicKey)}, prefix + "the kid is already given to another key or alg"},
+		{"one kid, two algs", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "RS256", &rsaKey.PublicKey), jwtauth.StaticKey("k", "PS256", &rsaKey.PublicKey), jwtauth.Algorithms("RS256", "PS256")}, prefix + "the kid is already given to another key or alg"},
+		{"no kid, two keys", []jwtauth.IssuerOption{jwtauth.StaticKey("", "RS256", &rsaKey.PublicKey), jwtauth.StaticKey("", "ES256", &ecKey.PublicKey)}, `jwtauth: invalid option: Issuer "https://static.example": StaticKey: key "": the kid is already given to another key or alg`},
+		{"one kid in StaticJWKS and StaticKey", []jwtauth.IssuerOption{jwtauth.StaticJWKS(iss.JWKS()), jwtauth.StaticKey("rs256-1", "RS256", &rsaKey.PublicKey)}, `jwtauth: invalid option: Issuer "https://static.example": StaticJWKS: key "rs256-1" (#0): the kid names more than one key; it is unusable`},
+		{"StaticKey and JWKSURL", []jwtauth.IssuerOption{jwtauth.StaticKey("k", "RS256", &rsaKey.PublicKey), jwtauth.JWKSURL(iss.JWKSURL())}, `jwtauth: invalid option: Issuer "https://static.example": exactly one of JWKSURL, OIDCDiscovery, OAuthMetadata and static keys (StaticJWKS, StaticKey) is required`},
+		{"no keys at all", nil, `jwtauth: invalid option: Issuer "https://static.example": exactly one of JWKSURL, OIDCDiscovery, OAuthMetadata and static keys (StaticJWKS, StaticKey) is required`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := jwtauth.New(append([]jwtauth.Option{jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience)}, tc.opts...)...)
+			a, err := jwtauth.New(jwtauth.Issuer(staticIssuer, append([]jwtauth.IssuerOption{jwtauth.Audience(audience)}, tc.opts...)...))
 			if a != nil {
 				t.Fatal("want no authenticator")
 			}
@@ -195,7 +196,7 @@ func TestStaticJWKS(t *testing.T) {
 	})
 
 	k := newKeySetKeys(t)
-	const prefix = "jwtauth: invalid option: StaticJWKS: "
+	const prefix = `jwtauth: invalid option: Issuer "https://static.example": StaticJWKS: `
 	for _, tc := range []struct {
 		name string
 		jwks []byte
@@ -215,7 +216,7 @@ func TestStaticJWKS(t *testing.T) {
 			prefix + `key "a" (#0): the RSA key of 1024 bits is under 2048` + "\n" + `StaticJWKS: key "b" (#2): the key publishes private or symmetric key material; never trusted`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience), jwtauth.StaticJWKS(tc.jwks))
+			a, err := jwtauth.New(jwtauth.Issuer(staticIssuer, jwtauth.Audience(audience), jwtauth.StaticJWKS(tc.jwks)))
 			if a != nil {
 				t.Fatal("want no authenticator")
 			}
@@ -224,13 +225,14 @@ func TestStaticJWKS(t *testing.T) {
 		})
 	}
 	t.Run("given twice", func(t *testing.T) {
-		_, err := newStatic(iss, jwtauth.StaticJWKS(iss.JWKS()), jwtauth.StaticJWKS(iss.JWKS()))
+		_, err := jwtauth.New(jwtauth.Issuer(staticIssuer, jwtauth.Audience(audience), jwtauth.StaticJWKS(iss.JWKS()), jwtauth.StaticJWKS(iss.JWKS())))
 		wantOptionError(t, err, prefix+"given twice")
 	})
 	t.Run("a key without kid among others is kept, unused", func(t *testing.T) {
 		// As in a fetched set: a note, not a refusal.
-		a, err := jwtauth.New(jwtauth.Issuer(staticIssuer), jwtauth.Audience(audience),
-			jwtauth.StaticJWKS(jwksBody(t, k.goodJWK, with(pubJWK(t, &k.rsa.PublicKey, "", "RS256"), "kid", nil))))
+		a, err := jwtauth.New(
+			jwtauth.Issuer(staticIssuer, jwtauth.Audience(audience), jwtauth.StaticJWKS(jwksBody(t, k.goodJWK, with(pubJWK(t, &k.rsa.PublicKey, "", "RS256"), "kid", nil)))),
+		)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -250,7 +252,7 @@ func TestAlgorithmNames(t *testing.T) {
 	mustAccept(t, es, iss.Mint(authtest.Algorithm("ES256")))
 	mustDeny(t, es, iss.Mint(authtest.Algorithm("RS256")), runtime.ReasonTokenInvalidSignature)
 
-	const prefix = "jwtauth: invalid option: Algorithms: "
+	prefix := fmt.Sprintf("jwtauth: invalid option: Issuer %q: Algorithms: ", iss.URL())
 	for _, tc := range []struct {
 		algs []string
 		want string

@@ -5,19 +5,24 @@ package jwtauth
 
 import "github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 
-// KeySetStats returns a snapshot of the key set: fetches and failed
-// fetches of the JWKS since the authenticator was built, the usable keys
-// in the set in use and when it was fetched (zero for [StaticKeys] and
-// before the first good fetch), for metrics such as the age of the keys.
-// Safe for concurrent use; it does not block.
+// KeySetStats returns a snapshot of the key sets of every issuer,
+// together: fetches and failed fetches of their JWKS since the
+// authenticator was built, the usable keys in the sets in use, and when
+// the oldest of those sets was fetched (zero when none was: static keys,
+// or before the first good fetch), for metrics such as the age of the
+// keys. Safe for concurrent use; it does not block.
 func (a *Authenticator) KeySetStats() runtime.KeySetStats {
-	st := runtime.KeySetStats{
-		Fetches:       count(a.keys.fetches.Load()),
-		FetchFailures: count(a.keys.failures.Load()),
-	}
-	if km := a.keys.current.Load(); km != nil {
-		st.Keys = len(km.byKID) + len(km.noKID)
-		st.FetchedAt = km.fetchedAt
+	var st runtime.KeySetStats
+	for _, is := range a.issuers {
+		ks := is.keys
+		st.Fetches += count(ks.fetches.Load())
+		st.FetchFailures += count(ks.failures.Load())
+		if km := ks.current.Load(); km != nil {
+			st.Keys += len(km.byKID) + len(km.noKID)
+			if !km.fetchedAt.IsZero() && (st.FetchedAt.IsZero() || km.fetchedAt.Before(st.FetchedAt)) {
+				st.FetchedAt = km.fetchedAt
+			}
+		}
 	}
 	return st
 }

@@ -23,7 +23,7 @@ func ExampleNew() {
 		panic(err)
 	}
 	defer iss.Close()
-	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL()), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS()))
+	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())))
 	if err != nil {
 		panic(err)
 	}

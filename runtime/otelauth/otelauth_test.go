@@ -74,7 +74,7 @@ func newWorld(t *testing.T) *world {
 	if w.tel, err = otelauth.New(otelauth.WithMeterProvider(mp)); err != nil {
 		t.Fatal(err)
 	}
-	if w.jwt, err = jwtauth.New(jwtauth.Issuer(w.iss.URL()), jwtauth.Audience("library"), jwtauth.JWKSURL(w.iss.JWKSURL()), jwtauth.HTTPClient(w.iss.HTTPClient())); err != nil {
+	if w.jwt, err = jwtauth.New(jwtauth.Issuer(w.iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(w.iss.JWKSURL())), jwtauth.HTTPClient(w.iss.HTTPClient())); err != nil {
 		t.Fatal(err)
 	}
 	oauth, err := introspection.New(introspection.Endpoint(w.in.URL()), introspection.ClientSecret("srv", "pw"), introspection.HTTPClient(w.in.HTTPClient()),

@@ -107,8 +107,10 @@ func (w *world) replica(t *testing.T, addr string, opts ...redisstore.Option) *r
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.store.Close() })
-	jwt, err := jwtauth.New(jwtauth.Issuer(w.iss.URL()), jwtauth.Audience("library"),
-		jwtauth.JWKSURL(w.iss.JWKSURL()), jwtauth.HTTPClient(w.iss.HTTPClient()))
+	jwt, err := jwtauth.New(
+		jwtauth.Issuer(w.iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(w.iss.JWKSURL())),
+		jwtauth.HTTPClient(w.iss.HTTPClient()),
+	)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,11 +26,15 @@ const (
 )
 
 // Principal is the type of the `principal` variable of a rule's CEL
-// condition: the authenticated caller. Conditions are type-checked against
-// it when code is generated, so `principal.subjct` fails `buf generate`.
+// condition: the authenticated caller, or on a call made on behalf of an end
+// user (Requirement.on_behalf_of) the end user; the workload acting for it
+// is then the `workload` variable, of this type too. Conditions are
+// type-checked against it when code is generated, so `principal.subjct`
+// fails `buf generate`.
 //
 // ```proto
 // condition: "principal.kind == 'BEARER_JWT' && 'library.admin' in principal.scopes"
+// condition: "workload.subject == 'spiffe://example.org/desk' && request.member == principal.subject"
 // ```
 type Principal struct {
 	state protoimpl.MessageState `protogen:"open.v1"`

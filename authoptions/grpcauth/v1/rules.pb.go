@@ -175,6 +175,74 @@ func (Transport) EnumDescriptor() ([]byte, []int) {
 	return file_grpcauth_v1_rules_proto_rawDescGZIP(), []int{1}
 }
 
+// Authentication is whether a caller must present a credential.
+type Authentication int32
+
+const (
+	// Inherit from the level above; at the top, REQUIRED.
+	//
+	// ```proto
+	// // (omit the field)
+	// ```
+	Authentication_AUTHENTICATION_UNSPECIFIED Authentication = 0
+	// A call without a credential is refused with UNAUTHENTICATED and reason
+	// CREDENTIALS_MISSING. Use it to end an inherited OPTIONAL for one
+	// service or method.
+	//
+	// ```proto
+	// authentication: REQUIRED
+	// ```
+	Authentication_REQUIRED Authentication = 1
+	// A call without a credential is allowed with no principal; a call with
+	// one is decided as under REQUIRED.
+	//
+	// ```proto
+	// authentication: OPTIONAL
+	// ```
+	Authentication_OPTIONAL Authentication = 2
+)
+
+// Enum value maps for Authentication.
+var (
+	Authentication_name = map[int32]string{
+		0: "AUTHENTICATION_UNSPECIFIED",
+		1: "REQUIRED",
+		2: "OPTIONAL",
+	}
+	Authentication_value = map[string]int32{
+		"AUTHENTICATION_UNSPECIFIED": 0,
+		"REQUIRED":                   1,
+		"OPTIONAL":                   2,
+	}
+)
+
+func (x Authentication) Enum() *Authentication {
+	p := new(Authentication)
+	*p = x
+	return p
+}
+
+func (x Authentication) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (Authentication) Descriptor() protoreflect.EnumDescriptor {
+	return file_grpcauth_v1_rules_proto_enumTypes[2].Descriptor()
+}
+
+func (Authentication) Type() protoreflect.EnumType {
+	return &file_grpcauth_v1_rules_proto_enumTypes[2]
+}
+
+func (x Authentication) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use Authentication.Descriptor instead.
+func (Authentication) EnumDescriptor() ([]byte, []int) {
+	return file_grpcauth_v1_rules_proto_rawDescGZIP(), []int{2}
+}
+
 // Rule declares who may call an RPC. The same message is used at three levels:
 // the file (default for every service in the file), the service (default for
 // every method of the service) and the method. The effective rule of a method
@@ -185,6 +253,8 @@ func (Transport) EnumDescriptor() ([]byte, []int) {
 //   - `transport` inherits unless set (TRANSPORT_UNSPECIFIED means "inherit").
 //   - `condition` inherits unless set; set it to "" to clear an inherited one.
 //   - `dry_run` inherits unless set; `dry_run: false` ends an inherited one.
+//   - `authentication` inherits unless set (AUTHENTICATION_UNSPECIFIED means
+//     "inherit"); `authentication: REQUIRED` ends an inherited OPTIONAL.
 //
 // A method whose effective rule has neither `requirements` nor `public` is an
 // error at generate time: nothing is callable unless somebody said who may
@@ -232,7 +302,12 @@ type Rule struct {
 	Transport Transport `protobuf:"varint,3,opt,name=transport,proto3,enum=grpcauth.v1.Transport" json:"transport,omitempty"`
 	// A CEL expression of type bool over `request` (the typed request
 	// message) and `principal` (a grpcauth.v1.Principal: kind, subject,
-	// issuer, scopes, claims), decided after a requirement is met. Inherits
+	// issuer, scopes, claims), decided after a requirement is met. In a rule
+	// with an `on_behalf_of` requirement, `principal` is the end user and
+	// `workload` (a grpcauth.v1.Principal too) the workload acting for it;
+	// `workload` is declared only in such rules, and on a call that met
+	// another requirement of the rule it is absent (reading it is an
+	// evaluation error, which denies). Inherits
 	// unless set; set it to "" to clear an inherited condition. The plugin
 	// type-checks it at generate time: an unknown field, a non-bool
 	// expression, or a matches() whose pattern is not a string literal fails
@@ -274,9 +349,39 @@ type Rule struct {
 	//	};
 	//
 	// ```
-	DryRun        *bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3,oneof" json:"dry_run,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	DryRun *bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3,oneof" json:"dry_run,omitempty"`
+	// Whether a caller must present a credential at all. Inherits unless set;
+	// at the top a credential is REQUIRED. Under OPTIONAL a call that sends no
+	// credential (no authorization, no x-api-key, no client certificate the
+	// method accepts) is allowed and its handler sees no principal, while a
+	// call that sends one is decided as under REQUIRED: an invalid credential
+	// is UNAUTHENTICATED, a valid one must meet a requirement, and its
+	// principal reaches the handler (Envoy's allow_missing). Unlike `public`,
+	// credentials are read and verified: a handler can serve anonymous callers
+	// and signed-in ones differently, knowing that a principal it sees is
+	// verified.
+	//
+	// OPTIONAL needs requirements (inherited or its own), cannot be combined
+	// with `public` at the same level (a public method reads no credential; an
+	// inherited OPTIONAL does not apply to one), and cannot be combined with a
+	// condition, inherited or its own: a caller that sends no credential would
+	// not be checked by it. The generated client attaches a credential when it
+	// holds one the method accepts and sends the call without one otherwise.
+	//
+	// ```proto
+	//
+	//	rpc SearchCatalogue(SearchCatalogueRequest) returns (SearchCatalogueResponse) {
+	//	  // Anyone may search; members see their own holds in the results.
+	//	  option (grpcauth.v1.method) = {
+	//	    requirements: { credentials: [BEARER_JWT] scopes: ["library.read"] }
+	//	    authentication: OPTIONAL
+	//	  };
+	//	}
+	//
+	// ```
+	Authentication Authentication `protobuf:"varint,6,opt,name=authentication,proto3,enum=grpcauth.v1.Authentication" json:"authentication,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Rule) Reset() {
@@ -344,6 +449,13 @@ func (x *Rule) GetDryRun() bool {
 	return false
 }
 
+func (x *Rule) GetAuthentication() Authentication {
+	if x != nil {
+		return x.Authentication
+	}
+	return Authentication_AUTHENTICATION_UNSPECIFIED
+}
+
 // Requirement is one way to be allowed: present a credential of one of the
 // listed kinds (any of them) that carries every listed scope (all of them).
 //
@@ -366,7 +478,33 @@ type Requirement struct {
 	// ```proto
 	// requirements: { credentials: [BEARER_JWT] scopes: ["library.write", "library.admin"] }
 	// ```
-	Scopes        []string `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	Scopes []string `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	// The end user the caller acts for: the call must carry, beside the
+	// workload's own credential (`credentials`, which must then be MTLS or
+	// API_KEY), an end user's bearer token of one of `on_behalf_of.credentials`
+	// holding all of `on_behalf_of.scopes` ("service A on behalf of user U").
+	// The token is sent in `authorization` and the workload's credential is
+	// its client certificate or its `x-api-key`, so a call of such a
+	// requirement carries two credentials at once: that pair is what the
+	// requirement expects, and still malformed for a method none of whose
+	// requirements has `on_behalf_of`. Both are verified, both must hold
+	// their scopes; the handler reads the end user with
+	// runtime.PrincipalFrom and the workload with runtime.WorkloadFrom, and a
+	// condition sees them as `principal` and `workload`.
+	//
+	// ```proto
+	// // The lending desk (its client certificate or API key, scope
+	// // library.lend) lends a book to a member who signed in there (the
+	// // member's token, scope library.borrow).
+	//
+	//	requirements: {
+	//	  credentials: [MTLS, API_KEY]
+	//	  scopes: ["library.lend"]
+	//	  on_behalf_of: { credentials: [BEARER_JWT] scopes: ["library.borrow"] }
+	//	}
+	//
+	// ```
+	OnBehalfOf    *EndUser `protobuf:"bytes,3,opt,name=on_behalf_of,json=onBehalfOf,proto3" json:"on_behalf_of,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -415,6 +553,85 @@ func (x *Requirement) GetScopes() []string {
 	return nil
 }
 
+func (x *Requirement) GetOnBehalfOf() *EndUser {
+	if x != nil {
+		return x.OnBehalfOf
+	}
+	return nil
+}
+
+// EndUser is the end user a workload calls for (Requirement.on_behalf_of):
+// a bearer token of one of the listed kinds (any of them) that carries every
+// listed scope (all of them).
+//
+// ```proto
+// on_behalf_of: { credentials: [BEARER_JWT, OAUTH2_TOKEN] scopes: ["orders.read"] }
+// ```
+type EndUser struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The accepted kinds of the end user's token, any of them: BEARER_JWT or
+	// OAUTH2_TOKEN. Must not be empty and must not repeat a kind.
+	//
+	// ```proto
+	// on_behalf_of: { credentials: [BEARER_JWT] }
+	// ```
+	Credentials []CredentialKind `protobuf:"varint,1,rep,packed,name=credentials,proto3,enum=grpcauth.v1.CredentialKind" json:"credentials,omitempty"`
+	// The scopes the end user's token must hold, all of them. May be empty
+	// (any verified end user). Each scope is a non-empty string without
+	// whitespace, and no scope may repeat.
+	//
+	// ```proto
+	// on_behalf_of: { credentials: [BEARER_JWT] scopes: ["library.borrow"] }
+	// ```
+	Scopes        []string `protobuf:"bytes,2,rep,name=scopes,proto3" json:"scopes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EndUser) Reset() {
+	*x = EndUser{}
+	mi := &file_grpcauth_v1_rules_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EndUser) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EndUser) ProtoMessage() {}
+
+func (x *EndUser) ProtoReflect() protoreflect.Message {
+	mi := &file_grpcauth_v1_rules_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EndUser.ProtoReflect.Descriptor instead.
+func (*EndUser) Descriptor() ([]byte, []int) {
+	return file_grpcauth_v1_rules_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *EndUser) GetCredentials() []CredentialKind {
+	if x != nil {
+		return x.Credentials
+	}
+	return nil
+}
+
+func (x *EndUser) GetScopes() []string {
+	if x != nil {
+		return x.Scopes
+	}
+	return nil
+}
+
 // Public marks an RPC callable by anybody.
 //
 // ```proto
@@ -435,7 +652,7 @@ type Public struct {
 
 func (x *Public) Reset() {
 	*x = Public{}
-	mi := &file_grpcauth_v1_rules_proto_msgTypes[2]
+	mi := &file_grpcauth_v1_rules_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -447,7 +664,7 @@ func (x *Public) String() string {
 func (*Public) ProtoMessage() {}
 
 func (x *Public) ProtoReflect() protoreflect.Message {
-	mi := &file_grpcauth_v1_rules_proto_msgTypes[2]
+	mi := &file_grpcauth_v1_rules_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -460,7 +677,7 @@ func (x *Public) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Public.ProtoReflect.Descriptor instead.
 func (*Public) Descriptor() ([]byte, []int) {
-	return file_grpcauth_v1_rules_proto_rawDescGZIP(), []int{2}
+	return file_grpcauth_v1_rules_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Public) GetReason() string {
@@ -474,18 +691,24 @@ var File_grpcauth_v1_rules_proto protoreflect.FileDescriptor
 
 const file_grpcauth_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x17grpcauth/v1/rules.proto\x12\vgrpcauth.v1\"\x82\x02\n" +
+	"\x17grpcauth/v1/rules.proto\x12\vgrpcauth.v1\"\xc7\x02\n" +
 	"\x04Rule\x12<\n" +
 	"\frequirements\x18\x01 \x03(\v2\x18.grpcauth.v1.RequirementR\frequirements\x12+\n" +
 	"\x06public\x18\x02 \x01(\v2\x13.grpcauth.v1.PublicR\x06public\x124\n" +
 	"\ttransport\x18\x03 \x01(\x0e2\x16.grpcauth.v1.TransportR\ttransport\x12!\n" +
 	"\tcondition\x18\x04 \x01(\tH\x00R\tcondition\x88\x01\x01\x12\x1c\n" +
-	"\adry_run\x18\x05 \x01(\bH\x01R\x06dryRun\x88\x01\x01B\f\n" +
+	"\adry_run\x18\x05 \x01(\bH\x01R\x06dryRun\x88\x01\x01\x12C\n" +
+	"\x0eauthentication\x18\x06 \x01(\x0e2\x1b.grpcauth.v1.AuthenticationR\x0eauthenticationB\f\n" +
 	"\n" +
 	"_conditionB\n" +
 	"\n" +
-	"\b_dry_run\"d\n" +
+	"\b_dry_run\"\x9c\x01\n" +
 	"\vRequirement\x12=\n" +
+	"\vcredentials\x18\x01 \x03(\x0e2\x1b.grpcauth.v1.CredentialKindR\vcredentials\x12\x16\n" +
+	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x126\n" +
+	"\fon_behalf_of\x18\x03 \x01(\v2\x14.grpcauth.v1.EndUserR\n" +
+	"onBehalfOf\"`\n" +
+	"\aEndUser\x12=\n" +
 	"\vcredentials\x18\x01 \x03(\x0e2\x1b.grpcauth.v1.CredentialKindR\vcredentials\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\" \n" +
 	"\x06Public\x12\x16\n" +
@@ -500,7 +723,11 @@ const file_grpcauth_v1_rules_proto_rawDesc = "" +
 	"\tTransport\x12\x19\n" +
 	"\x15TRANSPORT_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fTLS_REQUIRED\x10\x01\x12\x11\n" +
-	"\rANY_TRANSPORT\x10\x02BOZMgithub.com/grpcauth/protoc-gen-go-grpcauth/authoptions/grpcauth/v1;grpcauthv1b\x06proto3"
+	"\rANY_TRANSPORT\x10\x02*L\n" +
+	"\x0eAuthentication\x12\x1e\n" +
+	"\x1aAUTHENTICATION_UNSPECIFIED\x10\x00\x12\f\n" +
+	"\bREQUIRED\x10\x01\x12\f\n" +
+	"\bOPTIONAL\x10\x02BOZMgithub.com/grpcauth/protoc-gen-go-grpcauth/authoptions/grpcauth/v1;grpcauthv1b\x06proto3"
 
 var (
 	file_grpcauth_v1_rules_proto_rawDescOnce sync.Once
@@ -514,25 +741,30 @@ func file_grpcauth_v1_rules_proto_rawDescGZIP() []byte {
 	return file_grpcauth_v1_rules_proto_rawDescData
 }
 
-var file_grpcauth_v1_rules_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_grpcauth_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 3)
+var file_grpcauth_v1_rules_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_grpcauth_v1_rules_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_grpcauth_v1_rules_proto_goTypes = []any{
 	(CredentialKind)(0), // 0: grpcauth.v1.CredentialKind
 	(Transport)(0),      // 1: grpcauth.v1.Transport
-	(*Rule)(nil),        // 2: grpcauth.v1.Rule
-	(*Requirement)(nil), // 3: grpcauth.v1.Requirement
-	(*Public)(nil),      // 4: grpcauth.v1.Public
+	(Authentication)(0), // 2: grpcauth.v1.Authentication
+	(*Rule)(nil),        // 3: grpcauth.v1.Rule
+	(*Requirement)(nil), // 4: grpcauth.v1.Requirement
+	(*EndUser)(nil),     // 5: grpcauth.v1.EndUser
+	(*Public)(nil),      // 6: grpcauth.v1.Public
 }
 var file_grpcauth_v1_rules_proto_depIdxs = []int32{
-	3, // 0: grpcauth.v1.Rule.requirements:type_name -> grpcauth.v1.Requirement
-	4, // 1: grpcauth.v1.Rule.public:type_name -> grpcauth.v1.Public
+	4, // 0: grpcauth.v1.Rule.requirements:type_name -> grpcauth.v1.Requirement
+	6, // 1: grpcauth.v1.Rule.public:type_name -> grpcauth.v1.Public
 	1, // 2: grpcauth.v1.Rule.transport:type_name -> grpcauth.v1.Transport
-	0, // 3: grpcauth.v1.Requirement.credentials:type_name -> grpcauth.v1.CredentialKind
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	2, // 3: grpcauth.v1.Rule.authentication:type_name -> grpcauth.v1.Authentication
+	0, // 4: grpcauth.v1.Requirement.credentials:type_name -> grpcauth.v1.CredentialKind
+	5, // 5: grpcauth.v1.Requirement.on_behalf_of:type_name -> grpcauth.v1.EndUser
+	0, // 6: grpcauth.v1.EndUser.credentials:type_name -> grpcauth.v1.CredentialKind
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_grpcauth_v1_rules_proto_init() }
@@ -546,8 +778,8 @@ func file_grpcauth_v1_rules_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_grpcauth_v1_rules_proto_rawDesc), len(file_grpcauth_v1_rules_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   3,
+			NumEnums:      3,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -45,6 +45,22 @@ const (
 	DryRunEnabled Kind = "DRY_RUN_ENABLED"
 	// DryRunMethodAdded: a new method's rule is dry-run.
 	DryRunMethodAdded Kind = "DRY_RUN_METHOD_ADDED"
+	// AuthenticationMadeOptional: a call without any credential is now
+	// allowed (authentication: OPTIONAL).
+	AuthenticationMadeOptional Kind = "AUTHENTICATION_MADE_OPTIONAL"
+	// OptionalMethodAdded: a new method lets calls without a credential in.
+	OptionalMethodAdded Kind = "OPTIONAL_METHOD_ADDED"
+	// EndUserKindAdded: a requirement with on_behalf_of accepts another
+	// kind of end-user token.
+	EndUserKindAdded Kind = "END_USER_KIND_ADDED"
+	// EndUserScopeRemoved: a requirement with on_behalf_of no longer needs
+	// a scope of the end user.
+	EndUserScopeRemoved Kind = "END_USER_SCOPE_REMOVED"
+	// CertificateUnpaired: no requirement takes a client certificate on
+	// behalf of an end user any more, so a bearer token sent over a
+	// connection with a certificate is decided alone, by the requirements
+	// of one credential, and some such call passes that was refused.
+	CertificateUnpaired Kind = "CERTIFICATE_UNPAIRED"
 )
 
 // The tightenings: each refuses some call that passed before.
@@ -57,12 +73,22 @@ const (
 	TLSRequiredAdded      Kind = "TLS_REQUIRED_ADDED"
 	// MadeUndeclared: a method with a rule now has none and is denied to
 	// every caller (unannotated=deny).
-	MadeUndeclared  Kind = "MADE_UNDECLARED"
-	DryRunDisabled  Kind = "DRY_RUN_DISABLED"
-	MethodRemoved   Kind = "METHOD_REMOVED"
-	MethodAdded     Kind = "METHOD_ADDED"
-	ReasonChanged   Kind = "PUBLIC_REASON_CHANGED"
-	RequirementsSet Kind = "REQUIREMENTS_REWRITTEN"
+	MadeUndeclared Kind = "MADE_UNDECLARED"
+	DryRunDisabled Kind = "DRY_RUN_DISABLED"
+	// AuthenticationMadeRequired: a call without a credential is refused
+	// again.
+	AuthenticationMadeRequired Kind = "AUTHENTICATION_MADE_REQUIRED"
+	EndUserKindRemoved         Kind = "END_USER_KIND_REMOVED"
+	EndUserScopeAdded          Kind = "END_USER_SCOPE_ADDED"
+	// CertificatePaired: a requirement now takes a client certificate on
+	// behalf of an end user, so a bearer token sent over a connection with
+	// a certificate is decided as such a pair, not alone, and some such
+	// call is refused that passed.
+	CertificatePaired Kind = "CERTIFICATE_PAIRED"
+	MethodRemoved     Kind = "METHOD_REMOVED"
+	MethodAdded       Kind = "METHOD_ADDED"
+	ReasonChanged     Kind = "PUBLIC_REASON_CHANGED"
+	RequirementsSet   Kind = "REQUIREMENTS_REWRITTEN"
 )
 
 // Class is what a change does to who may call.
@@ -94,10 +120,12 @@ func (c Class) String() string {
 func ClassOf(k Kind) Class {
 	switch k {
 	case MadePublic, RequirementAdded, CredentialKindAdded, ScopeRemoved, ConditionRemoved,
-		ConditionChanged, TLSRequiredLifted, Declared, PublicMethodAdded, DryRunEnabled, DryRunMethodAdded:
+		ConditionChanged, TLSRequiredLifted, Declared, PublicMethodAdded, DryRunEnabled, DryRunMethodAdded,
+		AuthenticationMadeOptional, OptionalMethodAdded, EndUserKindAdded, EndUserScopeRemoved, CertificateUnpaired:
 		return Loosening
 	case PublicRemoved, RequirementRemoved, CredentialKindRemoved, ScopeAdded, ConditionAdded,
-		TLSRequiredAdded, MadeUndeclared, DryRunDisabled:
+		TLSRequiredAdded, MadeUndeclared, DryRunDisabled, AuthenticationMadeRequired, EndUserKindRemoved,
+		EndUserScopeAdded, CertificatePaired:
 		return Tightening
 	}
 	return Info
@@ -176,6 +204,12 @@ func added(m generator.ManifestMethod) []Change {
 	switch m.Access {
 	case generator.AccessPublic:
 		out = append(out, Change{Method: m.Name, Kind: PublicMethodAdded, Message: "new public method (" + m.PublicReason + ")"})
+	case generator.AccessRequirements:
+		if optional(m) {
+			out = append(out, Change{Method: m.Name, Kind: OptionalMethodAdded, Message: "new method, callable without a credential: " + describe(m)})
+			break
+		}
+		out = append(out, Change{Method: m.Name, Kind: MethodAdded, Message: "new method: " + describe(m)})
 	default:
 		out = append(out, Change{Method: m.Name, Kind: MethodAdded, Message: "new method: " + describe(m)})
 	}
@@ -193,7 +227,13 @@ func compareMethod(o, n generator.ManifestMethod) []Change {
 	}
 	switch {
 	case o.Access == n.Access && n.Access == generator.AccessRequirements:
-		out = append(out, compareRequirements(n.Name, o.Requirements, n.Requirements)...)
+		out = append(out, compareRules(n.Name, o.Requirements, n.Requirements)...)
+		switch oo, no := optional(o), optional(n); {
+		case !oo && no:
+			add(AuthenticationMadeOptional, "", "authentication optional: calls without a credential are allowed")
+		case oo && !no:
+			add(AuthenticationMadeRequired, "", "authentication required: calls without a credential are refused")
+		}
 	case o.Access == n.Access && n.Access == generator.AccessPublic:
 		if o.PublicReason != n.PublicReason {
 			add(ReasonChanged, "", "public reason was %q, now %q", o.PublicReason, n.PublicReason)
@@ -238,26 +278,256 @@ func compareMethod(o, n generator.ManifestMethod) []Change {
 	return out
 }
 
-// req is a requirement as sets: any kind of kinds, all scopes.
+func optional(m generator.ManifestMethod) bool {
+	return m.Authentication == generator.AuthenticationOptional
+}
+
+// req is a requirement as sets: any kind of kinds, all scopes; with user,
+// the kinds and scopes are a workload's, and user is the end user's.
 type req struct {
 	kinds, scopes []string
+	user          *req
 }
 
 func (r req) String() string {
 	s := strings.Join(r.kinds, " or ")
 	switch len(r.scopes) {
 	case 0:
-		return s + " with no scope"
+		s += " with no scope"
 	case 1:
-		return s + " with scope " + r.scopes[0]
+		s += " with scope " + r.scopes[0]
+	default:
+		s += " with scopes " + strings.Join(r.scopes, " and ")
 	}
-	return s + " with scopes " + strings.Join(r.scopes, " and ")
+	if r.user != nil {
+		s += " on behalf of an end user's " + r.user.String()
+	}
+	return s
 }
 
 func reqsOf(in []generator.ManifestRequirement) []req {
 	out := make([]req, len(in))
 	for i, r := range in {
 		out[i] = req{kinds: r.Credentials, scopes: r.Scopes}
+		if obo := r.OnBehalfOf; obo != nil {
+			out[i].user = &req{kinds: obo.Credentials, scopes: obo.Scopes}
+		}
+	}
+	return out
+}
+
+// rule is a method's requirements as the decision sees them: a call of one
+// credential is decided by single, a call of a workload's credential and
+// an end user's token by pairs; but a client certificate beside a token,
+// where no requirement takes a certificate on behalf of an end user, is
+// not read, and the token is decided alone, by single.
+type rule struct{ single, pairs []req }
+
+func ruleOf(in []generator.ManifestRequirement) rule {
+	var r rule
+	for _, q := range reqsOf(in) {
+		if q.user == nil {
+			r.single = append(r.single, q)
+		} else {
+			r.pairs = append(r.pairs, q)
+		}
+	}
+	return r
+}
+
+// pairsTake reports whether some requirement with an end user takes a
+// workload of kind w.
+func (r rule) pairsTake(w string) bool {
+	for _, p := range r.pairs {
+		if slices.Contains(p.kinds, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// allowsPair reports whether a workload of kind w holding exactly ws,
+// calling on behalf of an end user's token of kind u holding exactly us,
+// is allowed.
+func (r rule) allowsPair(w string, ws []string, u string, us []string) bool {
+	if w == "MTLS" && !r.pairsTake("MTLS") {
+		return allows(r.single, u, us) // the certificate is not read
+	}
+	for _, p := range r.pairs {
+		if slices.Contains(p.kinds, w) && subset(p.scopes, ws) && slices.Contains(p.user.kinds, u) && subset(p.user.scopes, us) {
+			return true
+		}
+	}
+	return false
+}
+
+// bearerKinds are the kinds of an end user's token.
+var bearerKinds = []string{"BEARER_JWT", "OAUTH2_TOKEN"}
+
+// compareRules names the changes from the requirements o to n: those of
+// one credential by compareRequirements, those with an end user by
+// comparePairs, and the change in how a token over a connection with a
+// client certificate is decided, when that changes.
+func compareRules(method string, o, n []generator.ManifestRequirement) []Change {
+	or, nr := ruleOf(o), ruleOf(n)
+	out := compareRequirements(method, or.single, nr.single)
+	out = append(out, comparePairs(method, or, nr)...)
+	// A certificate beside a token is decided as a pair on one side and
+	// the token alone on the other. The callers to look at are the least
+	// the side deciding the token alone allows, with a certificate holding
+	// no scope: its scopes do not matter to that side.
+	switch {
+	case or.pairsTake("MTLS") && !nr.pairsTake("MTLS"):
+		if who, ok := aloneNotPaired(nr.single, or); ok {
+			out = append(out, Change{Method: method, Kind: CertificateUnpaired, Message: "no requirement takes a client certificate on behalf of an end user any more: a token over a connection with a certificate is decided alone, and " + who + " passes there"})
+		}
+	case !or.pairsTake("MTLS") && nr.pairsTake("MTLS"):
+		if who, ok := aloneNotPaired(or.single, nr); ok {
+			out = append(out, Change{Method: method, Kind: CertificatePaired, Message: "a requirement now takes a client certificate on behalf of an end user: a token over a connection with a certificate is decided as that pair, and " + who + " is refused there"})
+		}
+	}
+	return out
+}
+
+// aloneNotPaired finds a token that single allows alone and that paired
+// refuses beside a client certificate holding no scope.
+func aloneNotPaired(single []req, paired rule) (string, bool) {
+	for _, r := range single {
+		for _, u := range r.kinds {
+			if slices.Contains(bearerKinds, u) && !paired.allowsPair("MTLS", nil, u, r.scopes) {
+				return (req{kinds: []string{u}, scopes: r.scopes}).String(), true
+			}
+		}
+	}
+	return "", false
+}
+
+// comparePairs names the changes from the requirements with an end user of
+// o to those of n, as compareRequirements does for those of one credential:
+// an unchanged requirement matched first, then each new one to the old one
+// it shares the most with (at least a workload kind and an end user's
+// kind); each change is a loosening only when a caller it names (workload
+// kind and scopes, end user's kind and scopes) is refused by o, a
+// tightening only when one is refused by n, REQUIREMENTS_REWRITTEN
+// otherwise.
+func comparePairs(method string, o, n rule) []Change {
+	pairOf := make([]int, len(n.pairs))
+	usedOld := make([]bool, len(o.pairs))
+	for i := range pairOf {
+		pairOf[i] = -1
+	}
+	same := func(a, b req) bool {
+		return sameSet(a.kinds, b.kinds) && sameSet(a.scopes, b.scopes) && sameSet(a.user.kinds, b.user.kinds) && sameSet(a.user.scopes, b.user.scopes)
+	}
+	for i, nr := range n.pairs {
+		for j, or := range o.pairs {
+			if !usedOld[j] && same(nr, or) {
+				pairOf[i], usedOld[j] = j, true
+				break
+			}
+		}
+	}
+	shared := func(a, b []string) int { return len(a) - len(minus(a, b)) }
+	for {
+		best, bi, bj := 0, -1, -1
+		for i, nr := range n.pairs {
+			if pairOf[i] >= 0 {
+				continue
+			}
+			for j, or := range o.pairs {
+				if usedOld[j] {
+					continue
+				}
+				w, u := shared(nr.kinds, or.kinds), shared(nr.user.kinds, or.user.kinds)
+				if w == 0 || u == 0 {
+					continue
+				}
+				score := 2*(w+u) + shared(nr.scopes, or.scopes) + shared(nr.user.scopes, or.user.scopes)
+				if score > best {
+					best, bi, bj = score, i, j
+				}
+			}
+		}
+		if bi < 0 {
+			break
+		}
+		pairOf[bi], usedOld[bj] = bj, true
+	}
+	var out, rewritten []Change
+	// refusedBy reports whether r refuses one of the least callers of
+	// workload kinds ws with scopes wsc, for end users of kinds us with
+	// scopes usc.
+	refusedBy := func(r rule, ws, wsc, us, usc []string) bool {
+		for _, w := range ws {
+			for _, u := range us {
+				if !r.allowsPair(w, wsc, u, usc) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	loose := func(c Change, ws, wsc, us, usc []string) {
+		if refusedBy(o, ws, wsc, us, usc) {
+			out = append(out, c)
+			return
+		}
+		c.Message += ", which allows nobody the old requirements refused"
+		rewritten = append(rewritten, c)
+	}
+	tight := func(c Change, ws, wsc, us, usc []string) {
+		if refusedBy(n, ws, wsc, us, usc) {
+			out = append(out, c)
+			return
+		}
+		c.Message += ", which refuses nobody the old requirements allowed"
+		rewritten = append(rewritten, c)
+	}
+	change := func(k Kind, detail, format string, args ...any) Change {
+		return Change{Method: method, Kind: k, Detail: detail, Message: fmt.Sprintf(format, args...)}
+	}
+	for i, nr := range n.pairs {
+		j := pairOf[i]
+		if j < 0 {
+			loose(change(RequirementAdded, nr.String(), "requirement added: %s", nr), nr.kinds, nr.scopes, nr.user.kinds, nr.user.scopes)
+			continue
+		}
+		or := o.pairs[j]
+		sharedW := minus(nr.kinds, minus(nr.kinds, or.kinds))
+		sharedU := minus(nr.user.kinds, minus(nr.user.kinds, or.user.kinds))
+		for _, k := range minus(nr.kinds, or.kinds) {
+			loose(change(CredentialKindAdded, k, "requirement %s now accepts %s too", or, k), []string{k}, nr.scopes, nr.user.kinds, nr.user.scopes)
+		}
+		for _, k := range minus(or.kinds, nr.kinds) {
+			tight(change(CredentialKindRemoved, k, "requirement %s no longer accepts %s", or, k), []string{k}, or.scopes, or.user.kinds, or.user.scopes)
+		}
+		for _, k := range minus(nr.user.kinds, or.user.kinds) {
+			loose(change(EndUserKindAdded, k, "requirement %s now accepts an end user's %s too", or, k), nr.kinds, nr.scopes, []string{k}, nr.user.scopes)
+		}
+		for _, k := range minus(or.user.kinds, nr.user.kinds) {
+			tight(change(EndUserKindRemoved, k, "requirement %s no longer accepts an end user's %s", or, k), or.kinds, or.scopes, []string{k}, or.user.scopes)
+		}
+		for _, s := range minus(or.scopes, nr.scopes) {
+			loose(change(ScopeRemoved, s, "requirement %s no longer needs %s", or, s), sharedW, nr.scopes, sharedU, nr.user.scopes)
+		}
+		for _, s := range minus(nr.scopes, or.scopes) {
+			tight(change(ScopeAdded, s, "requirement %s now needs %s too", or, s), sharedW, or.scopes, sharedU, or.user.scopes)
+		}
+		for _, s := range minus(or.user.scopes, nr.user.scopes) {
+			loose(change(EndUserScopeRemoved, s, "requirement %s no longer needs %s of the end user", or, s), sharedW, nr.scopes, sharedU, nr.user.scopes)
+		}
+		for _, s := range minus(nr.user.scopes, or.user.scopes) {
+			tight(change(EndUserScopeAdded, s, "requirement %s now needs %s of the end user too", or, s), sharedW, or.scopes, sharedU, or.user.scopes)
+		}
+	}
+	for j, or := range o.pairs {
+		if !usedOld[j] {
+			tight(change(RequirementRemoved, or.String(), "requirement removed: %s", or), or.kinds, or.scopes, or.user.kinds, or.user.scopes)
+		}
+	}
+	for _, c := range rewritten {
+		c.Kind, c.Detail = RequirementsSet, ""
+		out = append(out, c)
 	}
 	return out
 }
@@ -304,8 +574,7 @@ func sameSet(a, b []string) bool { return subset(a, b) && subset(b, a) }
 // loosening names is one the old rule refused, and every caller the new
 // rule lets in that the old refused is named by one; the same for
 // tightenings the other way.
-func compareRequirements(method string, oldIn, newIn []generator.ManifestRequirement) []Change {
-	o, n := reqsOf(oldIn), reqsOf(newIn)
+func compareRequirements(method string, o, n []req) []Change {
 	pairOf := make([]int, len(n)) // index in o, or -1
 	usedOld := make([]bool, len(o))
 	for i := range pairOf {
@@ -420,6 +689,9 @@ func describe(m generator.ManifestMethod) string {
 				b.WriteString("; or ")
 			}
 			b.WriteString(r.String())
+		}
+		if optional(m) {
+			b.WriteString("; or no credential (authentication optional)")
 		}
 	}
 	if m.Transport == generator.TransportTLSRequired {

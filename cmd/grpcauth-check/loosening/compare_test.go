@@ -5,6 +5,7 @@ package loosening
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,9 +25,10 @@ func base() generator.ManifestMethod {
 			{Credentials: []string{"BEARER_JWT", "OAUTH2_TOKEN"}, Scopes: []string{"read", "write"}},
 			{Credentials: []string{"API_KEY"}, Scopes: []string{"ops"}},
 		},
-		Transport: generator.TransportTLSRequired,
-		Condition: "principal.subject != ''",
-		Source:    "a.v1.S",
+		Transport:      generator.TransportTLSRequired,
+		Authentication: generator.AuthenticationRequired,
+		Condition:      "principal.subject != ''",
+		Source:         "a.v1.S",
 	}
 }
 
@@ -41,6 +43,14 @@ func reqs(rs ...string) []generator.ManifestRequirement {
 		out = append(out, generator.ManifestRequirement{Credentials: strings.Fields(kinds), Scopes: append([]string{}, strings.Fields(scopes)...)})
 	}
 	return out
+}
+
+// obo is a requirement of workload "kinds:scopes" on behalf of an end
+// user's "kinds:scopes".
+func obo(workload, user string) generator.ManifestRequirement {
+	r, u := reqs(workload)[0], reqs(user)[0]
+	r.OnBehalfOf = &generator.ManifestEndUser{Credentials: u.Credentials, Scopes: u.Scopes}
+	return r
 }
 
 // TestCompare holds one case per kind of change, each the base method with
@@ -180,6 +190,62 @@ func TestCompare(t *testing.T) {
 		}, want: []string{
 			`info: a.v1.S.M: PUBLIC_REASON_CHANGED: public reason was "open", now "status page"`,
 		}},
+		{name: "authentication made optional", edit: func(m *generator.ManifestMethod) {
+			m.Authentication, m.Condition = generator.AuthenticationOptional, ""
+		}, old: func(m *generator.ManifestMethod) { m.Condition = "" }, want: []string{
+			`loosening: a.v1.S.M: AUTHENTICATION_MADE_OPTIONAL: authentication optional: calls without a credential are allowed`,
+		}},
+		{name: "authentication made required", old: func(m *generator.ManifestMethod) {
+			m.Authentication, m.Condition = generator.AuthenticationOptional, ""
+		}, edit: func(m *generator.ManifestMethod) { m.Condition = "" }, want: []string{
+			`tightening: a.v1.S.M: AUTHENTICATION_MADE_REQUIRED: authentication required: calls without a credential are refused`,
+		}},
+		{name: "optional method added", edit: func(m *generator.ManifestMethod) {
+			m.Name, m.FullMethod, m.Authentication, m.Condition = "a.v1.S.O", "/a.v1.S/O", generator.AuthenticationOptional, ""
+		}, want: []string{
+			`loosening: a.v1.S.O: OPTIONAL_METHOD_ADDED: new method, callable without a credential: BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops; or no credential (authentication optional), over TLS only`,
+			`info: a.v1.S.M: METHOD_REMOVED: removed (was BEARER_JWT or OAUTH2_TOKEN with scopes read and write; or API_KEY with scope ops, over TLS only, if principal.subject != '')`,
+		}},
+		{name: "on-behalf-of requirement added", edit: func(m *generator.ManifestMethod) {
+			m.Requirements = append(m.Requirements, obo("API_KEY:ops", "BEARER_JWT:read"))
+		}, want: []string{
+			`loosening: a.v1.S.M: REQUIREMENT_ADDED "API_KEY with scope ops on behalf of an end user's BEARER_JWT with scope read": requirement added: API_KEY with scope ops on behalf of an end user's BEARER_JWT with scope read`,
+		}},
+		{name: "end user's kind added", old: func(m *generator.ManifestMethod) {
+			m.Requirements = append(m.Requirements, obo("API_KEY:ops", "BEARER_JWT:read"))
+		}, edit: func(m *generator.ManifestMethod) {
+			m.Requirements = append(m.Requirements, obo("API_KEY:ops", "BEARER_JWT OAUTH2_TOKEN:read"))
+		}, want: []string{
+			`loosening: a.v1.S.M: END_USER_KIND_ADDED "OAUTH2_TOKEN": requirement API_KEY with scope ops on behalf of an end user's BEARER_JWT with scope read now accepts an end user's OAUTH2_TOKEN too`,
+		}},
+		{name: "end user's scope removed, workload's added", old: func(m *generator.ManifestMethod) {
+			m.Requirements = append(m.Requirements, obo("API_KEY:ops", "BEARER_JWT:read write"))
+		}, edit: func(m *generator.ManifestMethod) {
+			m.Requirements = append(m.Requirements, obo("API_KEY:ops audit", "BEARER_JWT:read"))
+		}, want: []string{
+			`tightening: a.v1.S.M: SCOPE_ADDED "audit": requirement API_KEY with scope ops on behalf of an end user's BEARER_JWT with scopes read and write now needs audit too`,
+			`loosening: a.v1.S.M: END_USER_SCOPE_REMOVED "write": requirement API_KEY with scope ops on behalf of an end user's BEARER_JWT with scopes read and write no longer needs write of the end user`,
+		}},
+		{name: "end user's kind removed and scope added", old: func(m *generator.ManifestMethod) {
+			m.Requirements = append(m.Requirements, obo("API_KEY:ops", "BEARER_JWT OAUTH2_TOKEN:read"))
+		}, edit: func(m *generator.ManifestMethod) {
+			m.Requirements = append(m.Requirements, obo("API_KEY:ops", "BEARER_JWT:read write"))
+		}, want: []string{
+			`tightening: a.v1.S.M: END_USER_KIND_REMOVED "OAUTH2_TOKEN": requirement API_KEY with scope ops on behalf of an end user's BEARER_JWT or OAUTH2_TOKEN with scope read no longer accepts an end user's OAUTH2_TOKEN`,
+			`tightening: a.v1.S.M: END_USER_SCOPE_ADDED "write": requirement API_KEY with scope ops on behalf of an end user's BEARER_JWT or OAUTH2_TOKEN with scope read now needs write of the end user too`,
+		}},
+		{name: "certificate paired", edit: func(m *generator.ManifestMethod) {
+			m.Requirements = append(m.Requirements, obo("MTLS:", "BEARER_JWT:admin"))
+		}, want: []string{
+			`loosening: a.v1.S.M: REQUIREMENT_ADDED "MTLS with no scope on behalf of an end user's BEARER_JWT with scope admin": requirement added: MTLS with no scope on behalf of an end user's BEARER_JWT with scope admin`,
+			`tightening: a.v1.S.M: CERTIFICATE_PAIRED: a requirement now takes a client certificate on behalf of an end user: a token over a connection with a certificate is decided as that pair, and BEARER_JWT with scopes read and write is refused there`,
+		}},
+		{name: "certificate unpaired", old: func(m *generator.ManifestMethod) {
+			m.Requirements = append(m.Requirements, obo("MTLS:", "BEARER_JWT:admin"))
+		}, want: []string{
+			`tightening: a.v1.S.M: REQUIREMENT_REMOVED "MTLS with no scope on behalf of an end user's BEARER_JWT with scope admin": requirement removed: MTLS with no scope on behalf of an end user's BEARER_JWT with scope admin`,
+			`loosening: a.v1.S.M: CERTIFICATE_UNPAIRED: no requirement takes a client certificate on behalf of an end user any more: a token over a connection with a certificate is decided alone, and BEARER_JWT with scopes read and write passes there`,
+		}},
 		{name: "method added with a rule", edit: func(m *generator.ManifestMethod) {
 			m.Name, m.FullMethod = "a.v1.S.X", "/a.v1.S/X"
 		}, want: []string{
@@ -287,5 +353,169 @@ func TestCompareRequirementsExact(t *testing.T) {
 	}
 	if loosenings < 1000 || 5000-loosenings < 300 {
 		t.Errorf("%d of 5000 pairs loosen: too few of one outcome to trust the check", loosenings)
+	}
+}
+
+// A caller, for the exhaustive checks: nobody (no credential), one
+// credential of kind holding scopes, or a workload's credential of kind
+// holding scopes on behalf of an end user's token of user holding
+// userScopes.
+type caller struct {
+	anonymous  bool
+	kind       string
+	scopes     []string
+	user       string
+	userScopes []string
+}
+
+// allowedBy is the decision on who may call, restated from the runtime's
+// documentation for a method with requirements: nobody when authentication
+// is optional; one credential by the requirements without an end user; an
+// API key with a token by those with one that take API keys (else it is
+// malformed); a client certificate with a token by those with one when one
+// of them takes certificates, else the token alone.
+func allowedBy(m generator.ManifestMethod, c caller) bool {
+	if c.anonymous {
+		return m.Authentication == generator.AuthenticationOptional
+	}
+	meets := func(r generator.ManifestRequirement, kind string, scopes []string) bool {
+		return slices.Contains(r.Credentials, kind) && subset(r.Scopes, scopes)
+	}
+	if c.user == "" || c.kind == "MTLS" && !slices.ContainsFunc(m.Requirements, func(r generator.ManifestRequirement) bool {
+		return r.OnBehalfOf != nil && slices.Contains(r.Credentials, "MTLS")
+	}) {
+		kind, scopes := c.kind, c.scopes
+		if c.user != "" {
+			kind, scopes = c.user, c.userScopes // the certificate is not read
+		}
+		return slices.ContainsFunc(m.Requirements, func(r generator.ManifestRequirement) bool {
+			return r.OnBehalfOf == nil && meets(r, kind, scopes)
+		})
+	}
+	return slices.ContainsFunc(m.Requirements, func(r generator.ManifestRequirement) bool {
+		return r.OnBehalfOf != nil && meets(r, c.kind, c.scopes) &&
+			slices.Contains(r.OnBehalfOf.Credentials, c.user) && subset(r.OnBehalfOf.Scopes, c.userScopes)
+	})
+}
+
+// TestCompareRulesExact is TestCompareRequirementsExact over rules with
+// requirements on behalf of an end user and optional authentication: over
+// many random pairs of rules, Compare reports a loosening exactly when some
+// caller — nobody, one credential, or a workload's with an end user's token
+// — is allowed by the new rule and refused by the old, and a tightening
+// exactly when the other way round.
+func TestCompareRulesExact(t *testing.T) {
+	kinds := []string{"BEARER_JWT", "OAUTH2_TOKEN", "API_KEY", "MTLS"}
+	workloads, users := []string{"MTLS", "API_KEY"}, []string{"BEARER_JWT", "OAUTH2_TOKEN"}
+	scopes := []string{"a", "b", "c"}
+	rng := rand.New(rand.NewPCG(3, 4))
+	some := func(from []string) []string {
+		var out []string
+		for _, k := range from {
+			if rng.IntN(2) == 0 {
+				out = append(out, k)
+			}
+		}
+		if len(out) == 0 {
+			out = []string{from[rng.IntN(len(from))]}
+		}
+		return out
+	}
+	anyScopes := func() []string {
+		out := []string{}
+		for _, s := range scopes {
+			if rng.IntN(3) == 0 {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	random := func() generator.ManifestMethod {
+		m := base()
+		m.Condition = ""
+		m.Requirements = nil
+		for range 1 + rng.IntN(3) {
+			if rng.IntN(2) == 0 {
+				m.Requirements = append(m.Requirements, generator.ManifestRequirement{Credentials: some(kinds), Scopes: anyScopes()})
+				continue
+			}
+			m.Requirements = append(m.Requirements, generator.ManifestRequirement{Credentials: some(workloads), Scopes: anyScopes(),
+				OnBehalfOf: &generator.ManifestEndUser{Credentials: some(users), Scopes: anyScopes()}})
+		}
+		if rng.IntN(4) == 0 {
+			m.Authentication = generator.AuthenticationOptional
+		}
+		return m
+	}
+	var held [][]string
+	for mask := 0; mask < 1<<len(scopes); mask++ {
+		var h []string
+		for i, s := range scopes {
+			if mask&(1<<i) != 0 {
+				h = append(h, s)
+			}
+		}
+		held = append(held, h)
+	}
+	callers := []caller{{anonymous: true}}
+	for _, k := range kinds {
+		for _, h := range held {
+			callers = append(callers, caller{kind: k, scopes: h})
+		}
+	}
+	for _, w := range workloads {
+		for _, ws := range held {
+			for _, u := range users {
+				for _, us := range held {
+					callers = append(callers, caller{kind: w, scopes: ws, user: u, userScopes: us})
+				}
+			}
+		}
+	}
+	gains := func(o, n generator.ManifestMethod) bool {
+		for _, c := range callers {
+			if allowedBy(n, c) && !allowedBy(o, c) {
+				return true
+			}
+		}
+		return false
+	}
+	loosenings, tightenings := 0, 0
+	for i := 0; i < 3000; i++ {
+		o, n := random(), random()
+		if rng.IntN(4) == 0 { // a small edit
+			n = o
+			n.Requirements = slices.Clone(o.Requirements)
+			r := n.Requirements[0]
+			if r.OnBehalfOf != nil && rng.IntN(2) == 0 {
+				u := *r.OnBehalfOf
+				u.Scopes = u.Scopes[:len(u.Scopes)/2]
+				r.OnBehalfOf = &u
+			} else {
+				r.Scopes = r.Scopes[:len(r.Scopes)/2]
+			}
+			n.Requirements[0] = r
+		}
+		changes := Compare(manifest(o), manifest(n))
+		reported, reportedTight := false, false
+		for _, c := range changes {
+			reported = reported || c.Class() == Loosening
+			reportedTight = reportedTight || c.Class() == Tightening
+		}
+		if want := gains(o, n); reported != want {
+			t.Fatalf("old %+v, new %+v: loosening reported %v, want %v:\n%v", describe(o), describe(n), reported, want, changes)
+		}
+		if want := gains(n, o); reportedTight != want {
+			t.Fatalf("old %+v, new %+v: tightening reported %v, want %v:\n%v", describe(o), describe(n), reportedTight, want, changes)
+		}
+		if reported {
+			loosenings++
+		}
+		if reportedTight {
+			tightenings++
+		}
+	}
+	if loosenings < 500 || tightenings < 500 || 3000-loosenings < 300 {
+		t.Errorf("%d of 3000 pairs loosen, %d tighten: too few of one outcome to trust the check", loosenings, tightenings)
 	}
 }

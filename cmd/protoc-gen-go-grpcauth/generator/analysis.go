@@ -162,7 +162,7 @@ func analyzeFile(f *protogen.File, undeclaredOK bool, files *protoregistry.Files
 				continue
 			}
 			if eff.condition != "" {
-				if fs := checkCondition(files, m, eff.condition, eff.conditionAt.withElement(string(m.Desc.FullName()))); len(fs) > 0 {
+				if fs := checkCondition(files, m, eff.condition, eff.conditionAt.withElement(string(m.Desc.FullName())), eff.onBehalfOf()); len(fs) > 0 {
 					findings = append(findings, fs...)
 					continue
 				}

@@ -32,17 +32,18 @@ func registry(gen *protogen.Plugin) (*protoregistry.Files, error) {
 func conditionAtOpen(m *protogen.Method) bool { return m.Desc.IsStreamingClient() }
 
 // checkCondition parses and type-checks expr for method m: `request` is
-// m's input type (not declared for client- and bidi-streaming methods) and
-// `principal` a grpcauth.v1.Principal; the result must be a bool. Findings
-// name the method, point at the declaration of the condition (at), and give
-// the position in the expression.
-func checkCondition(files *protoregistry.Files, m *protogen.Method, expr string, at site) []Finding {
+// m's input type (not declared for client- and bidi-streaming methods),
+// `principal` a grpcauth.v1.Principal, and so is `workload` when workload
+// is true (the rule has an on_behalf_of requirement); the result must be a
+// bool. Findings name the method, point at the declaration of the
+// condition (at), and give the position in the expression.
+func checkCondition(files *protoregistry.Files, m *protogen.Method, expr string, at site, workload bool) []Finding {
 	var env *cel.Env
 	var err error
 	if conditionAtOpen(m) {
-		env, err = celcond.CheckEnv(files, nil)
+		env, err = celcond.CheckEnv(files, nil, workload)
 	} else {
-		env, err = celcond.CheckEnv(files, m.Input.Desc)
+		env, err = celcond.CheckEnv(files, m.Input.Desc, workload)
 	}
 	if err != nil {
 		return []Finding{at.finding(CheckConditionValid, "condition: %v", err)}
@@ -52,8 +53,11 @@ func checkCondition(files *protoregistry.Files, m *protogen.Method, expr string,
 		var out []Finding
 		for _, e := range iss.Errors() {
 			msg := e.Message
-			if conditionAtOpen(m) && strings.Contains(msg, "undeclared reference to 'request'") {
+			switch {
+			case conditionAtOpen(m) && strings.Contains(msg, "undeclared reference to 'request'"):
 				msg = "a client- or bidi-streaming method's condition is decided when the stream opens and cannot use request"
+			case !workload && strings.Contains(msg, "undeclared reference to 'workload'"):
+				msg = "workload is declared only in a rule with an on_behalf_of requirement"
 			}
 			out = append(out, at.finding(CheckConditionValid, "condition: %s (%d:%d)", msg, e.Location.Line(), e.Location.Column()+1))
 		}

@@ -27,6 +27,21 @@ func generateDocs(gen *protogen.Plugin, f *protogen.File, m *Manifest) {
 	g.P("effective rule of every method, after inheritance (file, then service, then method).")
 	g.P("Requirements are alternatives (any one suffices); in one, any of the credential")
 	g.P("kinds, and all of the scopes. A condition is decided after a requirement is met.")
+	if anyOf(m, func(mm ManifestMethod) bool { return mm.Authentication == AuthenticationOptional }) {
+		g.P("Where authentication is optional, a call without any credential is allowed too, with")
+		g.P("no principal; a call with one is decided by the requirements.")
+	}
+	if anyOf(m, func(mm ManifestMethod) bool {
+		for _, r := range mm.Requirements {
+			if r.OnBehalfOf != nil {
+				return true
+			}
+		}
+		return false
+	}) {
+		g.P("A requirement \"on behalf of\" an end user takes two credentials at once: the calling")
+		g.P("workload's (its client certificate or `x-api-key`) and the end user's bearer token.")
+	}
 	for i, s := range f.Services {
 		ms := m.Services[i]
 		g.P()
@@ -72,6 +87,9 @@ func generateDocs(gen *protogen.Plugin, f *protogen.File, m *Manifest) {
 					for _, r := range mm.Requirements {
 						g.P("  - ", requirementText(r))
 					}
+				}
+				if mm.Authentication == AuthenticationOptional {
+					g.P("- **Authentication**: optional", declaredOn(mm.AuthenticationSource), ": a call without any credential is allowed, with no principal; a credential that is sent must be valid and meet the requirements.")
 				}
 			}
 			if mm.Access != AccessUndeclared {
@@ -121,26 +139,49 @@ func whoText(mm ManifestMethod) string {
 	for i, r := range mm.Requirements {
 		parts[i] = requirementText(r)
 	}
+	if mm.Authentication == AuthenticationOptional {
+		parts = append(parts, "no credential (authentication optional)")
+	}
 	return strings.Join(parts, "; or ")
 }
 
+// anyOf reports whether some method of m has f.
+func anyOf(m *Manifest, f func(ManifestMethod) bool) bool {
+	for _, s := range m.Services {
+		for _, mm := range s.Methods {
+			if f(mm) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func requirementText(r ManifestRequirement) string {
-	kinds := make([]string, len(r.Credentials))
-	for i, k := range r.Credentials {
+	s := kindsText(r.Credentials, r.Scopes)
+	if obo := r.OnBehalfOf; obo != nil {
+		s += " on behalf of an end user's " + kindsText(obo.Credentials, obo.Scopes)
+	}
+	return s
+}
+
+func kindsText(credentials, scopes []string) string {
+	kinds := make([]string, len(credentials))
+	for i, k := range credentials {
 		kinds[i] = "`" + k + "`"
 	}
 	s := orList(kinds)
-	switch len(r.Scopes) {
+	switch len(scopes) {
 	case 0:
 		return s
 	case 1:
-		return s + " with scope " + code(r.Scopes[0])
+		return s + " with scope " + code(scopes[0])
 	}
-	scopes := make([]string, len(r.Scopes))
-	for i, sc := range r.Scopes {
-		scopes[i] = code(sc)
+	quoted := make([]string, len(scopes))
+	for i, sc := range scopes {
+		quoted[i] = code(sc)
 	}
-	return s + " with scopes " + strings.Join(scopes[:len(scopes)-1], ", ") + " and " + scopes[len(scopes)-1]
+	return s + " with scopes " + strings.Join(quoted[:len(quoted)-1], ", ") + " and " + quoted[len(quoted)-1]
 }
 
 func orList(items []string) string {

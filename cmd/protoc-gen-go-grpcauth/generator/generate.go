@@ -217,13 +217,18 @@ func genService(g *protogen.GeneratedFile, s *protogen.Service, rules map[*proto
 	for _, m := range s.Methods {
 		genWrapperMethod(g, s, m, n, rules[m].condition != "")
 	}
-	genClient(g, s, n, deprecated)
+	genClient(g, s, n, deprecated, rules)
 }
 
 // credField is the client struct's field holding one method's credentials.
 func credField(m *protogen.Method) string { return "cred" + m.GoName }
 
-func genClient(g *protogen.GeneratedFile, s *protogen.Service, n names, deprecated bool) {
+func genClient(g *protogen.GeneratedFile, s *protogen.Service, n names, deprecated bool, rules map[*protogen.Method]*effectiveRule) {
+	optional, onBehalfOf := false, false
+	for _, m := range s.Methods {
+		optional = optional || rules[m].optional
+		onBehalfOf = onBehalfOf || rules[m].onBehalfOf()
+	}
 	g.P("// ", n.newClient, " returns a ", n.client, " that attaches to every call a")
 	g.P("// credential from creds that the method accepts (the first kind, in the")
 	g.P("// order of the method's rule, that creds holds) and none to public methods.")
@@ -231,6 +236,18 @@ func genClient(g *protogen.GeneratedFile, s *protogen.Service, n names, deprecat
 	g.P("// is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the")
 	g.P("// accepted kinds. Tokens are refreshed ahead of expiry; a unary call the")
 	g.P("// server refuses with TOKEN_EXPIRED is retried once with a fresh token.")
+	if optional {
+		g.P("// A method whose authentication is optional gets a credential when creds")
+		g.P("// holds one it accepts, and is called without one otherwise.")
+	}
+	if onBehalfOf {
+		g.P("// A method with an on_behalf_of requirement, called with a context from")
+		g.P("// runtime.OnBehalfOf, gets the end user's token beside the workload's")
+		g.P("// credential from creds (its API key, or the connection's client")
+		g.P("// certificate); the call fails before anything is sent when creds holds")
+		g.P("// none of the workload kinds, or when a method callable only on behalf of")
+		g.P("// an end user is called without one.")
+	}
 	if deprecated {
 		g.P("//")
 		g.P(deprecationComment)
@@ -308,26 +325,18 @@ func genRule(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method,
 	default:
 		g.P("Requirements: []", runtimePackage.Ident("Requirement"), "{")
 		for _, req := range r.requirements {
-			var kinds []any
-			for i, k := range req.kinds {
-				if i > 0 {
-					kinds = append(kinds, ", ")
-				}
-				kinds = append(kinds, runtimePackage.Ident(runtimeKind(k)))
+			line := append([]any{"{"}, kindsAndScopes(req.kinds, req.scopes)...)
+			if req.onBehalfOf != nil {
+				line = append(line, ", OnBehalfOf: &", runtimePackage.Ident("EndUser"), "{")
+				line = append(line, kindsAndScopes(req.onBehalfOf.kinds, req.onBehalfOf.scopes)...)
+				line = append(line, "}")
 			}
-			line := append([]any{"{Credentials: []", runtimePackage.Ident("CredentialKind"), "{"}, kinds...)
-			if len(req.scopes) > 0 {
-				quoted := make([]string, len(req.scopes))
-				for i, sc := range req.scopes {
-					quoted[i] = strconv.Quote(sc)
-				}
-				line = append(line, "}, Scopes: []string{", strings.Join(quoted, ", "), "}},")
-			} else {
-				line = append(line, "}},")
-			}
-			g.P(line...)
+			g.P(append(line, "},")...)
 		}
 		g.P("},")
+		if r.optional {
+			g.P("Optional: true,")
+		}
 	}
 	if r.tlsRequired {
 		g.P("Transport: ", runtimePackage.Ident("TLSRequired"), ",")
@@ -349,6 +358,27 @@ func genRule(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method,
 	}
 	g.P("}")
 	g.P()
+}
+
+// kindsAndScopes renders the Credentials and Scopes fields of a
+// runtime.Requirement or runtime.EndUser.
+func kindsAndScopes(kinds []grpcauthv1.CredentialKind, scopes []string) []any {
+	out := []any{"Credentials: []", runtimePackage.Ident("CredentialKind"), "{"}
+	for i, k := range kinds {
+		if i > 0 {
+			out = append(out, ", ")
+		}
+		out = append(out, runtimePackage.Ident(runtimeKind(k)))
+	}
+	out = append(out, "}")
+	if len(scopes) > 0 {
+		quoted := make([]string, len(scopes))
+		for i, sc := range scopes {
+			quoted[i] = strconv.Quote(sc)
+		}
+		out = append(out, ", Scopes: []string{", strings.Join(quoted, ", "), "}")
+	}
+	return out
 }
 
 func runtimeKind(k grpcauthv1.CredentialKind) string {
@@ -378,16 +408,14 @@ func describe(r *effectiveRule) string {
 			if i > 0 {
 				b.WriteString("; or ")
 			}
-			for j, k := range req.kinds {
-				if j > 0 {
-					b.WriteString(" or ")
-				}
-				b.WriteString(k.String())
+			describeKinds(&b, req.kinds, req.scopes)
+			if req.onBehalfOf != nil {
+				b.WriteString(" on behalf of an end user's ")
+				describeKinds(&b, req.onBehalfOf.kinds, req.onBehalfOf.scopes)
 			}
-			if len(req.scopes) > 0 {
-				b.WriteString(" with scopes ")
-				b.WriteString(strings.Join(req.scopes, " and "))
-			}
+		}
+		if r.optional {
+			b.WriteString("; or no credential at all (authentication: OPTIONAL), and then no principal")
 		}
 	}
 	if r.tlsRequired {
@@ -402,6 +430,19 @@ func describe(r *effectiveRule) string {
 		b.WriteString(r.source)
 	}
 	return b.String()
+}
+
+func describeKinds(b *strings.Builder, kinds []grpcauthv1.CredentialKind, scopes []string) {
+	for j, k := range kinds {
+		if j > 0 {
+			b.WriteString(" or ")
+		}
+		b.WriteString(k.String())
+	}
+	if len(scopes) > 0 {
+		b.WriteString(" with scopes ")
+		b.WriteString(strings.Join(scopes, " and "))
+	}
 }
 
 func genWrapperMethod(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method, n names, hasCondition bool) {

@@ -43,6 +43,7 @@ const ManifestSuffix = "_grpcauth.manifest.json"
 //	      "access": "REQUIREMENTS",
 //	      "requirements": [{"credentials": ["BEARER_JWT", "MTLS"], "scopes": ["library.read"]}],
 //	      "transport": "ANY_TRANSPORT",
+//	      "authentication": "REQUIRED",
 //	      "dry_run": false,
 //	      "source": "library.v1.LibraryService"
 //	    }]
@@ -97,6 +98,16 @@ const (
 	AccessUndeclared = "UNDECLARED"
 )
 
+// The values of ManifestMethod.Authentication.
+const (
+	// AuthenticationRequired: a call without a credential is refused.
+	AuthenticationRequired = "REQUIRED"
+	// AuthenticationOptional: a call without any credential is allowed
+	// (with no principal); one with a credential is decided by the
+	// requirements.
+	AuthenticationOptional = "OPTIONAL"
+)
+
 // The values of ManifestMethod.Transport.
 const (
 	TransportAny         = "ANY_TRANSPORT"
@@ -123,6 +134,11 @@ type ManifestMethod struct {
 	Requirements []ManifestRequirement `json:"requirements"`
 	// Transport is TLS_REQUIRED or ANY_TRANSPORT.
 	Transport string `json:"transport"`
+	// Authentication is OPTIONAL when a REQUIREMENTS method lets a call
+	// without any credential through (authentication: OPTIONAL), REQUIRED
+	// otherwise. A manifest written before the field existed has none,
+	// which [ReadManifest] reads as REQUIRED, as those rules were.
+	Authentication string `json:"authentication"`
 	// Condition is the CEL condition decided after a requirement is met;
 	// absent when there is none. Client- and bidi-streaming methods decide
 	// it when the stream opens, the others on the decoded request.
@@ -141,6 +157,9 @@ type ManifestMethod struct {
 	// transport and the condition; absent when no level did.
 	TransportSource string `json:"transport_source,omitempty"`
 	ConditionSource string `json:"condition_source,omitempty"`
+	// AuthenticationSource is the element that set authentication:
+	// OPTIONAL; absent for REQUIRED.
+	AuthenticationSource string `json:"authentication_source,omitempty"`
 }
 
 // ManifestRequirement is one alternative: a credential of any of the kinds
@@ -148,6 +167,20 @@ type ManifestMethod struct {
 type ManifestRequirement struct {
 	// Credentials are kinds as the .proto spells them: BEARER_JWT,
 	// OAUTH2_TOKEN, API_KEY, MTLS.
+	Credentials []string `json:"credentials"`
+	// Scopes are all required; [] when none is.
+	Scopes []string `json:"scopes"`
+	// OnBehalfOf is the end user the workload calls for: with it, the
+	// credentials are the workload's (MTLS, API_KEY) and the call carries
+	// an end user's bearer token of OnBehalfOf's kinds with all of its
+	// scopes too. Absent for a requirement of one credential.
+	OnBehalfOf *ManifestEndUser `json:"on_behalf_of,omitempty"`
+}
+
+// ManifestEndUser is a requirement's on_behalf_of: a bearer token of any of
+// the kinds that holds all of the scopes.
+type ManifestEndUser struct {
+	// Credentials are BEARER_JWT, OAUTH2_TOKEN.
 	Credentials []string `json:"credentials"`
 	// Scopes are all required; [] when none is.
 	Scopes []string `json:"scopes"`
@@ -173,6 +206,7 @@ func manifestMethod(s *protogen.Service, m *protogen.Method, r *effectiveRule) M
 		Type:            methodType(m),
 		Requirements:    []ManifestRequirement{},
 		Transport:       TransportAny,
+		Authentication:  AuthenticationRequired,
 		Condition:       r.condition,
 		DryRun:          r.dryRun,
 		Source:          r.source,
@@ -192,7 +226,16 @@ func manifestMethod(s *protogen.Service, m *protogen.Method, r *effectiveRule) M
 			for _, k := range req.kinds {
 				mr.Credentials = append(mr.Credentials, k.String())
 			}
+			if obo := req.onBehalfOf; obo != nil {
+				mr.OnBehalfOf = &ManifestEndUser{Credentials: []string{}, Scopes: append([]string{}, obo.scopes...)}
+				for _, k := range obo.kinds {
+					mr.OnBehalfOf.Credentials = append(mr.OnBehalfOf.Credentials, k.String())
+				}
+			}
 			mm.Requirements = append(mm.Requirements, mr)
+		}
+		if r.optional {
+			mm.Authentication, mm.AuthenticationSource = AuthenticationOptional, r.optionalSource
 		}
 	}
 	if r.tlsRequired {
@@ -235,6 +278,8 @@ func writeJSON(b *bytes.Buffer, v reflect.Value, indent string) error {
 		inner, sep, end = "", ", ", ""
 	}
 	switch v.Kind() {
+	case reflect.Pointer: // omitempty drops a nil one
+		return writeJSON(b, v.Elem(), indent)
 	case reflect.Struct:
 		b.WriteString("{")
 		first := true
@@ -294,6 +339,8 @@ func flatJSON(t reflect.Type) bool {
 		return true
 	case reflect.Slice:
 		return t.Elem().Kind() != reflect.Struct && flatJSON(t.Elem())
+	case reflect.Pointer:
+		return flatJSON(t.Elem())
 	case reflect.Struct:
 		for i := 0; i < t.NumField(); i++ {
 			if f := t.Field(i).Type; f.Kind() == reflect.Struct || (f.Kind() == reflect.Slice && !flatJSON(f)) {
@@ -344,6 +391,13 @@ func ReadManifest(data []byte) (*Manifest, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	for i := range m.Services {
+		for j := range m.Services[i].Methods {
+			if mm := &m.Services[i].Methods[j]; mm.Authentication == "" {
+				mm.Authentication = AuthenticationRequired // written before the field existed
+			}
+		}
+	}
 	return m, nil
 }
 
@@ -372,6 +426,18 @@ func checkManifestMethod(service string, mm ManifestMethod) error {
 	default:
 		fail(`unknown "transport" %q`, mm.Transport)
 	}
+	switch mm.Authentication {
+	case "", AuthenticationRequired:
+	case AuthenticationOptional:
+		if mm.Access != AccessRequirements {
+			fail(`access %s with authentication OPTIONAL`, mm.Access)
+		}
+		if mm.Condition != "" {
+			fail(`authentication OPTIONAL with a "condition"`)
+		}
+	default:
+		fail(`unknown "authentication" %q`, mm.Authentication)
+	}
 	switch mm.Access {
 	case AccessRequirements:
 		if len(mm.Requirements) == 0 {
@@ -384,6 +450,18 @@ func checkManifestMethod(service string, mm ManifestMethod) error {
 			for _, k := range r.Credentials {
 				if v, ok := grpcauthv1.CredentialKind_value[k]; !ok || v == 0 {
 					fail(`requirements[%d]: unknown credential kind %q`, i, k)
+				} else if r.OnBehalfOf != nil && k != "MTLS" && k != "API_KEY" {
+					fail(`requirements[%d]: credential kind %q is not a workload's (MTLS, API_KEY) beside "on_behalf_of"`, i, k)
+				}
+			}
+			if obo := r.OnBehalfOf; obo != nil {
+				if len(obo.Credentials) == 0 {
+					fail(`requirements[%d]: on_behalf_of: no "credentials"`, i)
+				}
+				for _, k := range obo.Credentials {
+					if k != "BEARER_JWT" && k != "OAUTH2_TOKEN" {
+						fail(`requirements[%d]: on_behalf_of: credential kind %q is not a bearer token's (BEARER_JWT, OAUTH2_TOKEN)`, i, k)
+					}
 				}
 			}
 		}

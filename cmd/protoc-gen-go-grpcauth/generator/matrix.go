@@ -30,6 +30,10 @@ type matrixCase struct {
 	scopes    []string
 	plaintext bool
 	want      string // a runtime.Reason constant's name, "" when allowed
+	// endUser is the kind of an end user's bearer token sent beside the
+	// workload's credential kind ("" for none), holding endUserScopes.
+	endUser       string
+	endUserScopes []string
 }
 
 // matrixCases computes the cases of one method from its manifest entry,
@@ -55,9 +59,19 @@ func matrixCases(mm ManifestMethod) (cases []matrixCase, skipped []string) {
 		}
 		return cases, nil
 	}
-	reqs := make([]req, len(mm.Requirements))
-	for i, r := range mm.Requirements {
-		reqs[i] = req{kinds: r.Credentials, scopes: r.Scopes}
+	// The requirements of one credential, and those with an end user.
+	var reqs []req
+	var pairs []pairReq
+	for _, r := range mm.Requirements {
+		if r.OnBehalfOf == nil {
+			reqs = append(reqs, req{kinds: r.Credentials, scopes: r.Scopes})
+		} else {
+			pairs = append(pairs, pairReq{req{r.Credentials, r.Scopes}, req{r.OnBehalfOf.Credentials, r.OnBehalfOf.Scopes}})
+		}
+	}
+	none := "ReasonCredentialsMissing" // what a call without a credential gets
+	if mm.Authentication == AuthenticationOptional {
+		none = ""
 	}
 	seen := map[string]bool{}
 	add := func(c matrixCase) {
@@ -87,12 +101,22 @@ func matrixCases(mm ManifestMethod) (cases []matrixCase, skipped []string) {
 			}
 		}
 	}
-	add(matrixCase{name: "no credential", want: "ReasonCredentialsMissing"})
+	if none == "" {
+		add(matrixCase{name: "no credential (authentication optional)"})
+	} else {
+		add(matrixCase{name: "no credential", want: none})
+	}
 	for _, k := range allKinds {
 		if accepts(reqs, k) {
 			continue
 		}
 		switch {
+		case takesWorkload(pairs, k):
+			add(matrixCase{name: k + " alone, without an end user's token" + withScopes(every), kind: k, scopes: every, want: "ReasonCredentialsMissing"})
+		case takesEndUser(pairs, k):
+			add(matrixCase{name: k + " alone, without the workload's credential" + withScopes(every), kind: k, scopes: every, want: "ReasonCredentialsMissing"})
+		case k == "MTLS" && none == "":
+			add(matrixCase{name: "MTLS, not accepted: the certificate is not read, and authentication is optional" + withScopes(every), kind: k, scopes: every})
 		case k == "MTLS":
 			// The certificate is the credential only on methods that accept
 			// MTLS: here it is not read, and the call has none.
@@ -103,6 +127,16 @@ func matrixCases(mm ManifestMethod) (cases []matrixCase, skipped []string) {
 			add(matrixCase{name: k + ", not accepted" + withScopes(every), kind: k, scopes: every, want: "ReasonCredentialKindNotAccepted"})
 		}
 	}
+	if takesWorkload(pairs, "API_KEY") {
+		cases = append(cases, pairCases(pairs)...)
+	} else {
+		// SECURITY-CASES 48: two credentials at once, where no requirement
+		// takes an API key beside an end user's token.
+		add(matrixCase{name: "API_KEY and BEARER_JWT at once" + withScopes(every), kind: "API_KEY", scopes: every, endUser: "BEARER_JWT", endUserScopes: every, want: "ReasonCredentialsMalformed"})
+		if takesWorkload(pairs, "MTLS") {
+			cases = append(cases, pairCases(pairs)...)
+		}
+	}
 	if mm.Transport == TransportTLSRequired {
 		// No credential: transport is decided first, so TLS_REQUIRED gives
 		// TRANSPORT_INSECURE, and a rule without it CREDENTIALS_MISSING
@@ -111,6 +145,80 @@ func matrixCases(mm ManifestMethod) (cases []matrixCase, skipped []string) {
 		add(matrixCase{name: "no credential, over plaintext", plaintext: true, want: "ReasonTransportInsecure"})
 	}
 	return cases, skipped
+}
+
+// pairReq is a requirement with an end user: the workload's kinds and
+// scopes, and the end user's.
+type pairReq struct{ workload, user req }
+
+func takesWorkload(pairs []pairReq, k string) bool {
+	for _, p := range pairs {
+		if slices.Contains(p.workload.kinds, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func takesEndUser(pairs []pairReq, k string) bool {
+	for _, p := range pairs {
+		if slices.Contains(p.user.kinds, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// pairAllows reports whether a workload of kind w holding ws, for an end
+// user of kind u holding us, meets one of pairs.
+func pairAllows(pairs []pairReq, w string, ws []string, u string, us []string) bool {
+	for _, p := range pairs {
+		if allows([]req{p.workload}, w, ws) && allows([]req{p.user}, u, us) {
+			return true
+		}
+	}
+	return false
+}
+
+// pairCases are the cases of the requirements with an end user: each pair
+// of kinds they take with exactly their scopes, allowed; each with one
+// scope fewer (on either side), denied unless another requirement takes
+// it; an opaque end user's token where only JWTs are taken.
+func pairCases(pairs []pairReq) []matrixCase {
+	var out []matrixCase
+	seen := map[string]bool{}
+	add := func(c matrixCase) {
+		if !seen[c.name] {
+			seen[c.name] = true
+			out = append(out, c)
+		}
+	}
+	for _, p := range pairs {
+		for _, w := range p.workload.kinds {
+			for _, u := range p.user.kinds {
+				of := w + withScopes(p.workload.scopes) + " on behalf of " + u + withScopes(p.user.scopes)
+				add(matrixCase{name: of, kind: w, scopes: p.workload.scopes, endUser: u, endUserScopes: p.user.scopes})
+				for _, s := range p.workload.scopes {
+					fewer := slices.DeleteFunc(slices.Clone(p.workload.scopes), func(x string) bool { return x == s })
+					if !pairAllows(pairs, w, fewer, u, p.user.scopes) {
+						add(matrixCase{name: of + ", the workload without " + s, kind: w, scopes: fewer, endUser: u, endUserScopes: p.user.scopes, want: "ReasonScopeInsufficient"})
+					}
+				}
+				for _, s := range p.user.scopes {
+					fewer := slices.DeleteFunc(slices.Clone(p.user.scopes), func(x string) bool { return x == s })
+					if !pairAllows(pairs, w, p.workload.scopes, u, fewer) {
+						add(matrixCase{name: of + ", the end user without " + s, kind: w, scopes: p.workload.scopes, endUser: u, endUserScopes: fewer, want: "ReasonScopeInsufficient"})
+					}
+				}
+			}
+			if !takesEndUser(pairs, "OAUTH2_TOKEN") {
+				// A JWT where only opaque tokens are taken would be
+				// introspected, and the endpoint's answer is its own.
+				add(matrixCase{name: w + withScopes(p.workload.scopes) + " on behalf of OAUTH2_TOKEN, not accepted" + withScopes(p.user.scopes), kind: w, scopes: p.workload.scopes, endUser: "OAUTH2_TOKEN", endUserScopes: p.user.scopes, want: "ReasonCredentialKindNotAccepted"})
+			}
+		}
+	}
+	return out
 }
 
 func accepts(reqs []req, k string) bool {
@@ -201,6 +309,16 @@ func genMatrix(g *protogen.GeneratedFile, s *protogen.Service, ms ManifestServic
 					quoted[i] = strconv.Quote(sc)
 				}
 				line = append(line, ", Scopes: []string{", strings.Join(quoted, ", "), "}")
+			}
+			if c.endUser != "" {
+				line = append(line, ", EndUser: ", runtimePackage.Ident(runtimeKindName(c.endUser)))
+				if len(c.endUserScopes) > 0 {
+					quoted := make([]string, len(c.endUserScopes))
+					for i, sc := range c.endUserScopes {
+						quoted[i] = strconv.Quote(sc)
+					}
+					line = append(line, ", EndUserScopes: []string{", strings.Join(quoted, ", "), "}")
+				}
 			}
 			if c.plaintext {
 				line = append(line, ", Transport: ", authmatrixPackage.Ident("Plaintext"))

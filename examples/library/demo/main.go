@@ -137,7 +137,7 @@ func run(stdout io.Writer) error {
 		}
 		// Send fails with io.EOF once the server has answered; the status
 		// comes from CloseAndRecv.
-		_ = s.Send(&libraryv1.ImportBooksRequest{Book: &libraryv1.Book{Name: "shelves/public/books/9", Title: "Dry Run"}})
+		_ = s.Send(&libraryv1.ImportBooksRequest{Book: &libraryv1.Book{Name: "tenants/initech/shelves/drafts/books/9", Title: "Dry Run"}})
 		r, err := s.CloseAndRecv()
 		return fmt.Sprintf("imported %d book(s); the server logged what it would have denied", r.GetImported()), err
 	}
@@ -209,6 +209,34 @@ func run(stdout io.Writer) error {
 	}
 	apiKeyOnly := &runtime.ClientCredentials{APIKey: w.exportKey}
 
+	// Optional authentication: anybody may search; a signed-in reader of
+	// tenant acme sees acme's books too, and a bad token is refused.
+	search := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		var hdr metadata.MD
+		r, err := c.SearchCatalogue(ctx, &libraryv1.SearchCatalogueRequest{}, grpc.Header(&hdr))
+		return fmt.Sprintf("%d book(s); handler saw %s", len(r.GetBooks()), strings.Join(hdr.Get("x-served-for"), "")), err
+	}
+	acmeReader := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"), authtest.Claim("tenant", "acme"))
+
+	// On behalf of an end user: the lending desk (its client certificate,
+	// or its API key) lends a book to the member who signed in at the desk.
+	// Members sign in at the members' realm, a second issuer (found by
+	// OpenID Connect Discovery; typ JWT; scopes from its realm roles).
+	memberRole := authtest.Claim("realm_access", map[string]any{"roles": []string{"member", "offline_access"}})
+	member := w.members.Mint(authtest.Subject("alice"), authtest.Type("JWT"), authtest.Claim("typ", "Bearer"), memberRole)
+	memberIDToken := w.members.Mint(authtest.Subject("alice"), authtest.Type("JWT"), authtest.Claim("typ", "ID"), memberRole)
+	lendTo := func(who string, token string) func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		return func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+			if token != "" {
+				ctx = runtime.OnBehalfOf(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}))
+			}
+			r, err := c.LendBook(ctx, &libraryv1.LendBookRequest{Name: "shelves/public/books/2", Member: who})
+			return fmt.Sprintf("lent by %s to %s", r.GetLentBy(), r.GetLentTo()), err
+		}
+	}
+	deskCert := &runtime.ClientCredentials{ClientCertificate: true}
+	deskKey := &runtime.ClientCredentials{APIKey: w.deskKey}
+
 	calls := []call{
 		// Bearer JWTs.
 		{"GetBook", "JWT alice [library.read]", w.tls, bearer(reader), nil, "OK", getBook},
@@ -244,6 +272,20 @@ func run(stdout io.Writer) error {
 		{"GetBook on replica B", "the same JWT, revoked on replica A", w.replicaTLS, bearer(henry), nil, "Unauthenticated", revokeHenry},
 		{"GetBook on replica B", "JWT ivan issued before T, revoked on A", w.replicaTLS, bearer(ivanOld), nil, "Unauthenticated", revokeIvan},
 		{"GetBook on replica B", "JWT ivan issued after T", w.replicaTLS, bearer(ivanNew), nil, "OK", getBook},
+		// A second issuer: the members' realm.
+		{"GetBook", "JWT of the members' realm, role member", w.tls, bearer(member), nil, "OK", getBook},
+		{"GetBook", "ID token of the members' realm", w.tls, bearer(memberIDToken), nil, "Unauthenticated", getBook},
+		// Optional authentication.
+		{"SearchCatalogue", "none", w.tls, nil, nil, "OK", search},
+		{"SearchCatalogue", "JWT alice [library.read] tenant acme", w.tls, bearer(acmeReader), nil, "OK", search},
+		{"SearchCatalogue", "expired JWT", w.tls, bearer(expired), nil, "Unauthenticated", search},
+		// On behalf of an end user, with the generated client.
+		{"LendBook (generated client)", "desk certificate for member alice", w.desk, nil, deskCert, "OK", lendTo("alice", member)},
+		{"LendBook (generated client)", "desk API key for member alice", w.tls, nil, deskKey, "OK", lendTo("alice", member)},
+		{"LendBook (generated client)", "desk certificate for alice, request names bob", w.desk, nil, deskCert, "PermissionDenied", lendTo("bob", member)},
+		{"LendBook (generated client)", "desk certificate, no member: preflight", w.desk, nil, deskCert, "Unauthenticated", lendTo("alice", "")},
+		{"LendBook", "member alice alone", w.tls, bearer(member), nil, "Unauthenticated", lendTo("alice", "")},
+		{"LendBook", "desk API key and library JWT alice [library.read]", w.tls, append(apiKey(w.deskKey), bearer(reader)...), nil, "PermissionDenied", lendTo("alice", "")},
 		// The generated client.
 		{"GetBook (generated client)", "API key only: preflight", w.tls, nil, apiKeyOnly, "Unauthenticated", getBook},
 		{"GetBook (generated client)", "token source, 3s tokens", w.tls, nil, refreshing, "OK", refresh},
@@ -311,8 +353,10 @@ func run(stdout io.Writer) error {
 // world is everything the demo starts.
 type world struct {
 	issuer, attacker *authtest.Issuer
+	members          *authtest.Issuer // a second issuer: the members' realm
 	introspector     *authtest.Introspector
 	exportKey        string
+	deskKey          string // the lending desk's API key
 	srv              *library.Running
 	replica          *library.Running // a second replica, sharing revocations with srv
 	log              *syncBuffer
@@ -323,6 +367,7 @@ type world struct {
 	revocationsA    runtime.RevocationStore
 	revocationsKind string
 	mtls, badMTLS   *grpc.ClientConn // TLS with a workload certificate of demo.test; of elsewhere.test
+	desk            *grpc.ClientConn // TLS with the lending desk's certificate
 	closers         []func()
 }
 
@@ -350,12 +395,25 @@ func startWorld() (w *world, err error) {
 	w.introspector = authtest.StartIntrospector("library-server", "demo-secret")
 	w.closers = append(w.closers, w.introspector.Close)
 
+	if w.members, err = authtest.StartIssuer(authtest.DefaultAudience("library"), authtest.IssuerPath("/realms/members"), authtest.KeyIDPrefix("members-")); err != nil {
+		return nil, err
+	}
+	w.closers = append(w.closers, w.members.Close)
 	newJWT := func() (*jwtauth.Authenticator, error) {
 		return jwtauth.New(
-			jwtauth.Issuer(w.issuer.URL()),
-			jwtauth.Audience("library"),
-			jwtauth.JWKSURL(w.issuer.JWKSURL()),
-			jwtauth.HTTPClient(w.issuer.HTTPClient()),
+			jwtauth.Issuer(w.issuer.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(w.issuer.JWKSURL())),
+			// The members' realm: its keys by discovery; typ JWT for access
+			// and ID tokens alike, told apart by its typ claim; scopes from
+			// its realm roles.
+			jwtauth.Issuer(w.members.URL(),
+				jwtauth.Audience("library"),
+				jwtauth.OIDCDiscovery(),
+				jwtauth.Types("at+jwt", "JWT"),
+				jwtauth.RequireClaim("typ", "Bearer"),
+				jwtauth.ScopesFrom(jwtauth.Claim("realm_access", "roles").Map(map[string][]string{
+					"member": {"library.read", "library.borrow"},
+				}))),
+			jwtauth.HTTPClient(w.issuer.HTTPClient()), // both issuers serve httptest's certificate
 		)
 	}
 	jwtAuth, err := newJWT()
@@ -375,7 +433,13 @@ func startWorld() (w *world, err error) {
 	if w.exportKey, err = apikey.NewKey(); err != nil {
 		return nil, err
 	}
-	keys, err := apikey.New([]apikey.Client{{Name: "exporter", Scopes: []string{"export"}, KeySHA256: []string{apikey.Hash(w.exportKey)}}})
+	if w.deskKey, err = apikey.NewKey(); err != nil {
+		return nil, err
+	}
+	keys, err := apikey.New([]apikey.Client{
+		{Name: "exporter", Scopes: []string{"export"}, KeySHA256: []string{apikey.Hash(w.exportKey)}},
+		{Name: "lending-desk", Scopes: []string{"library.lend"}, KeySHA256: []string{apikey.Hash(w.deskKey)}},
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +450,7 @@ func startWorld() (w *world, err error) {
 	workloads, err := mtls.New(
 		mtls.SPIFFE("demo.test"),
 		mtls.Bundle(ca.Pool()),
-		mtls.Scopes(map[string][]string{"spiffe://demo.test/reader": {"library.read"}}),
+		mtls.Scopes(map[string][]string{"spiffe://demo.test/reader": {"library.read"}, "spiffe://demo.test/desk": {"library.lend"}}),
 	)
 	if err != nil {
 		return nil, err
@@ -454,6 +518,13 @@ func startWorld() (w *world, err error) {
 		return nil, err
 	}
 	if w.mtls, err = dial(w.srv.TLSAddr, good); err != nil {
+		return nil, err
+	}
+	desk, err := withCert("spiffe://demo.test/desk")
+	if err != nil {
+		return nil, err
+	}
+	if w.desk, err = dial(w.srv.TLSAddr, desk); err != nil {
 		return nil, err
 	}
 	bad, err := withCert("spiffe://elsewhere.test/reader")

@@ -61,6 +61,9 @@ func runDemo(t *testing.T) string {
 		"handler saw henry (BEARER_JWT)", "henry's token (by jti): revoked on replica A, refused on replica B after",
 		"ivan's tokens issued before T (by subject): revoked on replica A, refused on replica B after",
 		"handler saw ivan (BEARER_JWT)", `subject=henry detail="the token's jti is revoked"`,
+		"handler saw anonymous", "3 book(s); handler saw alice (BEARER_JWT)",
+		"lent by spiffe://demo.test/desk to alice", "lent by lending-desk to alice", "the end user lacks a required scope: library.borrow",
+		"workload_subject=spiffe://demo.test/desk", "the token lacks a claim value this server requires",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)

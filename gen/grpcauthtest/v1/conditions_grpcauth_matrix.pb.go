@@ -30,6 +30,7 @@ var TenantsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -44,6 +45,7 @@ var TenantsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -58,6 +60,7 @@ var TenantsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -71,6 +74,7 @@ var TenantsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -85,6 +89,7 @@ var TenantsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -99,6 +104,7 @@ var TenantsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 	},

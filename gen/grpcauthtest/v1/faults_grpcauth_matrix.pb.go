@@ -30,6 +30,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -44,6 +45,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -58,6 +60,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -72,6 +75,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -86,6 +90,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -100,6 +105,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -114,6 +120,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -128,6 +135,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -142,6 +150,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -156,6 +165,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -170,6 +180,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -184,6 +195,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -198,6 +210,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -212,6 +225,7 @@ var FaultsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 	},

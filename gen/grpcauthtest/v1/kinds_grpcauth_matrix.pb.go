@@ -30,6 +30,7 @@ var KindsAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted with scope s", Credential: runtime.OAuth2Token, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -43,6 +44,7 @@ var KindsAuthMatrix = &authmatrix.Service{
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
 				{Name: "API_KEY, not accepted with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 				// Not a case: BEARER_JWT, not accepted: where OAUTH2_TOKEN is, a bearer token is introspected, and the endpoint's answer to a JWT is its own.
 			},
 		},
@@ -58,6 +60,7 @@ var KindsAuthMatrix = &authmatrix.Service{
 				{Name: "BEARER_JWT, not accepted with scope s", Credential: runtime.BearerJWT, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "OAUTH2_TOKEN, not accepted with scope s", Credential: runtime.OAuth2Token, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -72,6 +75,7 @@ var KindsAuthMatrix = &authmatrix.Service{
 				{Name: "BEARER_JWT, not accepted with scope s", Credential: runtime.BearerJWT, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "OAUTH2_TOKEN, not accepted with scope s", Credential: runtime.OAuth2Token, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -89,6 +93,7 @@ var KindsAuthMatrix = &authmatrix.Service{
 				{Name: "MTLS with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}},
 				{Name: "MTLS without scope s", Credential: runtime.MTLS, Want: runtime.ReasonScopeInsufficient},
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -106,6 +111,7 @@ var KindsAuthMatrix = &authmatrix.Service{
 				{Name: "MTLS with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}},
 				{Name: "MTLS without scope s", Credential: runtime.MTLS, Want: runtime.ReasonScopeInsufficient},
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -123,6 +129,7 @@ var KindsAuthMatrix = &authmatrix.Service{
 				{Name: "MTLS with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}},
 				{Name: "MTLS without scope s", Credential: runtime.MTLS, Want: runtime.ReasonScopeInsufficient},
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -140,6 +147,7 @@ var KindsAuthMatrix = &authmatrix.Service{
 				{Name: "MTLS with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}},
 				{Name: "MTLS without scope s", Credential: runtime.MTLS, Want: runtime.ReasonScopeInsufficient},
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
@@ -177,6 +185,7 @@ var KindsAuthMatrix = &authmatrix.Service{
 				{Name: "MTLS with scope s", Credential: runtime.MTLS, Scopes: []string{"s"}},
 				{Name: "MTLS without scope s", Credential: runtime.MTLS, Want: runtime.ReasonScopeInsufficient},
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 				{Name: "no credential, over plaintext", Transport: authmatrix.Plaintext, Want: runtime.ReasonTransportInsecure},
 			},
 		},

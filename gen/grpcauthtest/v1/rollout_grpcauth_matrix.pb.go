@@ -71,6 +71,7 @@ var RolloutAuthMatrix = &authmatrix.Service{
 				{Name: "MTLS without scope s", Credential: runtime.MTLS, Want: runtime.ReasonScopeInsufficient},
 				{Name: "no credential", Want: runtime.ReasonCredentialsMissing},
 				{Name: "API_KEY, not accepted with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, Want: runtime.ReasonCredentialKindNotAccepted},
+				{Name: "API_KEY and BEARER_JWT at once with scope s", Credential: runtime.APIKey, Scopes: []string{"s"}, EndUser: runtime.BearerJWT, EndUserScopes: []string{"s"}, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 	},

@@ -586,6 +586,208 @@ func (x *ListPublicShelvesResponse) GetShelves() []string {
 	return nil
 }
 
+// Request for SearchCatalogue.
+type SearchCatalogueRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Words of the title.
+	Query         string `protobuf:"bytes,1,opt,name=query,proto3" json:"query,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCatalogueRequest) Reset() {
+	*x = SearchCatalogueRequest{}
+	mi := &file_library_v1_library_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCatalogueRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCatalogueRequest) ProtoMessage() {}
+
+func (x *SearchCatalogueRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_library_v1_library_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCatalogueRequest.ProtoReflect.Descriptor instead.
+func (*SearchCatalogueRequest) Descriptor() ([]byte, []int) {
+	return file_library_v1_library_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SearchCatalogueRequest) GetQuery() string {
+	if x != nil {
+		return x.Query
+	}
+	return ""
+}
+
+// Response for SearchCatalogue.
+type SearchCatalogueResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The books found.
+	Books         []*Book `protobuf:"bytes,1,rep,name=books,proto3" json:"books,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SearchCatalogueResponse) Reset() {
+	*x = SearchCatalogueResponse{}
+	mi := &file_library_v1_library_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SearchCatalogueResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SearchCatalogueResponse) ProtoMessage() {}
+
+func (x *SearchCatalogueResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_library_v1_library_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SearchCatalogueResponse.ProtoReflect.Descriptor instead.
+func (*SearchCatalogueResponse) Descriptor() ([]byte, []int) {
+	return file_library_v1_library_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *SearchCatalogueResponse) GetBooks() []*Book {
+	if x != nil {
+		return x.Books
+	}
+	return nil
+}
+
+// Request for LendBook.
+type LendBookRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Resource name of the book.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The member who borrows it: their token's subject.
+	Member        string `protobuf:"bytes,2,opt,name=member,proto3" json:"member,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LendBookRequest) Reset() {
+	*x = LendBookRequest{}
+	mi := &file_library_v1_library_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LendBookRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LendBookRequest) ProtoMessage() {}
+
+func (x *LendBookRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_library_v1_library_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LendBookRequest.ProtoReflect.Descriptor instead.
+func (*LendBookRequest) Descriptor() ([]byte, []int) {
+	return file_library_v1_library_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *LendBookRequest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *LendBookRequest) GetMember() string {
+	if x != nil {
+		return x.Member
+	}
+	return ""
+}
+
+// Response for LendBook.
+type LendBookResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Who lent the book (the desk) to whom (the member).
+	LentBy string `protobuf:"bytes,1,opt,name=lent_by,json=lentBy,proto3" json:"lent_by,omitempty"`
+	// The member.
+	LentTo        string `protobuf:"bytes,2,opt,name=lent_to,json=lentTo,proto3" json:"lent_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LendBookResponse) Reset() {
+	*x = LendBookResponse{}
+	mi := &file_library_v1_library_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LendBookResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LendBookResponse) ProtoMessage() {}
+
+func (x *LendBookResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_library_v1_library_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LendBookResponse.ProtoReflect.Descriptor instead.
+func (*LendBookResponse) Descriptor() ([]byte, []int) {
+	return file_library_v1_library_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *LendBookResponse) GetLentBy() string {
+	if x != nil {
+		return x.LentBy
+	}
+	return ""
+}
+
+func (x *LendBookResponse) GetLentTo() string {
+	if x != nil {
+		return x.LentTo
+	}
+	return ""
+}
+
 var File_library_v1_library_proto protoreflect.FileDescriptor
 
 const file_library_v1_library_proto_rawDesc = "" +
@@ -616,7 +818,17 @@ const file_library_v1_library_proto_rawDesc = "" +
 	"\x04book\x18\x01 \x01(\v2\x10.library.v1.BookR\x04book\"\x1a\n" +
 	"\x18ListPublicShelvesRequest\"5\n" +
 	"\x19ListPublicShelvesResponse\x12\x18\n" +
-	"\ashelves\x18\x01 \x03(\tR\ashelves2\xd1\x05\n" +
+	"\ashelves\x18\x01 \x03(\tR\ashelves\".\n" +
+	"\x16SearchCatalogueRequest\x12\x14\n" +
+	"\x05query\x18\x01 \x01(\tR\x05query\"A\n" +
+	"\x17SearchCatalogueResponse\x12&\n" +
+	"\x05books\x18\x01 \x03(\v2\x10.library.v1.BookR\x05books\"=\n" +
+	"\x0fLendBookRequest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06member\x18\x02 \x01(\tR\x06member\"D\n" +
+	"\x10LendBookResponse\x12\x17\n" +
+	"\alent_by\x18\x01 \x01(\tR\x06lentBy\x12\x17\n" +
+	"\alent_to\x18\x02 \x01(\tR\x06lentTo2\xe5\a\n" +
 	"\x0eLibraryService\x127\n" +
 	"\aGetBook\x12\x1a.library.v1.GetBookRequest\x1a\x10.library.v1.Book\x12\xbf\x01\n" +
 	"\n" +
@@ -633,7 +845,14 @@ const file_library_v1_library_proto_rawDesc = "" +
 	"\x01\x01\x12\rlibrary.write(\x01\x12L\n" +
 	"\tSyncShelf\x12\x1c.library.v1.SyncShelfRequest\x1a\x1d.library.v1.SyncShelfResponse(\x010\x01\x12}\n" +
 	"\x11ListPublicShelves\x12$.library.v1.ListPublicShelvesRequest\x1a%.library.v1.ListPublicShelvesResponse\"\x1b\xf2\xbe\x1c\x17\x12\x15\n" +
-	"\x13catalogue is public\x1a\x19\xf2\xbe\x1c\x15\n" +
+	"\x13catalogue is public\x12v\n" +
+	"\x0fSearchCatalogue\x12\".library.v1.SearchCatalogueRequest\x1a#.library.v1.SearchCatalogueResponse\"\x1a\xf2\xbe\x1c\x16\n" +
+	"\x12\n" +
+	"\x02\x01\x02\x12\flibrary.read0\x02\x12\x99\x01\n" +
+	"\bLendBook\x12\x1b.library.v1.LendBookRequest\x1a\x1c.library.v1.LendBookResponse\"R\xf2\xbe\x1cN\n" +
+	"'\n" +
+	"\x02\x04\x03\x12\flibrary.lend\x1a\x13\n" +
+	"\x01\x01\x12\x0elibrary.borrow\"#request.member == principal.subject\x1a\x19\xf2\xbe\x1c\x15\n" +
 	"\x13\n" +
 	"\x03\x01\x02\x04\x12\flibrary.readBN\xf2\xbe\x1c\x05\n" +
 	"\x03\n" +
@@ -651,7 +870,7 @@ func file_library_v1_library_proto_rawDescGZIP() []byte {
 	return file_library_v1_library_proto_rawDescData
 }
 
-var file_library_v1_library_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_library_v1_library_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_library_v1_library_proto_goTypes = []any{
 	(*Book)(nil),                      // 0: library.v1.Book
 	(*GetBookRequest)(nil),            // 1: library.v1.GetBookRequest
@@ -665,29 +884,38 @@ var file_library_v1_library_proto_goTypes = []any{
 	(*SyncShelfResponse)(nil),         // 9: library.v1.SyncShelfResponse
 	(*ListPublicShelvesRequest)(nil),  // 10: library.v1.ListPublicShelvesRequest
 	(*ListPublicShelvesResponse)(nil), // 11: library.v1.ListPublicShelvesResponse
+	(*SearchCatalogueRequest)(nil),    // 12: library.v1.SearchCatalogueRequest
+	(*SearchCatalogueResponse)(nil),   // 13: library.v1.SearchCatalogueResponse
+	(*LendBookRequest)(nil),           // 14: library.v1.LendBookRequest
+	(*LendBookResponse)(nil),          // 15: library.v1.LendBookResponse
 }
 var file_library_v1_library_proto_depIdxs = []int32{
 	0,  // 0: library.v1.ExportChunk.books:type_name -> library.v1.Book
 	0,  // 1: library.v1.ImportBooksRequest.book:type_name -> library.v1.Book
 	0,  // 2: library.v1.SyncShelfRequest.book:type_name -> library.v1.Book
 	0,  // 3: library.v1.SyncShelfResponse.book:type_name -> library.v1.Book
-	1,  // 4: library.v1.LibraryService.GetBook:input_type -> library.v1.GetBookRequest
-	2,  // 5: library.v1.LibraryService.DeleteBook:input_type -> library.v1.DeleteBookRequest
-	4,  // 6: library.v1.LibraryService.ExportShelf:input_type -> library.v1.ExportShelfRequest
-	6,  // 7: library.v1.LibraryService.ImportBooks:input_type -> library.v1.ImportBooksRequest
-	8,  // 8: library.v1.LibraryService.SyncShelf:input_type -> library.v1.SyncShelfRequest
-	10, // 9: library.v1.LibraryService.ListPublicShelves:input_type -> library.v1.ListPublicShelvesRequest
-	0,  // 10: library.v1.LibraryService.GetBook:output_type -> library.v1.Book
-	3,  // 11: library.v1.LibraryService.DeleteBook:output_type -> library.v1.DeleteBookResponse
-	5,  // 12: library.v1.LibraryService.ExportShelf:output_type -> library.v1.ExportChunk
-	7,  // 13: library.v1.LibraryService.ImportBooks:output_type -> library.v1.ImportBooksResponse
-	9,  // 14: library.v1.LibraryService.SyncShelf:output_type -> library.v1.SyncShelfResponse
-	11, // 15: library.v1.LibraryService.ListPublicShelves:output_type -> library.v1.ListPublicShelvesResponse
-	10, // [10:16] is the sub-list for method output_type
-	4,  // [4:10] is the sub-list for method input_type
-	4,  // [4:4] is the sub-list for extension type_name
-	4,  // [4:4] is the sub-list for extension extendee
-	0,  // [0:4] is the sub-list for field type_name
+	0,  // 4: library.v1.SearchCatalogueResponse.books:type_name -> library.v1.Book
+	1,  // 5: library.v1.LibraryService.GetBook:input_type -> library.v1.GetBookRequest
+	2,  // 6: library.v1.LibraryService.DeleteBook:input_type -> library.v1.DeleteBookRequest
+	4,  // 7: library.v1.LibraryService.ExportShelf:input_type -> library.v1.ExportShelfRequest
+	6,  // 8: library.v1.LibraryService.ImportBooks:input_type -> library.v1.ImportBooksRequest
+	8,  // 9: library.v1.LibraryService.SyncShelf:input_type -> library.v1.SyncShelfRequest
+	10, // 10: library.v1.LibraryService.ListPublicShelves:input_type -> library.v1.ListPublicShelvesRequest
+	12, // 11: library.v1.LibraryService.SearchCatalogue:input_type -> library.v1.SearchCatalogueRequest
+	14, // 12: library.v1.LibraryService.LendBook:input_type -> library.v1.LendBookRequest
+	0,  // 13: library.v1.LibraryService.GetBook:output_type -> library.v1.Book
+	3,  // 14: library.v1.LibraryService.DeleteBook:output_type -> library.v1.DeleteBookResponse
+	5,  // 15: library.v1.LibraryService.ExportShelf:output_type -> library.v1.ExportChunk
+	7,  // 16: library.v1.LibraryService.ImportBooks:output_type -> library.v1.ImportBooksResponse
+	9,  // 17: library.v1.LibraryService.SyncShelf:output_type -> library.v1.SyncShelfResponse
+	11, // 18: library.v1.LibraryService.ListPublicShelves:output_type -> library.v1.ListPublicShelvesResponse
+	13, // 19: library.v1.LibraryService.SearchCatalogue:output_type -> library.v1.SearchCatalogueResponse
+	15, // 20: library.v1.LibraryService.LendBook:output_type -> library.v1.LendBookResponse
+	13, // [13:21] is the sub-list for method output_type
+	5,  // [5:13] is the sub-list for method input_type
+	5,  // [5:5] is the sub-list for extension type_name
+	5,  // [5:5] is the sub-list for extension extendee
+	0,  // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_library_v1_library_proto_init() }
@@ -701,7 +929,7 @@ func file_library_v1_library_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_library_v1_library_proto_rawDesc), len(file_library_v1_library_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -28,6 +28,8 @@ const (
 	LibraryService_ImportBooks_FullMethodName       = "/library.v1.LibraryService/ImportBooks"
 	LibraryService_SyncShelf_FullMethodName         = "/library.v1.LibraryService/SyncShelf"
 	LibraryService_ListPublicShelves_FullMethodName = "/library.v1.LibraryService/ListPublicShelves"
+	LibraryService_SearchCatalogue_FullMethodName   = "/library.v1.LibraryService/SearchCatalogue"
+	LibraryService_LendBook_FullMethodName          = "/library.v1.LibraryService/LendBook"
 )
 
 // LibraryServiceClient is the client API for LibraryService service.
@@ -50,6 +52,15 @@ type LibraryServiceClient interface {
 	SyncShelf(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[SyncShelfRequest, SyncShelfResponse], error)
 	// ListPublicShelves is open to anybody.
 	ListPublicShelves(ctx context.Context, in *ListPublicShelvesRequest, opts ...grpc.CallOption) (*ListPublicShelvesResponse, error)
+	// SearchCatalogue is open to anybody too, but reads the caller's
+	// credential when one is sent: a signed-in reader also sees the books of
+	// their tenant. A credential that is sent must be valid.
+	SearchCatalogue(ctx context.Context, in *SearchCatalogueRequest, opts ...grpc.CallOption) (*SearchCatalogueResponse, error)
+	// LendBook is called by a lending desk (its client certificate or API
+	// key, scope library.lend) on behalf of the member borrowing the book
+	// (the member's token, scope library.borrow), who must be the member the
+	// request names.
+	LendBook(ctx context.Context, in *LendBookRequest, opts ...grpc.CallOption) (*LendBookResponse, error)
 }
 
 type libraryServiceClient struct {
@@ -135,6 +146,26 @@ func (c *libraryServiceClient) ListPublicShelves(ctx context.Context, in *ListPu
 	return out, nil
 }
 
+func (c *libraryServiceClient) SearchCatalogue(ctx context.Context, in *SearchCatalogueRequest, opts ...grpc.CallOption) (*SearchCatalogueResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SearchCatalogueResponse)
+	err := c.cc.Invoke(ctx, LibraryService_SearchCatalogue_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *libraryServiceClient) LendBook(ctx context.Context, in *LendBookRequest, opts ...grpc.CallOption) (*LendBookResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LendBookResponse)
+	err := c.cc.Invoke(ctx, LibraryService_LendBook_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LibraryServiceServer is the server API for LibraryService service.
 // All implementations must embed UnimplementedLibraryServiceServer
 // for forward compatibility.
@@ -155,6 +186,15 @@ type LibraryServiceServer interface {
 	SyncShelf(grpc.BidiStreamingServer[SyncShelfRequest, SyncShelfResponse]) error
 	// ListPublicShelves is open to anybody.
 	ListPublicShelves(context.Context, *ListPublicShelvesRequest) (*ListPublicShelvesResponse, error)
+	// SearchCatalogue is open to anybody too, but reads the caller's
+	// credential when one is sent: a signed-in reader also sees the books of
+	// their tenant. A credential that is sent must be valid.
+	SearchCatalogue(context.Context, *SearchCatalogueRequest) (*SearchCatalogueResponse, error)
+	// LendBook is called by a lending desk (its client certificate or API
+	// key, scope library.lend) on behalf of the member borrowing the book
+	// (the member's token, scope library.borrow), who must be the member the
+	// request names.
+	LendBook(context.Context, *LendBookRequest) (*LendBookResponse, error)
 	mustEmbedUnimplementedLibraryServiceServer()
 }
 
@@ -182,6 +222,12 @@ func (UnimplementedLibraryServiceServer) SyncShelf(grpc.BidiStreamingServer[Sync
 }
 func (UnimplementedLibraryServiceServer) ListPublicShelves(context.Context, *ListPublicShelvesRequest) (*ListPublicShelvesResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method ListPublicShelves not implemented")
+}
+func (UnimplementedLibraryServiceServer) SearchCatalogue(context.Context, *SearchCatalogueRequest) (*SearchCatalogueResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SearchCatalogue not implemented")
+}
+func (UnimplementedLibraryServiceServer) LendBook(context.Context, *LendBookRequest) (*LendBookResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method LendBook not implemented")
 }
 func (UnimplementedLibraryServiceServer) mustEmbedUnimplementedLibraryServiceServer() {}
 func (UnimplementedLibraryServiceServer) testEmbeddedByValue()                        {}
@@ -283,6 +329,42 @@ func _LibraryService_ListPublicShelves_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LibraryService_SearchCatalogue_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SearchCatalogueRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LibraryServiceServer).SearchCatalogue(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LibraryService_SearchCatalogue_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LibraryServiceServer).SearchCatalogue(ctx, req.(*SearchCatalogueRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _LibraryService_LendBook_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LendBookRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LibraryServiceServer).LendBook(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LibraryService_LendBook_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LibraryServiceServer).LendBook(ctx, req.(*LendBookRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LibraryService_ServiceDesc is the grpc.ServiceDesc for LibraryService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -301,6 +383,14 @@ var LibraryService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ListPublicShelves",
 			Handler:    _LibraryService_ListPublicShelves_Handler,
+		},
+		{
+			MethodName: "SearchCatalogue",
+			Handler:    _LibraryService_SearchCatalogue_Handler,
+		},
+		{
+			MethodName: "LendBook",
+			Handler:    _LibraryService_LendBook_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

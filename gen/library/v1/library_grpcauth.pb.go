@@ -82,6 +82,29 @@ var _LibraryService_ListPublicShelves_AuthRule = &runtime.Rule{
 	Source:       "library.v1.LibraryService.ListPublicShelves",
 }
 
+// _LibraryService_SearchCatalogue_AuthRule is the effective rule of library.v1.LibraryService.SearchCatalogue:
+// BEARER_JWT or OAUTH2_TOKEN with scopes library.read; or no credential at all (authentication: OPTIONAL), and then no principal, declared on library.v1.LibraryService.SearchCatalogue.
+var _LibraryService_SearchCatalogue_AuthRule = &runtime.Rule{
+	FullMethod: "/library.v1.LibraryService/SearchCatalogue",
+	Requirements: []runtime.Requirement{
+		{Credentials: []runtime.CredentialKind{runtime.BearerJWT, runtime.OAuth2Token}, Scopes: []string{"library.read"}},
+	},
+	Optional: true,
+	Source:   "library.v1.LibraryService.SearchCatalogue",
+}
+
+// _LibraryService_LendBook_AuthRule is the effective rule of library.v1.LibraryService.LendBook:
+// MTLS or API_KEY with scopes library.lend on behalf of an end user's BEARER_JWT with scopes library.borrow, if request.member == principal.subject, declared on library.v1.LibraryService.LendBook.
+var _LibraryService_LendBook_AuthRule = &runtime.Rule{
+	FullMethod: "/library.v1.LibraryService/LendBook",
+	Requirements: []runtime.Requirement{
+		{Credentials: []runtime.CredentialKind{runtime.MTLS, runtime.APIKey}, Scopes: []string{"library.lend"}, OnBehalfOf: &runtime.EndUser{Credentials: []runtime.CredentialKind{runtime.BearerJWT}, Scopes: []string{"library.borrow"}}},
+	},
+	Condition: "request.member == principal.subject",
+	Evaluator: celcond.New("request.member == principal.subject", &LendBookRequest{}),
+	Source:    "library.v1.LibraryService.LendBook",
+}
+
 // LibraryServiceAuthRules holds the effective auth rule of every library.v1.LibraryService method,
 // computed from the proto options when this file was generated. Pass it to
 // runtime.WithRules when the service is registered without RegisterLibraryServiceServerWithAuth.
@@ -94,6 +117,8 @@ var LibraryServiceAuthRules = &runtime.ServiceRules{
 		_LibraryService_ImportBooks_AuthRule,
 		_LibraryService_SyncShelf_AuthRule,
 		_LibraryService_ListPublicShelves_AuthRule,
+		_LibraryService_SearchCatalogue_AuthRule,
+		_LibraryService_LendBook_AuthRule,
 	},
 }
 
@@ -188,6 +213,25 @@ func (s *libraryServiceAuthServer) ListPublicShelves(ctx context.Context, req *L
 	return s.srv.ListPublicShelves(ctx, req)
 }
 
+func (s *libraryServiceAuthServer) SearchCatalogue(ctx context.Context, req *SearchCatalogueRequest) (*SearchCatalogueResponse, error) {
+	ctx, err := s.enf.Authorize(ctx, _LibraryService_SearchCatalogue_AuthRule)
+	if err != nil {
+		return nil, err
+	}
+	return s.srv.SearchCatalogue(ctx, req)
+}
+
+func (s *libraryServiceAuthServer) LendBook(ctx context.Context, req *LendBookRequest) (*LendBookResponse, error) {
+	ctx, err := s.enf.Authorize(ctx, _LibraryService_LendBook_AuthRule)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.enf.CheckRequest(ctx, req); err != nil {
+		return nil, err
+	}
+	return s.srv.LendBook(ctx, req)
+}
+
 // NewLibraryServiceAuthClient returns a LibraryServiceClient that attaches to every call a
 // credential from creds that the method accepts (the first kind, in the
 // order of the method's rule, that creds holds) and none to public methods.
@@ -195,6 +239,14 @@ func (s *libraryServiceAuthServer) ListPublicShelves(ctx context.Context, req *L
 // is sent, with a *runtime.Error of reason CREDENTIALS_MISSING naming the
 // accepted kinds. Tokens are refreshed ahead of expiry; a unary call the
 // server refuses with TOKEN_EXPIRED is retried once with a fresh token.
+// A method whose authentication is optional gets a credential when creds
+// holds one it accepts, and is called without one otherwise.
+// A method with an on_behalf_of requirement, called with a context from
+// runtime.OnBehalfOf, gets the end user's token beside the workload's
+// credential from creds (its API key, or the connection's client
+// certificate); the call fails before anything is sent when creds holds
+// none of the workload kinds, or when a method callable only on behalf of
+// an end user is called without one.
 func NewLibraryServiceAuthClient(cc grpc.ClientConnInterface, creds *runtime.ClientCredentials) LibraryServiceClient {
 	return &libraryServiceAuthClient{
 		inner:                 NewLibraryServiceClient(cc),
@@ -204,6 +256,8 @@ func NewLibraryServiceAuthClient(cc grpc.ClientConnInterface, creds *runtime.Cli
 		credImportBooks:       creds.ForMethod(_LibraryService_ImportBooks_AuthRule),
 		credSyncShelf:         creds.ForMethod(_LibraryService_SyncShelf_AuthRule),
 		credListPublicShelves: creds.ForMethod(_LibraryService_ListPublicShelves_AuthRule),
+		credSearchCatalogue:   creds.ForMethod(_LibraryService_SearchCatalogue_AuthRule),
+		credLendBook:          creds.ForMethod(_LibraryService_LendBook_AuthRule),
 	}
 }
 
@@ -215,6 +269,8 @@ type libraryServiceAuthClient struct {
 	credImportBooks       *runtime.MethodCredentials
 	credSyncShelf         *runtime.MethodCredentials
 	credListPublicShelves *runtime.MethodCredentials
+	credSearchCatalogue   *runtime.MethodCredentials
+	credLendBook          *runtime.MethodCredentials
 }
 
 func (c *libraryServiceAuthClient) GetBook(ctx context.Context, in *GetBookRequest, opts ...grpc.CallOption) (*Book, error) {
@@ -250,5 +306,17 @@ func (c *libraryServiceAuthClient) SyncShelf(ctx context.Context, opts ...grpc.C
 func (c *libraryServiceAuthClient) ListPublicShelves(ctx context.Context, in *ListPublicShelvesRequest, opts ...grpc.CallOption) (*ListPublicShelvesResponse, error) {
 	return runtime.Unary(ctx, c.credListPublicShelves, opts, func(ctx context.Context, opts ...grpc.CallOption) (*ListPublicShelvesResponse, error) {
 		return c.inner.ListPublicShelves(ctx, in, opts...)
+	})
+}
+
+func (c *libraryServiceAuthClient) SearchCatalogue(ctx context.Context, in *SearchCatalogueRequest, opts ...grpc.CallOption) (*SearchCatalogueResponse, error) {
+	return runtime.Unary(ctx, c.credSearchCatalogue, opts, func(ctx context.Context, opts ...grpc.CallOption) (*SearchCatalogueResponse, error) {
+		return c.inner.SearchCatalogue(ctx, in, opts...)
+	})
+}
+
+func (c *libraryServiceAuthClient) LendBook(ctx context.Context, in *LendBookRequest, opts ...grpc.CallOption) (*LendBookResponse, error) {
+	return runtime.Unary(ctx, c.credLendBook, opts, func(ctx context.Context, opts ...grpc.CallOption) (*LendBookResponse, error) {
+		return c.inner.LendBook(ctx, in, opts...)
 	})
 }

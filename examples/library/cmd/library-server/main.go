@@ -11,6 +11,9 @@
 //	library-server -issuer https://issuer.example -jwks-url https://issuer.example/jwks.json \
 //	  -audience library -tls-cert server.pem -tls-key server-key.pem
 //
+// Without -jwks-url, the issuer's keys are found by OpenID Connect
+// Discovery: the jwks_uri of https://issuer.example/.well-known/openid-configuration.
+//
 // The other credential kinds are optional, each turned on by its flags:
 //
 //	-introspection-url URL -introspection-client-id ID
@@ -123,7 +126,7 @@ func parse(args []string, getenv func(string) string) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("library-server", flag.ContinueOnError)
 	fs.StringVar(&o.issuer, "issuer", "", "the accepted JWT issuer (iss); required")
-	fs.StringVar(&o.jwksURL, "jwks-url", "", "the issuer's JWKS URL (https); required")
+	fs.StringVar(&o.jwksURL, "jwks-url", "", "the issuer's JWKS URL (https); without it, found by OpenID Connect Discovery from -issuer")
 	fs.StringVar(&o.audience, "audience", "library", "the accepted audience (aud) of JWTs and introspected tokens")
 	jwtTypes := fs.String("jwt-types", jwtauth.DefaultType, "the accepted typ headers of JWTs, comma-separated (at+jwt,JWT also accepts typ JWT)")
 	fs.StringVar(&o.plainAddr, "plain-addr", "127.0.0.1:8080", "plaintext listen address")
@@ -203,7 +206,13 @@ func start(ctx context.Context, o options, logger *slog.Logger) (*library.Runnin
 		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 		hc = &http.Client{Transport: t}
 	}
-	jwt, err := jwtauth.New(jwtauth.Issuer(o.issuer), jwtauth.Audience(o.audience), jwtauth.JWKSURL(o.jwksURL), jwtauth.HTTPClient(hc), jwtauth.Types(o.jwtTypes...), jwtauth.Logger(logger))
+	keys := jwtauth.OIDCDiscovery()
+	if o.jwksURL != "" {
+		keys = jwtauth.JWKSURL(o.jwksURL)
+	}
+	jwt, err := jwtauth.New(
+		jwtauth.Issuer(o.issuer, jwtauth.Audience(o.audience), keys, jwtauth.Types(o.jwtTypes...)),
+		jwtauth.HTTPClient(hc), jwtauth.Logger(logger))
 	if err != nil {
 		return nil, err
 	}

@@ -181,6 +181,52 @@ func TestServerAllKinds(t *testing.T) {
 	}
 }
 
+// TestServerDiscoversKeys: without -jwks-url the issuer's keys are found
+// by OpenID Connect Discovery, over HTTPS, from -issuer alone.
+func TestServerDiscoversKeys(t *testing.T) {
+	dir := t.TempDir()
+	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"), authtest.IssuerPath("/realms/library"))
+	endpoints := writePEM(t, dir, "endpoints.pem", certPEM(iss.Certificate()))
+	serverCA, err := authtest.NewCA("server CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := serverCA.Leaf(authtest.LeafOptions{CommonName: "library", IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := x509.MarshalPKCS8PrivateKey(leaf.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := parse([]string{
+		"-issuer", iss.URL(), "-ca-file", endpoints,
+		"-plain-addr", "127.0.0.1:0", "-tls-addr", "127.0.0.1:0",
+		"-tls-cert", writePEM(t, dir, "server.pem", certPEM(leaf.Leaf)),
+		"-tls-key", writePEM(t, dir, "server-key.pem", pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key})),
+	}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := start(t.Context(), o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	conn, err := grpc.NewClient(r.TLSAddr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: serverCA.Pool(), MinVersion: tls.VersionTLS12})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+iss.Mint(authtest.Scopes("library.read")))
+	if _, err := libraryv1.NewLibraryServiceClient(conn).GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/public/books/1"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := iss.MetadataPaths(); len(got) != 1 || got[0] != "/realms/library/.well-known/openid-configuration" || iss.Fetches() != 1 {
+		t.Errorf("metadata asked at %q, JWKS %d times; want the realm's metadata once, then its keys", got, iss.Fetches())
+	}
+}
+
 // TestParse: flag combinations that cannot work are refused before
 // anything starts, each with a message naming the flags.
 func TestParse(t *testing.T) {

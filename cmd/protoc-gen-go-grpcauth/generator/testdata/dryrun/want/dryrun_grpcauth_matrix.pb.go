@@ -47,6 +47,7 @@ var RolloutAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 	},
@@ -70,6 +71,7 @@ var EnforcedAuthMatrix = &authmatrix.Service{
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "API_KEY, not accepted", Credential: runtime.APIKey, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{

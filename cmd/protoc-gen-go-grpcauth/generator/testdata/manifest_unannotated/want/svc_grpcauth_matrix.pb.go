@@ -29,6 +29,7 @@ var LegacyAuthMatrix = &authmatrix.Service{
 				{Name: "BEARER_JWT, not accepted", Credential: runtime.BearerJWT, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "OAUTH2_TOKEN, not accepted", Credential: runtime.OAuth2Token, Want: runtime.ReasonCredentialKindNotAccepted},
 				{Name: "MTLS, not accepted: the certificate is not read", Credential: runtime.MTLS, Want: runtime.ReasonCredentialsMissing},
+				{Name: "API_KEY and BEARER_JWT at once", Credential: runtime.APIKey, EndUser: runtime.BearerJWT, Want: runtime.ReasonCredentialsMalformed},
 			},
 		},
 		{
