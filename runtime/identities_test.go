@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,7 +21,9 @@ import (
 
 	grpcauthtestv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/grpcauthtest/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/apikey"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/introspection"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 )
 
@@ -659,5 +662,63 @@ func TestSecurity76_OnBehalfOfRevoked(t *testing.T) {
 			}
 		}
 		f.noSecrets(t, byJTI, old, f.exporterKey)
+	})
+}
+
+// TestOnBehalfOf_StreamRecheckBoth: an open stream on behalf of an end user
+// is rechecked with both credentials: it ends with CREDENTIALS_INVALID once
+// the workload's API key is removed by a reload, though the end user's
+// token still verifies, and with TOKEN_REVOKED once the end user's opaque
+// token is reported inactive, though the workload's key still verifies.
+func TestOnBehalfOf_StreamRecheckBoth(t *testing.T) {
+	kindsModes(t, func(t *testing.T, m mode) {
+		keyFile := filepath.Join(t.TempDir(), "keys.json")
+		deskKey, otherKey := newTestAPIKey(t), newTestAPIKey(t)
+		desk := apikey.Client{Name: "desk", Scopes: []string{"s"}, KeySHA256: []string{apikey.Hash(deskKey)}}
+		other := apikey.Client{Name: "other", Scopes: []string{"s"}, KeySHA256: []string{apikey.Hash(otherKey)}}
+		writeAPIKeyFile(t, keyFile, desk, other)
+		store, err := apikey.LoadFile(keyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := newIdentitiesFixture(t, m, kindsOptions{
+			keys:              store,
+			introspectionOpts: []introspection.Option{introspection.CacheTTL(time.Second)},
+			enforcerOpts:      []runtime.Option{runtime.WithStreamRecheck(runtime.MinStreamRecheck)},
+		})
+		open := func(md context.Context) grpc.ClientStream {
+			ctx, cancel := context.WithTimeout(md, 30*time.Second)
+			t.Cleanup(cancel)
+			s, err := f.conn.NewStream(ctx, bidiStreamDesc, grpcauthtestv1.Delegated_Chat_FullMethodName)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SendMsg(&grpcauthtestv1.Msg{Text: "hi"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.RecvMsg(new(grpcauthtestv1.Msg)); err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		jwt := f.iss.Mint(authtest.Subject("alice"), authtest.Scopes("u"))
+		opaque := f.in.Issue("bob", []string{"u"}, "library", time.Hour, nil)
+		workloadGone := open(pairMD(deskKey, jwt))
+		userGone := open(pairMD(otherKey, opaque))
+		kept := open(pairMD(otherKey, jwt))
+
+		writeAPIKeyFile(t, keyFile, other)
+		if err := store.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		f.in.Revoke(opaque)
+		wantDenied(t, workloadGone.RecvMsg(new(grpcauthtestv1.Msg)), codes.Unauthenticated, runtime.ReasonCredentialsInvalid)
+		wantDenied(t, userGone.RecvMsg(new(grpcauthtestv1.Msg)), codes.Unauthenticated, runtime.ReasonTokenRevoked)
+		if err := kept.SendMsg(&grpcauthtestv1.Msg{Text: "still"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := kept.RecvMsg(new(grpcauthtestv1.Msg)); err != nil {
+			t.Fatalf("the stream whose credentials both still verify: %v", err)
+		}
 	})
 }
