@@ -281,7 +281,7 @@ func BenchmarkCondition(b *testing.B) {
 // certificate with no metadata, checked against the trust bundle on every
 // call.
 func BenchmarkKinds(b *testing.B) {
-	quiet := []runtime.Option{runtime.WithLogger(nil), runtime.WithAuditHook(nil)}
+	quiet := []runtime.Option{runtime.WithLogger(nil), runtime.WithAudit(runtime.AuditNone)}
 	f := newKindsFixture(b, modeRegister, kindsOptions{enforcerOpts: quiet})
 	uncached := newKindsFixture(b, modeRegister, kindsOptions{enforcerOpts: quiet, uncachedJWT: true})
 	serverTLS, err := f.serverCA.ServerTLS()

@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,16 @@ type ClientCredentials struct {
 	RefreshMargin time.Duration
 	// Clock is the time source, for tests (default time.Now).
 	Clock func() time.Time
+	// Logger, when set, gets one line for each preflight refusal, token
+	// fetch and retry the client makes (never a token, a key or the token
+	// source's raw error text). Off (nil) by default. With the server's
+	// log, it is the "capture both sides" switch of the troubleshooting
+	// guide.
+	Logger *slog.Logger
+	// Observer, when set, is told of the same events, for metrics and
+	// spans (an *otelauth.Telemetry). See [ClientObserver] for its
+	// contract.
+	Observer ClientObserver
 
 	once  sync.Once
 	cache *tokenCache
@@ -71,7 +82,7 @@ func (c *ClientCredentials) tokens() *tokenCache {
 		if now == nil {
 			now = time.Now
 		}
-		c.cache = &tokenCache{src: c.TokenSource, margin: margin, now: now}
+		c.cache = &tokenCache{src: c.TokenSource, margin: margin, now: now, creds: c}
 	})
 	return c.cache
 }
@@ -116,8 +127,11 @@ type MethodCredentials struct {
 	rule      *Rule
 	kind      CredentialKind // NoCredential: public, optional, or preflight fails
 	preflight *Error
-	callOpt   grpc.CallOption   // attaches the credential; nil when none
-	onlyOpt   []grpc.CallOption // {callOpt}, for calls without options of their own
+	// wouldRefuse is the preflight refusal of a rule in dry-run: reported,
+	// and the call is sent without a credential.
+	wouldRefuse *Error
+	callOpt     grpc.CallOption   // attaches the credential; nil when none
+	onlyOpt     []grpc.CallOption // {callOpt}, for calls without options of their own
 
 	// For calls on behalf of an end user ([OnBehalfOf]): the workload kind
 	// of the first requirement with an end user whose workload kind the
@@ -127,10 +141,20 @@ type MethodCredentials struct {
 	takesPair bool // some requirement has an end user
 }
 
-// ForMethod decides, once, what calls to rule's method attach.
+// ForMethod decides, once, what calls to rule's method attach. For a rule
+// in dry-run, a call it would refuse is reported (Logger, Observer) and sent
+// without a credential instead.
 //
 // For generated code; applications do not call it.
 func (c *ClientCredentials) ForMethod(rule *Rule) *MethodCredentials {
+	m := c.forMethod(rule)
+	if rule.DryRun && m.preflight != nil {
+		m.wouldRefuse, m.preflight = m.preflight, nil
+	}
+	return m
+}
+
+func (c *ClientCredentials) forMethod(rule *Rule) *MethodCredentials {
 	m := &MethodCredentials{creds: c, rule: rule}
 	switch {
 	case rule.Undeclared:
@@ -289,10 +313,23 @@ func (p perRPC) RequireTransportSecurity() bool { return false }
 
 func (p perRPC) GetRequestMetadata(ctx context.Context, _ ...string) (map[string]string, error) {
 	c := p.m.creds
+	if c.Observer != nil || c.Logger != nil {
+		if r, ok := ctx.Value(retryKey{}).(*Error); ok {
+			// The retried call's own span gets the event.
+			c.retried(ctx, p.m, r)
+		}
+	}
 	if !c.AllowPlaintext {
 		// The server's test of the same connection.
 		if ri, _ := credentials.RequestInfoFromContext(ctx); !private(ri.AuthInfo) {
-			return nil, localError(ReasonTransportInsecure, "refusing to send "+p.m.kind.String()+" over a plaintext connection; use TLS or set AllowPlaintext")
+			err := localError(ReasonTransportInsecure, "refusing to send "+p.m.kind.String()+" over a plaintext connection; use TLS or set AllowPlaintext")
+			if p.m.rule.DryRun {
+				// Dry-run: the call goes, without the secret.
+				c.refused(ctx, p.m, err, true)
+				return nil, nil
+			}
+			c.refused(ctx, p.m, err, false)
+			return nil, err
 		}
 	}
 	if p.m.kind == APIKey {
@@ -320,7 +357,11 @@ func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallO
 		return call(ctx, append(opts[:len(opts):len(opts)], opt)...)
 	}
 	if m.preflight != nil {
+		m.creds.refused(ctx, m, m.preflight, false)
 		return nil, m.preflight
+	}
+	if m.wouldRefuse != nil {
+		m.creds.refused(ctx, m, m.wouldRefuse, true)
 	}
 	opts = m.with(opts)
 	if m.callOpt == nil || m.kind == APIKey {
@@ -335,6 +376,10 @@ func Unary[Res any](ctx context.Context, m *MethodCredentials, opts []grpc.CallO
 	// been fetched since this call began (so many callers refused at once
 	// cause one fetch), and retry once. Never a loop.
 	m.creds.tokens().expire(gen)
+	if m.creds.Observer != nil || m.creds.Logger != nil {
+		e, _ := FromError(err)
+		ctx = context.WithValue(ctx, retryKey{}, e)
+	}
 	return call(ctx, opts...)
 }
 
@@ -358,8 +403,12 @@ func Stream[S any](ctx context.Context, m *MethodCredentials, opts []grpc.CallOp
 		return open(ctx, append(opts[:len(opts):len(opts)], opt)...)
 	}
 	if m.preflight != nil {
+		m.creds.refused(ctx, m, m.preflight, false)
 		var zero S
 		return zero, m.preflight
+	}
+	if m.wouldRefuse != nil {
+		m.creds.refused(ctx, m, m.wouldRefuse, true)
 	}
 	return open(ctx, m.with(opts)...)
 }
@@ -390,6 +439,7 @@ type tokenCache struct {
 	inflight chan struct{} // closed when the running fetch ends
 	lastErr  error
 	fetches  atomic.Int64
+	creds    *ClientCredentials // for its Logger and Observer
 }
 
 // minRefetch is how often a token inside the margin is asked for again.
@@ -480,7 +530,9 @@ func (t *tokenCache) refresh() chan struct{} {
 	t.inflight = done
 	t.fetches.Add(1)
 	go func() {
+		start := time.Now()
 		tok, err := t.src.Token()
+		t.creds.fetched(tok, err, time.Since(start), t.now) // outside the lock, before any waiter goes on
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		t.inflight = nil

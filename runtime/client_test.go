@@ -115,8 +115,8 @@ func TestClientAttachesPerMethod(t *testing.T) {
 		if d.FullMethod == libraryv1.LibraryService_ListPublicShelves_FullMethodName {
 			want = runtime.NoCredential
 		}
-		if !d.Allowed || d.Kind != want {
-			t.Errorf("%s: allowed=%v kind=%s; want allowed with %s", d.FullMethod, d.Allowed, d.Kind, want)
+		if d.Outcome != runtime.OutcomeAllow || d.Kind != want {
+			t.Errorf("%s: allowed=%v kind=%s; want allowed with %s", d.FullMethod, (d.Outcome == runtime.OutcomeAllow), d.Kind, want)
 		}
 	}
 	if n := src.calls.Load(); n != 1 {

@@ -72,7 +72,7 @@ type tenantsFixture struct {
 func newTenantsFixture(t testing.TB, m mode) *tenantsFixture {
 	t.Helper()
 	f := &tenantsFixture{iss: authtest.NewIssuer(t, authtest.DefaultAudience("library")), impl: &tenants{}, decisions: &decisionLog{}}
-	opts := []runtime.Option{runtime.WithJWT(mustJWT(t, f.iss)), runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), runtime.WithAuditHook(f.decisions.add)}
+	opts := []runtime.Option{runtime.WithJWT(mustJWT(t, f.iss)), runtime.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))), auditAll(f.decisions)}
 	if m == modeInterceptor {
 		opts = append(opts, runtime.WithRules(grpcauthtestv1.TenantsAuthRules))
 	}
@@ -215,7 +215,7 @@ func TestConditionAudit(t *testing.T) {
 	f.client.Get(withToken(acme), &grpcauthtestv1.ShelfRequest{Shelf: "tenants/acme/1"})
 	f.client.Get(withToken(acme), &grpcauthtestv1.ShelfRequest{Shelf: "tenants/globex/1"})
 	ds := f.decisions.all()
-	if len(ds) != 2 || !ds[0].Allowed || ds[1].Allowed || ds[1].Reason != runtime.ReasonConditionFailed || ds[1].Subject != "alice" {
+	if len(ds) != 2 || ds[0].Outcome != runtime.OutcomeAllow || (ds[1].Outcome == runtime.OutcomeAllow) || ds[1].Reason != runtime.ReasonConditionFailed || ds[1].Subject != "alice" {
 		t.Fatalf("decisions = %+v; want one allowed, one CONDITION_FAILED for alice", ds)
 	}
 }

@@ -6,6 +6,7 @@ package runtime_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -206,7 +207,7 @@ func TestInterceptorDeniesUndeclared(t *testing.T) {
 	_, err := healthpb.NewHealthClient(f.conn).Check(withToken(f.iss.Mint(authtest.Scopes("library.read"))), &healthpb.HealthCheckRequest{})
 	wantDenied(t, err, codes.PermissionDenied, runtime.ReasonMethodNotDeclared)
 	ds := f.decisions.all()
-	if len(ds) != 1 || ds[0].FullMethod != "/grpc.health.v1.Health/Check" || ds[0].Allowed {
+	if len(ds) != 1 || ds[0].FullMethod != "/grpc.health.v1.Health/Check" || (ds[0].Outcome == runtime.OutcomeAllow) {
 		t.Errorf("decisions = %+v; want one denial of /grpc.health.v1.Health/Check", ds)
 	}
 	// The raw LibraryService is still enforced by its generated table.
@@ -281,14 +282,14 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("got %d decisions; want 2", len(ds))
 	}
 	allowed, denied := ds[0], ds[1]
-	if !allowed.Allowed || allowed.Subject != "alice" || allowed.Kind != runtime.BearerJWT || allowed.FullMethod != libraryv1.LibraryService_GetBook_FullMethodName || allowed.Rule == nil {
+	if allowed.Outcome != runtime.OutcomeAllow || allowed.Subject != "alice" || allowed.Kind != runtime.BearerJWT || allowed.FullMethod != libraryv1.LibraryService_GetBook_FullMethodName || allowed.Source != "library.v1.LibraryService" || allowed.DecisionID == 0 {
 		t.Errorf("allowed decision = %+v", allowed)
 	}
-	if denied.Allowed || denied.Reason != runtime.ReasonTransportInsecure || denied.Code != codes.Unauthenticated {
+	if (denied.Outcome == runtime.OutcomeAllow) || denied.Reason != runtime.ReasonTransportInsecure || denied.Code != codes.Unauthenticated {
 		t.Errorf("denied decision = %+v", denied)
 	}
 	for _, d := range ds {
-		if strings.Contains(d.Detail, token) || strings.Contains(d.Subject, token) {
+		if strings.Contains(fmt.Sprintf("%+v", d), token) {
 			t.Errorf("decision carries the token: %+v", d)
 		}
 	}

@@ -13,10 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/peer"
 )
 
 // TokenAuthenticator verifies a bearer token and returns its principal.
@@ -34,34 +31,6 @@ type TokenAuthenticator interface {
 // [TokenAuthenticator].
 type PeerAuthenticator interface {
 	AuthenticatePeer(ctx context.Context, info credentials.TLSInfo) (*Principal, error)
-}
-
-// Decision is what the audit hook sees of every decision. It never holds a
-// credential.
-type Decision struct {
-	// FullMethod is "/pkg.Service/Method".
-	FullMethod string
-	// Allowed is true when the handler runs.
-	Allowed bool
-	// Code is the status code of a denial, OK when allowed.
-	Code codes.Code
-	// Reason is the denial's reason, empty when allowed.
-	Reason Reason
-	// Detail is the denial's safe server-side detail.
-	Detail string
-	// Kind is the kind of credential presented, NoCredential if none.
-	Kind CredentialKind
-	// Subject is the authenticated subject, empty when unknown: on a call
-	// made on behalf of an end user, the end user's.
-	Subject string
-	// Workload is the kind of the workload's credential on a call made on
-	// behalf of an end user (Kind is then the end user's), NoCredential on
-	// other calls; WorkloadSubject is the workload's authenticated subject.
-	Workload        CredentialKind
-	WorkloadSubject string
-	// Rule is a copy of the rule that was enforced; nil for a method
-	// without one. Changing it changes no decision.
-	Rule *Rule
 }
 
 // Option configures an [Enforcer].
@@ -172,16 +141,6 @@ func WithRules(rules ...*ServiceRules) Option {
 	return func(e *Enforcer) error { return e.AddRules(rules...) }
 }
 
-// WithAuditHook calls hook with every decision, allowed or denied, after it
-// is made and before the handler runs. The hook must be fast and must not
-// keep the context.
-func WithAuditHook(hook func(context.Context, *Decision)) Option {
-	return func(e *Enforcer) error {
-		e.audit = hook
-		return nil
-	}
-}
-
 // WithLogger sets where denials are logged (one line each, credentials
 // never included). The default is slog.Default(); nil turns logging off.
 func WithLogger(l *slog.Logger) Option {
@@ -272,7 +231,12 @@ type Enforcer struct {
 	apiKeys           TokenAuthenticator
 	mtls              PeerAuthenticator
 	allowPlaintext    bool
-	audit             func(context.Context, *Decision)
+	observer          Observer
+	auditCond         AuditCondition
+	sinks             []AuditSink
+	dryRunMethods     map[string]bool // from WithDryRun: full methods and "/pkg.Service/*"
+	undeclaredDryRun  bool
+	built             bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
 	logger            *slog.Logger
 	maxCredentialSize int
 	noStreamExpiry    bool
@@ -314,6 +278,10 @@ func NewEnforcer(opts ...Option) (*Enforcer, error) {
 	if err := e.checkProxies(); err != nil {
 		return nil, err
 	}
+	e.logDryRunConfig()
+	// Rules added by options (exemptions, WithRules) were added before
+	// every option was read: dry-run from the options applies to them too.
+	e.applyDryRun()
 	return e, nil
 }
 
@@ -351,6 +319,10 @@ func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
 				return fmt.Errorf("%w: %s: %w", ErrInvalidOption, r.FullMethod, err)
 			}
 			own := r.frozen()
+			if !own.DryRun && e.dryRunNamed(own.FullMethod) {
+				own.DryRun = true
+				own.dryRunByOption = true
+			}
 			if p, ok := own.Evaluator.(interface{ Prepare() error }); ok {
 				if err := p.Prepare(); err != nil {
 					return fmt.Errorf("%w: %s: condition: %w", ErrInvalidOption, r.FullMethod, err)
@@ -358,6 +330,9 @@ func (e *Enforcer) AddRules(rules ...*ServiceRules) error {
 			}
 			next[r.FullMethod] = registered{added: r, own: own}
 			owned[r], owned[own] = own, own
+			if own.DryRun && e.built {
+				e.logDryRunRule(own, !own.dryRunByOption)
+			}
 		}
 	}
 	e.table.Store(&next)
@@ -408,16 +383,39 @@ func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, 
 	if s := stateFrom(ctx); s != nil && s.rule == rule && s.enf == e && rule != nil {
 		return ctx, nil
 	}
+	var start time.Time
+	if e.observer != nil {
+		start = time.Now()
+	}
 	c, err := e.decide(ctx, rule)
 	if err != nil {
-		e.deny(ctx, rule, c, err)
-		return ctx, err
+		v := verdict{rule: rule, c: c, err: err, outcome: OutcomeDeny}
+		if e.observer != nil {
+			v.spent = time.Since(start)
+		}
+		if !e.dryRunOf(ctx, rule) {
+			e.report(ctx, &v)
+			return ctx, err
+		}
+		// Dry-run: report what would have happened, and let the call
+		// proceed as it would without the rule, with the principal only
+		// if the credential verified (decide returns one only then).
+		v.outcome, v.dryRun = OutcomeWouldDeny, true
+		e.report(ctx, &v)
+		return withState(ctx, authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: true}), nil
 	}
-	st := authState{rule: rule, principal: c.principal, workload: c.workload, enf: e}
+	st := authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: rule.DryRun}
 	if c.principal != nil && rule.Condition != "" && !rule.ConditionAtOpen {
 		st.pending = true // decided by CheckRequest, once the request is decoded
-	} else {
-		e.allowed(ctx, rule, c)
+		if e.observer != nil {
+			st.spent = time.Since(start)
+		}
+	} else if e.observing() {
+		v := verdict{rule: rule, c: c, outcome: OutcomeAllow, dryRun: rule.DryRun}
+		if e.observer != nil {
+			v.spent = time.Since(start)
+		}
+		e.report(ctx, &v)
 	}
 	return withState(ctx, st), nil
 }
@@ -432,25 +430,6 @@ type caller struct {
 	workload  *Principal
 }
 
-func (e *Enforcer) allowed(ctx context.Context, rule *Rule, c caller) {
-	if e.audit == nil {
-		return
-	}
-	d := &Decision{FullMethod: rule.FullMethod, Allowed: true, Code: codes.OK, Kind: c.kind, Rule: rule.auditView()}
-	c.describe(d)
-	e.audit(ctx, d)
-}
-
-// describe fills in what d says of the caller.
-func (c caller) describe(d *Decision) {
-	if c.principal != nil {
-		d.Subject = c.principal.Subject
-	}
-	if c.workload != nil {
-		d.Workload, d.WorkloadSubject = c.workload.Kind, c.workload.Subject
-	}
-}
-
 // CheckRequest decides the condition of a call that [Enforcer.Authorize]
 // allowed, once its request is decoded. It returns nil when the call has
 // no condition waiting, and CONDITION_FAILED when the condition is false
@@ -461,14 +440,31 @@ func (e *Enforcer) CheckRequest(ctx context.Context, req any) error {
 	if st == nil || !st.pending {
 		return nil
 	}
-	c := caller{kind: st.principal.Kind, principal: st.principal, workload: st.workload}
-	if derr := e.evaluate(ctx, st.rule, c, req); derr != nil {
-		e.deny(ctx, st.rule, c, derr)
-		return derr
+	var start time.Time
+	if e.observer != nil {
+		start = time.Now()
 	}
+	c := caller{kind: st.principal.Kind, principal: st.principal, workload: st.workload}
+	derr := e.evaluate(ctx, st.rule, c, req)
 	st.pending = false
-	e.allowed(ctx, st.rule, c)
-	return nil
+	v := verdict{rule: st.rule, c: c, err: derr, outcome: OutcomeAllow, dryRun: st.dryRun}
+	if e.observer != nil {
+		v.spent = st.spent + time.Since(start)
+	}
+	switch {
+	case derr == nil:
+		if e.observing() {
+			e.report(ctx, &v)
+		}
+		return nil
+	case st.dryRun:
+		v.outcome = OutcomeWouldDeny
+		e.report(ctx, &v)
+		return nil // the principal stays: the credential verified
+	}
+	v.outcome = OutcomeDeny
+	e.report(ctx, &v)
+	return derr
 }
 
 // evaluate decides rule's condition for c and req.
@@ -794,56 +790,4 @@ func private(ai credentials.AuthInfo) bool {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
 	})
 	return ok && ci.GetCommonAuthInfo().SecurityLevel == credentials.PrivacyAndIntegrity
-}
-
-// deny reports a denial to the audit hook and the log.
-func (e *Enforcer) deny(ctx context.Context, rule *Rule, c caller, err *Error) {
-	method := ""
-	if rule != nil {
-		method = rule.FullMethod
-	}
-	if method == "" {
-		method, _ = grpc.Method(ctx)
-	}
-	// The denied method, so that a client tells the enforcer's answer to
-	// its own call from one a handler passed on.
-	_ = err.WithMetadata("method", method) // sets it on err
-	d := &Decision{FullMethod: method, Code: err.Code, Reason: err.Reason, Detail: err.Detail, Kind: c.kind, Rule: rule.auditView()}
-	c.describe(d)
-	if e.audit != nil {
-		e.audit(ctx, d)
-	}
-	if e.logger == nil {
-		return
-	}
-	level := slog.LevelInfo
-	if err.Code == codes.Unavailable {
-		level = slog.LevelWarn
-	}
-	if !e.logger.Enabled(ctx, level) {
-		return
-	}
-	attrs := []slog.Attr{
-		slog.String("method", method),
-		slog.String("code", err.Code.String()),
-		slog.String("reason", string(err.Reason)),
-		slog.String("kind", c.kind.String()),
-	}
-	if d.Subject != "" {
-		attrs = append(attrs, slog.String("subject", d.Subject))
-	}
-	if d.Workload != NoCredential {
-		attrs = append(attrs, slog.String("workload_kind", d.Workload.String()), slog.String("workload_subject", d.WorkloadSubject))
-	}
-	if err.Detail != "" {
-		attrs = append(attrs, slog.String("detail", err.Detail))
-	}
-	if hc, ok := ConnectionFrom(ctx); ok {
-		if hc.RemoteAddr != nil {
-			attrs = append(attrs, slog.String("peer", hc.RemoteAddr.String()))
-		}
-	} else if pr, ok := peer.FromContext(ctx); ok && pr.Addr != nil {
-		attrs = append(attrs, slog.String("peer", pr.Addr.String()))
-	}
-	e.logger.LogAttrs(ctx, level, "grpcauth: call denied", attrs...)
 }

@@ -127,6 +127,12 @@ func (e *Error) WithMetadata(key, value string) *Error {
 	return e
 }
 
+// DecisionID returns the id of the server's decision that made this
+// denial (the ErrorInfo metadata entry [DecisionIDKey]), which the server's
+// log line, audit event and span carry too; "" for a refusal the client
+// made itself (Local) or an error from a server that sends none.
+func (e *Error) DecisionID() string { return e.Metadata[DecisionIDKey] }
+
 // Error returns "<reason>: <message>".
 func (e *Error) Error() string {
 	return string(e.Reason) + ": " + e.Message

@@ -69,3 +69,52 @@ func ExampleFromError() {
 	}
 	// Output: Unauthenticated - refresh the token and retry once
 }
+
+// lines is an audit sink that keeps a line per event; AsyncAuditSink
+// calls it from one goroutine.
+type lines struct{ l []string }
+
+func (s *lines) Audit(ev runtime.AuditEvent) {
+	s.l = append(s.l, fmt.Sprint(ev.Outcome, " ", ev.FullMethod, " ", ev.Reason, " ", ev.Subject, " dry-run=", ev.DryRun))
+}
+
+// Audit denials to several sinks, a slow one behind a bounded queue; roll
+// a rule out in dry-run; find a denial by its decision id.
+func ExampleWithAudit() {
+	iss, err := authtest.StartIssuer(authtest.DefaultAudience("library"))
+	if err != nil {
+		panic(err)
+	}
+	defer iss.Close()
+	a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())))
+	if err != nil {
+		panic(err)
+	}
+	kept := &lines{}
+	slow := runtime.AsyncAuditSink(kept, 1024) // drops (and counts) rather than block a call
+	enf, err := runtime.NewEnforcer(runtime.WithJWT(a), runtime.WithLogger(nil), runtime.WithPlaintextCredentials(),
+		runtime.WithAudit(runtime.AuditOnDeny, slow),
+		runtime.WithDryRun(libraryv1.LibraryService_ExportShelf_FullMethodName))
+	if err != nil {
+		panic(err)
+	}
+	ctx := metadata.NewIncomingContext(context.Background(), metadata.Pairs("authorization",
+		"Bearer "+iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"))))
+	// Denied: ImportBooks needs library.write.
+	_, err = enf.Authorize(ctx, libraryv1.LibraryServiceAuthRules.Lookup(libraryv1.LibraryService_ImportBooks_FullMethodName))
+	if e, ok := runtime.FromError(err); ok {
+		fmt.Println(e.Reason, "with a decision id:", e.DecisionID() != "")
+	}
+	// Dry-run: ExportShelf would deny alice, and lets her through.
+	_, err = enf.Authorize(ctx, libraryv1.LibraryServiceAuthRules.Lookup(libraryv1.LibraryService_ExportShelf_FullMethodName))
+	fmt.Println("ExportShelf:", err)
+	slow.Close() // delivers what is queued
+	for _, l := range kept.l {
+		fmt.Println(l)
+	}
+	// Output:
+	// SCOPE_INSUFFICIENT with a decision id: true
+	// ExportShelf: <nil>
+	// deny /library.v1.LibraryService/ImportBooks SCOPE_INSUFFICIENT alice dry-run=false
+	// would_deny /library.v1.LibraryService/ExportShelf SCOPE_INSUFFICIENT alice dry-run=true
+}

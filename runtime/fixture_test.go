@@ -164,21 +164,27 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
+// decisionLog is an audit sink that keeps every event.
 type decisionLog struct {
 	mu sync.Mutex
-	ds []runtime.Decision
+	ds []runtime.AuditEvent
 }
 
-func (l *decisionLog) add(_ context.Context, d *runtime.Decision) {
+func (l *decisionLog) Audit(ev runtime.AuditEvent) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.ds = append(l.ds, *d)
+	l.ds = append(l.ds, ev)
 }
 
-func (l *decisionLog) all() []runtime.Decision {
+func (l *decisionLog) all() []runtime.AuditEvent {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]runtime.Decision(nil), l.ds...)
+	return append([]runtime.AuditEvent(nil), l.ds...)
+}
+
+// auditAll is the option that audits every decision to l.
+func auditAll(l *decisionLog) runtime.Option {
+	return runtime.WithAudit(runtime.AuditOnDenyAndAllow, l)
 }
 
 func newFixture(t testing.TB, o fixtureOptions) *fixture {
@@ -194,7 +200,7 @@ func newFixture(t testing.TB, o fixtureOptions) *fixture {
 	opts := append([]runtime.Option{
 		runtime.WithJWT(a),
 		runtime.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))),
-		runtime.WithAuditHook(f.decisions.add),
+		auditAll(f.decisions),
 	}, o.enforcerOpts...)
 	if o.mode == modeInterceptor {
 		opts = append(opts, runtime.WithRules(libraryv1.LibraryServiceAuthRules))

@@ -233,7 +233,7 @@ func (f *identitiesFixture) allowed(t *testing.T, k idCall, ctx context.Context,
 		t.Errorf("%s: handler saw %+v; want %+v", k.name, got, want)
 	}
 	d, ok := f.lastDecision(k.method)
-	if !ok || !d.Allowed || d.Kind != want.kind || d.Subject != want.subject || d.Workload != want.workloadKind || d.WorkloadSubject != want.workloadSubject {
+	if !ok || d.Outcome != runtime.OutcomeAllow || d.Kind != want.kind || d.Subject != want.subject || d.Workload != want.workloadKind || d.WorkloadSubject != want.workloadSubject {
 		t.Errorf("%s: audit decision = %+v (found %v); want allowed with %+v", k.name, d, ok, want)
 	}
 }

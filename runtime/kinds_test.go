@@ -276,7 +276,7 @@ func newKindsFixture(t testing.TB, m mode, o kindsOptions) *kindsFixture {
 		runtime.WithAPIKeys(f.keys),
 		runtime.WithMTLS(f.mtlsAuth),
 		runtime.WithLogger(slog.New(slog.NewTextHandler(f.log, nil))),
-		runtime.WithAuditHook(f.decisions.add),
+		auditAll(f.decisions),
 	}
 	if !o.noOAuth2 {
 		oauth2, err := introspection.New(append([]introspection.Option{
@@ -589,7 +589,7 @@ func (f *kindsFixture) wantAllowed(t *testing.T, k kindsCall, ctx context.Contex
 		t.Errorf("%s: handler saw %+v; want %+v", k.name, got, want)
 	}
 	d, ok := f.lastDecision(k.method)
-	if !ok || !d.Allowed || d.Kind != kind || d.Subject != subject || d.Code != codes.OK {
+	if !ok || d.Outcome != runtime.OutcomeAllow || d.Kind != kind || d.Subject != subject || d.Code != codes.OK {
 		t.Errorf("%s: audit decision = %+v (found %v); want allowed, kind %s, subject %q", k.name, d, ok, kind, subject)
 	}
 }
@@ -610,21 +610,21 @@ func (f *kindsFixture) wantPublic(t *testing.T, k kindsCall, ctx context.Context
 	}
 }
 
-func (f *kindsFixture) lastDecision(method string) (runtime.Decision, bool) {
+func (f *kindsFixture) lastDecision(method string) (runtime.AuditEvent, bool) {
 	ds := f.decisions.all()
 	for i := len(ds) - 1; i >= 0; i-- {
 		if ds[i].FullMethod == method {
 			return ds[i], true
 		}
 	}
-	return runtime.Decision{}, false
+	return runtime.AuditEvent{}, false
 }
 
 // noneAllowed asserts that the audit hook saw no allowed decision.
 func (f *kindsFixture) noneAllowed(t *testing.T) {
 	t.Helper()
 	for _, d := range f.decisions.all() {
-		if d.Allowed {
+		if d.Outcome == runtime.OutcomeAllow {
 			t.Errorf("allowed decision %+v; want none", d)
 		}
 	}
@@ -639,7 +639,7 @@ func (f *kindsFixture) noSecrets(t *testing.T, secrets ...string) {
 			t.Errorf("the log holds a credential:\n%s", log)
 		}
 		for _, d := range f.decisions.all() {
-			if strings.Contains(d.Detail, s) || strings.Contains(d.Subject, s) {
+			if strings.Contains(fmt.Sprintf("%+v", d), s) {
 				t.Errorf("a decision holds a credential: %+v", d)
 			}
 		}
@@ -1309,7 +1309,7 @@ func TestSecurity60_PublicWithInvalidCredential(t *testing.T) {
 			t.Errorf("credentials on a public method reached a backend: %d introspections, %d JWKS fetches", f.in.Requests(), f.iss.Fetches())
 		}
 		for _, d := range f.decisions.all() {
-			if !d.Allowed || d.Kind != runtime.NoCredential || d.Subject != "" {
+			if d.Outcome != runtime.OutcomeAllow || d.Kind != runtime.NoCredential || d.Subject != "" {
 				t.Errorf("decision %+v; want allowed with no credential and no subject", d)
 			}
 		}

@@ -102,6 +102,11 @@ type authState struct {
 	enf       *Enforcer
 	// pending is set while the rule's condition waits for the request.
 	pending bool
+	// dryRun: the method runs in dry-run; denials are reported, not made.
+	dryRun bool
+	// spent is the time the decision took before it waited for the
+	// request (when an observer is set).
+	spent time.Duration
 	// guard ends the stream, if this is one, when its credential expires.
 	guard *streamGuard
 }

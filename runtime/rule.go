@@ -159,17 +159,21 @@ type Rule struct {
 	// Source names the proto element the access was declared on, such as
 	// "library.v1.LibraryService" (inherited from the service). For audit.
 	Source string
+	// DryRun puts the method in dry-run (`dry_run: true` in the .proto, or
+	// [WithDryRun] on the enforcer's copy): would-be denials are reported
+	// with outcome would_deny and the call proceeds as it would without
+	// the rule; the handler sees a principal only when the credential
+	// verified. An allowed call costs nothing more for it.
+	DryRun bool
 
-	// view is the copy audit hooks are shown, set on an enforcer's own
-	// copies only: a hook that changes it changes no decision.
-	view *Rule
+	// dryRunByOption marks an enforcer's copy put in dry-run by WithDryRun.
+	dryRunByOption bool
 }
 
 // clone returns a deep copy of r: nothing of it is shared with r but the
 // Evaluator (a compiled program, immutable).
 func (r *Rule) clone() *Rule {
 	c := *r
-	c.view = nil
 	if r.Requirements != nil {
 		c.Requirements = make([]Requirement, len(r.Requirements))
 		for i, req := range r.Requirements {
@@ -218,23 +222,11 @@ func (r *Rule) check() error {
 	return nil
 }
 
-// frozen returns the enforcer's own copy of r with its audit view.
+// frozen returns the enforcer's own copy of r.
 func (r *Rule) frozen() *Rule {
 	own := r.clone()
-	own.view = r.clone()
+	own.dryRunByOption = false
 	return own
-}
-
-// auditView is what an audit hook sees of the enforcer's rule r: a copy,
-// so that a hook cannot change a decision. Nil for a nil rule.
-func (r *Rule) auditView() *Rule {
-	if r == nil {
-		return nil
-	}
-	if r.view != nil {
-		return r.view
-	}
-	return r // a rule never added to an enforcer: the caller's own
 }
 
 // acceptedKinds returns the distinct credential kinds of all requirements

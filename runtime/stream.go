@@ -69,6 +69,10 @@ type streamGuard struct {
 	timer     *time.Timer
 	finished  bool
 	recheckAt time.Time // the next recheck; zero: none
+
+	// dryRun: the stream's method runs in dry-run: trip reports the end
+	// it would make (once) and the stream goes on.
+	dryRun, reported bool
 }
 
 // guardFor returns the guard of the stream whose context Authorize
@@ -81,7 +85,7 @@ func guardFor(ctx context.Context) *streamGuard {
 		return nil
 	}
 	e := st.enf
-	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, workload: st.workload, now: e.clockFor(st.principal.Kind)}
+	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, workload: st.workload, now: e.clockFor(st.principal.Kind), dryRun: st.dryRun}
 	if !e.noStreamExpiry {
 		g.expiresAt = st.principal.ExpiresAt
 		if w := st.workload; w != nil && !w.ExpiresAt.IsZero() && (g.expiresAt.IsZero() || w.ExpiresAt.Before(g.expiresAt)) {
@@ -192,6 +196,16 @@ func (g *streamGuard) trip(derr *Error) *Error {
 		return d
 	}
 	if g.finished {
+		return nil
+	}
+	if g.dryRun {
+		// Dry-run: the stream goes on; the end it would make is reported
+		// once, and the guard stops.
+		if !g.reported {
+			g.reported = true
+			g.timer.Stop()
+			g.enf.report(g.ctx, &verdict{rule: g.rule, c: caller{kind: g.principal.Kind, principal: g.principal, workload: g.workload}, err: derr, outcome: OutcomeWouldDeny, dryRun: true})
+		}
 		return nil
 	}
 	// deny annotates derr: it is not shared before it is stored.

@@ -537,7 +537,7 @@ func TestStreamExpiryDecidedOnce(t *testing.T) {
 	}
 	denials := 0
 	for _, d := range f.decisions.all() {
-		if !d.Allowed {
+		if d.Outcome != runtime.OutcomeAllow {
 			denials++
 		}
 	}

@@ -37,6 +37,8 @@ groups=(
   "BenchmarkCondition: none simple tenant_claim"
   "BenchmarkKinds: noauth_tls jwt_rs256 oauth2_introspection api_key mtls"
   "BenchmarkRevocation: off memory redis"
+  "BenchmarkTelemetry: hot hot_metrics"
+  "BenchmarkTelemetry: otelgrpc_hot otelgrpc_hot_otelauth"
 )
 
 count() { # $1: benchmark path; prints instructions per call

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the pinned code generators into .bin/ (only Go is needed).
+# Installs the pinned code generators, and grpcurl for a test, into .bin/
+# (only Go is needed).
 # They are kept out of the main module's requirements: users of runtime/ do
 # not inherit buf's dependency graph.
 set -euo pipefail
@@ -12,6 +13,8 @@ TOOLS=(
   github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@v2.33.0
   connectrpc.com/connect/cmd/protoc-gen-connect-go@v1.21.1
   github.com/envoyproxy/protoc-gen-validate@v1.3.3
+  # For TestGrpcurl: the troubleshooting guide's grpcurl invocation, run.
+  github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
 )
 stamp=".bin/.versions"
 want="$(printf '%s\n' "${TOOLS[@]}")"

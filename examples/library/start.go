@@ -17,6 +17,9 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
@@ -50,11 +53,21 @@ type Config struct {
 	// HTTP/1.1), else in plaintext (h2c and HTTP/1.1); "127.0.0.1:0" by
 	// default.
 	HTTPAddr string
+	// AdminAddr, when set, is where an admin listener serves server
+	// reflection (of the services above, and any message type the
+	// process knows, google.rpc.ErrorInfo included) and health checking,
+	// in plaintext and without auth: for operators' tools such as
+	// grpcurl. Keep it on loopback or an operators' network: reflection
+	// tells a caller every method. The service listeners keep
+	// deny-by-default: reflection is denied there.
+	AdminAddr string
 	// Logger receives one safe line per denied call.
 	Logger *slog.Logger
 	// Revocation, when set, is asked about every JWT call (a
 	// *revocation.Memory, or a *redisstore.Revocations shared by replicas).
 	Revocation runtime.RevocationStore
+	// Options are added to the enforcer's (an observer, audit, dry-run).
+	Options []runtime.Option
 }
 
 // Running is a started example server.
@@ -66,8 +79,10 @@ type Running struct {
 	// HTTPURL is the base URL of the gateway and Connect ("https://…" with
 	// TLS).
 	HTTPURL string
-	servers []*grpc.Server
-	http    *http.Server
+	// AdminAddr is the admin listener's address, empty without one.
+	AdminAddr string
+	servers   []*grpc.Server
+	http      *http.Server
 }
 
 // Stop stops the server, ending the calls in flight.
@@ -131,6 +146,7 @@ func Start(cfg Config) (*Running, error) {
 	if cfg.Revocation != nil {
 		opts = append(opts, runtime.WithRevocation(cfg.Revocation))
 	}
+	opts = append(opts, cfg.Options...)
 	enf, err := runtime.NewEnforcer(opts...)
 	if err != nil {
 		return nil, err
@@ -191,6 +207,12 @@ func Start(cfg Config) (*Running, error) {
 		r.Stop()
 		return nil, err
 	}
+	if cfg.AdminAddr != "" {
+		if r.AdminAddr, err = serveAdmin(r, cfg.AdminAddr, healthSrv); err != nil {
+			r.Stop()
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -232,4 +254,21 @@ func (r *Running) serveHTTP(cfg Config, impl *Server, enf *runtime.Enforcer) err
 	r.HTTPURL = "https://" + lis.Addr().String()
 	go func() { _ = srv.ServeTLS(lis, "", "") }() // returns when Stop closes it
 	return nil
+}
+
+// serveAdmin starts the admin listener: reflection of the services of
+// r's first server, and health.
+func serveAdmin(r *Running, addr string, healthSrv *health.Server) (string, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", err
+	}
+	s := grpc.NewServer()
+	opts := reflection.ServerOptions{Services: r.servers[0], DescriptorResolver: protoregistry.GlobalFiles, ExtensionResolver: protoregistry.GlobalTypes}
+	reflectionv1.RegisterServerReflectionServer(s, reflection.NewServerV1(opts))
+	reflectionv1alpha.RegisterServerReflectionServer(s, reflection.NewServer(opts))
+	healthpb.RegisterHealthServer(s, healthSrv)
+	r.servers = append(r.servers, s)
+	go func() { _ = s.Serve(lis) }() // returns when Stop stops the server
+	return lis.Addr().String(), nil
 }

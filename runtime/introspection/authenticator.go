@@ -153,7 +153,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 				return r, nil
 			}
 		}
-		return a.introspect(token)
+		return a.introspectObserved(token)
 	}, func(r *response, err error) {
 		a.store(key, token, r, err)
 	})

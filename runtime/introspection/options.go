@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 )
 
 // ErrInvalidOption is wrapped by every error [New] returns.
@@ -66,6 +68,7 @@ type config struct {
 	cacheSize    int
 	maxTokenSize int
 	now          func() time.Time
+	observer     runtime.BackendObserver // nil: none (see Observer)
 
 	shared        SharedCache // nil: none
 	sharedSecret  []byte

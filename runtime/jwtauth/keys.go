@@ -26,6 +26,7 @@ type keyMap struct {
 	noKID     []*jose.JSONWebKey // keys published without a kid
 	refreshAt time.Time          // zero for a static set: never refreshed
 	staleAt   time.Time          // after this the keys are not used
+	fetchedAt time.Time          // zero for a static set
 }
 
 // keySource finds the key a token of one issuer names, fetching the
@@ -47,6 +48,7 @@ type keySource struct {
 	lastErr     error
 
 	fetches         atomic.Int64
+	failures        atomic.Int64 // fetches that failed, for KeySetStats
 	metadataFetches atomic.Int64
 
 	// reported is the SHA-256 of the last set whose left-out keys were
@@ -234,6 +236,7 @@ func (ks *keySource) refresh() chan struct{} {
 		ks.mu.Lock()
 		if err != nil {
 			ks.lastErr = err
+			ks.failures.Add(1)
 			if evicted != nil {
 				ks.current.Store(evicted)
 			}
@@ -314,6 +317,7 @@ func (ks *keySource) fetch() (km, evicted *keyMap, err error) {
 	}
 	km.keepIdentity(ks.current.Load())
 	now := ks.cfg.now()
+	km.fetchedAt = now
 	km.refreshAt = now.Add(ks.cfg.refreshInterval)
 	km.staleAt = km.refreshAt.Add(ks.cfg.maxStaleness)
 	return km, nil, nil

@@ -252,6 +252,7 @@ func (Authentication) EnumDescriptor() ([]byte, []int) {
 //     sets either of them replaces the access inherited from the level above.
 //   - `transport` inherits unless set (TRANSPORT_UNSPECIFIED means "inherit").
 //   - `condition` inherits unless set; set it to "" to clear an inherited one.
+//   - `dry_run` inherits unless set; `dry_run: false` ends an inherited one.
 //   - `authentication` inherits unless set (AUTHENTICATION_UNSPECIFIED means
 //     "inherit"); `authentication: REQUIRED` ends an inherited OPTIONAL.
 //
@@ -325,6 +326,30 @@ type Rule struct {
 	//
 	// ```
 	Condition *string `protobuf:"bytes,4,opt,name=condition,proto3,oneof" json:"condition,omitempty"`
+	// Dry-run: the rule is decided on every call and its would-be denials are
+	// reported — metrics, the server's log line, audit events and the call's
+	// span record outcome would_deny with the reason — while calls proceed
+	// as they would without the rule. The handler sees a principal only when
+	// the credential verified (a missing scope or a failed condition keeps
+	// it; a failed authentication attaches none). The caller sees what
+	// success looks like, and the generated client sends a call it would
+	// refuse, without the credential. For turning a rule on for a live
+	// service: deploy it in dry-run, watch the would-be denials, then remove
+	// `dry_run`. Inherits like `transport` (file → service → method); a
+	// level that sets `dry_run: false` ends an inherited dry-run. The
+	// generated rule's comment says DRY RUN, and the server logs at startup
+	// which methods run in dry-run. Servers can put methods in dry-run from
+	// their configuration too (runtime.WithDryRun).
+	//
+	// ```proto
+	//
+	//	option (grpcauth.v1.method) = {
+	//	  requirements: { credentials: [BEARER_JWT] scopes: ["library.write"] }
+	//	  dry_run: true
+	//	};
+	//
+	// ```
+	DryRun *bool `protobuf:"varint,5,opt,name=dry_run,json=dryRun,proto3,oneof" json:"dry_run,omitempty"`
 	// Whether a caller must present a credential at all. Inherits unless set;
 	// at the top a credential is REQUIRED. Under OPTIONAL a call that sends no
 	// credential (no authorization, no x-api-key, no client certificate the
@@ -415,6 +440,13 @@ func (x *Rule) GetCondition() string {
 		return *x.Condition
 	}
 	return ""
+}
+
+func (x *Rule) GetDryRun() bool {
+	if x != nil && x.DryRun != nil {
+		return *x.DryRun
+	}
+	return false
 }
 
 func (x *Rule) GetAuthentication() Authentication {
@@ -659,15 +691,18 @@ var File_grpcauth_v1_rules_proto protoreflect.FileDescriptor
 
 const file_grpcauth_v1_rules_proto_rawDesc = "" +
 	"\n" +
-	"\x17grpcauth/v1/rules.proto\x12\vgrpcauth.v1\"\x9d\x02\n" +
+	"\x17grpcauth/v1/rules.proto\x12\vgrpcauth.v1\"\xc7\x02\n" +
 	"\x04Rule\x12<\n" +
 	"\frequirements\x18\x01 \x03(\v2\x18.grpcauth.v1.RequirementR\frequirements\x12+\n" +
 	"\x06public\x18\x02 \x01(\v2\x13.grpcauth.v1.PublicR\x06public\x124\n" +
 	"\ttransport\x18\x03 \x01(\x0e2\x16.grpcauth.v1.TransportR\ttransport\x12!\n" +
-	"\tcondition\x18\x04 \x01(\tH\x00R\tcondition\x88\x01\x01\x12C\n" +
+	"\tcondition\x18\x04 \x01(\tH\x00R\tcondition\x88\x01\x01\x12\x1c\n" +
+	"\adry_run\x18\x05 \x01(\bH\x01R\x06dryRun\x88\x01\x01\x12C\n" +
 	"\x0eauthentication\x18\x06 \x01(\x0e2\x1b.grpcauth.v1.AuthenticationR\x0eauthenticationB\f\n" +
 	"\n" +
-	"_condition\"\x9c\x01\n" +
+	"_conditionB\n" +
+	"\n" +
+	"\b_dry_run\"\x9c\x01\n" +
 	"\vRequirement\x12=\n" +
 	"\vcredentials\x18\x01 \x03(\x0e2\x1b.grpcauth.v1.CredentialKindR\vcredentials\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x126\n" +

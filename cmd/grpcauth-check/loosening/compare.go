@@ -40,9 +40,8 @@ const (
 	Declared Kind = "DECLARED"
 	// PublicMethodAdded: a new method is public.
 	PublicMethodAdded Kind = "PUBLIC_METHOD_ADDED"
-	// DryRunEnabled: a method's rule is now dry-run (denials reported, calls
-	// let through). Dry-run does not exist yet (manifests say "dry_run":
-	// false); the check is ready for it.
+	// DryRunEnabled: a method's rule is now dry-run (`dry_run: true`:
+	// denials reported, calls let through).
 	DryRunEnabled Kind = "DRY_RUN_ENABLED"
 	// DryRunMethodAdded: a new method's rule is dry-run.
 	DryRunMethodAdded Kind = "DRY_RUN_METHOD_ADDED"

@@ -106,6 +106,9 @@ func generateDocs(gen *protogen.Plugin, f *protogen.File, m *Manifest) {
 				}
 				g.P("- **Condition**: ", code(mm.Condition), ", decided ", when, declaredOn(mm.ConditionSource), ".")
 			}
+			if mm.DryRun {
+				g.P("- **Dry run**: would-be denials are reported (outcome `would_deny`) and calls proceed.")
+			}
 			if mm.Source != "" {
 				g.P("- **Access declared on**: ", sourceText(mm.Source), ".")
 			}

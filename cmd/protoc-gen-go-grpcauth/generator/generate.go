@@ -315,6 +315,10 @@ func genRule(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method,
 	full := "/" + string(s.Desc.FullName()) + "/" + string(m.Desc.Name())
 	g.P("// ", name, " is the effective rule of ", m.Desc.FullName(), ":")
 	g.P("// ", describe(r), ".")
+	if r.dryRun {
+		g.P("//")
+		g.P("// DRY RUN: would-be denials are reported, calls proceed.")
+	}
 	g.P("var ", name, " = &", runtimePackage.Ident("Rule"), "{")
 	g.P("FullMethod: ", strconv.Quote(full), ",")
 	switch {
@@ -353,6 +357,9 @@ func genRule(g *protogen.GeneratedFile, s *protogen.Service, m *protogen.Method,
 	}
 	if r.source != "" {
 		g.P("Source: ", strconv.Quote(r.source), ",")
+	}
+	if r.dryRun {
+		g.P("DryRun: true,")
 	}
 	g.P("}")
 	g.P()

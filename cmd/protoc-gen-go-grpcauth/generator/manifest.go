@@ -143,9 +143,11 @@ type ManifestMethod struct {
 	// absent when there is none. Client- and bidi-streaming methods decide
 	// it when the stream opens, the others on the decoded request.
 	Condition string `json:"condition,omitempty"`
-	// DryRun is reserved for dry-run rules (DESIGN §5), which do not exist
-	// yet: always false. The loosening check already counts a method turned
-	// to dry-run, or added in dry-run, as a loosening.
+	// DryRun is the rule's `dry_run` after inheritance: its would-be
+	// denials are reported and calls proceed (a server may put more methods
+	// in dry-run with runtime.WithDryRun, which no manifest can show). The
+	// loosening check counts a method turned to dry-run, or added in
+	// dry-run, as a loosening.
 	DryRun bool `json:"dry_run"`
 	// Source is the element the access (requirements or public) was
 	// declared on: the method, its service, or its file's path. Absent for
@@ -206,6 +208,7 @@ func manifestMethod(s *protogen.Service, m *protogen.Method, r *effectiveRule) M
 		Transport:       TransportAny,
 		Authentication:  AuthenticationRequired,
 		Condition:       r.condition,
+		DryRun:          r.dryRun,
 		Source:          r.source,
 		TransportSource: r.transportSource,
 		ConditionSource: r.conditionSource,

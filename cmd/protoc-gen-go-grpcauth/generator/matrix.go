@@ -40,6 +40,10 @@ type matrixCase struct {
 // with the decision of DESIGN §3: transport first, then the credential,
 // its kind, the scopes. skipped says which cases cannot be written and why.
 func matrixCases(mm ManifestMethod) (cases []matrixCase, skipped []string) {
+	if mm.DryRun {
+		// Its denials are reported, not made: every call would pass.
+		return nil, []string{"the rule is in dry-run (dry_run: true): its would-be denials are reported and calls proceed, so none can be tested as a denial"}
+	}
 	switch mm.Access {
 	case AccessUndeclared:
 		return []matrixCase{

@@ -39,6 +39,8 @@ type effectiveRule struct {
 	// conditionAtOpen: decided when a client- or bidi-stream opens.
 	conditionAtOpen bool
 	undeclared      bool
+	// dryRun: would-be denials are reported, calls proceed.
+	dryRun bool
 	// source is the full name of the element the access was declared on;
 	// transportSource and conditionSource that of the level that set the
 	// transport and the condition ("" when none did).
@@ -229,6 +231,9 @@ func resolve(at site, levels []level, undeclaredOK bool) (*effectiveRule, *Findi
 			eff.conditionSource = l.element
 			eff.conditionAt = l.site
 		}
+		if r.DryRun != nil {
+			eff.dryRun = r.GetDryRun()
+		}
 	}
 	if eff.condition == "" {
 		eff.conditionSource = ""
@@ -244,7 +249,7 @@ func resolve(at site, levels []level, undeclaredOK bool) (*effectiveRule, *Findi
 	}
 	if !haveAccess {
 		if undeclaredOK {
-			return &effectiveRule{undeclared: true, tlsRequired: eff.tlsRequired, transportSource: eff.transportSource}, nil
+			return &effectiveRule{undeclared: true, tlsRequired: eff.tlsRequired, transportSource: eff.transportSource, dryRun: eff.dryRun}, nil
 		}
 		f := at.finding(CheckMethodHasRule, "no auth rule: set (grpcauth.v1.method), (grpcauth.v1.service) or (grpcauth.v1.file), or mark it public with a reason")
 		return nil, &f

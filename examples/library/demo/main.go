@@ -139,6 +139,17 @@ func run(stdout io.Writer) error {
 		_, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/BAD/books/1"})
 		return "found", err
 	}
+	importBooks := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
+		s, err := c.ImportBooks(ctx)
+		if err != nil {
+			return "", err
+		}
+		// Send fails with io.EOF once the server has answered; the status
+		// comes from CloseAndRecv.
+		_ = s.Send(&libraryv1.ImportBooksRequest{Book: &libraryv1.Book{Name: "tenants/initech/shelves/drafts/books/9", Title: "Dry Run"}})
+		r, err := s.CloseAndRecv()
+		return fmt.Sprintf("imported %d book(s); the server logged what it would have denied", r.GetImported()), err
+	}
 	listPublic := func(ctx context.Context, c libraryv1.LibraryServiceClient) (string, error) {
 		r, err := c.ListPublicShelves(ctx, &libraryv1.ListPublicShelvesRequest{})
 		return strings.Join(r.GetShelves(), ","), err
@@ -265,6 +276,9 @@ func run(stdout io.Writer) error {
 		{"DeleteBook", "JWT carol [read write admin] tenant acme", w.tls, bearer(admin), nil, "OK", deleteBook},
 		{"ExportShelf (stream)", "JWT dave [library.export] ES256", w.tls, bearer(exporter), nil, "OK", export},
 		{"ExportShelf (stream)", "JWT alice [library.read]", w.tls, bearer(reader), nil, "PermissionDenied", export},
+		// A rule being rolled out: the server runs ImportBooks in dry-run
+		// (runtime.WithDryRun), so a call its rule would deny proceeds.
+		{"ImportBooks (stream, dry-run)", "JWT alice [library.read]", w.tls, bearer(reader), nil, "OK", importBooks},
 		// Opaque OAuth2 tokens, checked by introspection.
 		{"GetBook", "OAuth2 token erin [library.read]", w.tls, bearer(opaque), nil, "OK", getBook},
 		{"GetBook", "revoked OAuth2 token", w.tls, bearer(revoked), nil, "Unauthenticated", getBook},
@@ -329,8 +343,9 @@ func run(stdout io.Writer) error {
 	fmt.Fprintln(stdout, "Revocations:", w.revocationsKind)
 	fmt.Fprintln(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "METHOD\tCREDENTIAL\tOUTCOME\tCODE\tREASON\tDETAIL")
+	fmt.Fprintln(tw, "METHOD\tCREDENTIAL\tOUTCOME\tCODE\tREASON\tDECISION ID\tDETAIL")
 	var mismatches []string
+	firstID := ""
 	for _, c := range calls {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if len(c.md) > 0 {
@@ -345,7 +360,7 @@ func run(stdout io.Writer) error {
 		}
 		detail, err := c.do(ctx, client)
 		cancel()
-		outcome, code, reason := "allowed", "OK", "-"
+		outcome, code, reason, id := "allowed", "OK", "-", "-"
 		if err != nil {
 			st := status.Convert(err)
 			outcome, code, detail = "denied", st.Code().String(), st.Message()
@@ -354,9 +369,16 @@ func run(stdout io.Writer) error {
 				if e.Local {
 					detail = "refused by the client before sending: " + detail
 				}
+				if e.DecisionID() != "" {
+					// The server's log line, audit event and span have it too.
+					id = e.DecisionID()
+					if firstID == "" {
+						firstID = id
+					}
+				}
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.method, c.cred, outcome, code, reason, detail)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.method, c.cred, outcome, code, reason, id, detail)
 		if code != c.want {
 			mismatches = append(mismatches, fmt.Sprintf("%s with %s: got %s, want %s", c.method, c.cred, code, c.want))
 		}
@@ -369,7 +391,9 @@ func run(stdout io.Writer) error {
 		fmt.Fprintln(stdout, p)
 	}
 	fmt.Fprintln(stdout)
-	fmt.Fprintln(stdout, "Server log (one line per denial; tokens and keys never appear):")
+	fmt.Fprintln(stdout, "A denial's decision id finds its server log line: grep decision_id="+firstID)
+	fmt.Fprintln(stdout)
+	fmt.Fprintln(stdout, "Server log (which methods run in dry-run, then one line per denial or would-be denial; tokens and keys never appear):")
 	fmt.Fprint(stdout, w.log.String())
 	if len(mismatches) > 0 {
 		return errors.New("unexpected outcomes:\n" + strings.Join(mismatches, "\n"))
@@ -508,7 +532,8 @@ func startWorld() (w *world, err error) {
 	}
 	w.closers = append(w.closers, func() { _ = os.RemoveAll(w.socketDir) })
 	socket := filepath.Join(w.socketDir, "proxy.sock")
-	if w.srv, err = library.Start(library.Config{JWT: jwtAuth, OAuth2: oauth, APIKeys: keys, MTLS: workloads, TLS: serverTLS, ProxySocket: socket, Logger: logger, Revocation: revA}); err != nil {
+	if w.srv, err = library.Start(library.Config{JWT: jwtAuth, OAuth2: oauth, APIKeys: keys, MTLS: workloads, TLS: serverTLS, ProxySocket: socket, Logger: logger, Revocation: revA,
+		Options: []runtime.Option{runtime.WithDryRun(libraryv1.LibraryService_ImportBooks_FullMethodName)}}); err != nil {
 		return nil, err
 	}
 	w.closers = append(w.closers, w.srv.Stop)

@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -59,6 +60,8 @@ func runDemo(t *testing.T) string {
 		"GetBook (Connect)", "(Connect, gRPC-Web)", "(Connect, gRPC)", "handler saw bob (BEARER_JWT)",
 		"InvalidArgument", "HTTP 400: validation error",
 		"GetBook via the proxy socket", "x-forwarded-client-cert is accepted only from a trusted proxy",
+		"ImportBooks (stream, dry-run)", "imported 1 book(s)", "call would be denied (dry-run; it proceeds)",
+		"grpcauth: dry-run: would-be denials are reported, calls proceed",
 		// Revocation across replicas: the JWT allowed on B, revoked on
 		// A, refused on B; the subject's older token refused, the newer
 		// one allowed.
@@ -72,6 +75,20 @@ func runDemo(t *testing.T) string {
 		if !strings.Contains(out, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out)
 		}
+	}
+	// Every decision id the table shows is in the server's log.
+	ids := regexp.MustCompile(`\b[0-9a-f]{12}-[0-9a-f]{8,}\b`).FindAllString(out, -1)
+	table, log, _ := strings.Cut(out, "Server log")
+	if n := len(regexp.MustCompile(`\b[0-9a-f]{12}-[0-9a-f]{8,}\b`).FindAllString(table, -1)); n < 10 {
+		t.Errorf("the table shows %d decision ids; want one per server denial", n)
+	}
+	for _, id := range ids {
+		if !strings.Contains(log, "decision_id="+id) {
+			t.Errorf("decision id %s is not in the server log", id)
+		}
+	}
+	if !strings.Contains(log, "reason=SCOPE_INSUFFICIENT kind=BEARER_JWT decision_id=") || !strings.Contains(log, "method=/library.v1.LibraryService/ImportBooks") {
+		t.Errorf("the server log lacks the dry-run line of ImportBooks:\n%s", log)
 	}
 	for _, secret := range []string{"eyJ", "gak_", "opaque_", "henry-laptop-1"} {
 		if strings.Contains(out, secret) {

@@ -35,6 +35,21 @@
 // -jwt-types lists the accepted typ headers of JWTs, comma-separated: the
 // default, at+jwt (RFC 9068), refuses ID tokens; -jwt-types at+jwt,JWT
 // also accepts an issuer whose access tokens say typ JWT.
+//
+// -admin-addr (default 127.0.0.1:9090, loopback only; "" turns it off) is
+// an admin listener, plaintext and without auth, that serves server
+// reflection and health checking only, for operators' tools: grpcurl can
+// list and describe the services there, and save their descriptors (and
+// google.rpc.ErrorInfo's, so that it decodes a denial's reason and decision
+// id) to call the service listeners, where reflection stays denied:
+//
+//	grpcurl -plaintext -protoset-out library.protoset 127.0.0.1:9090 describe library.v1.LibraryService
+//	grpcurl -plaintext -protoset-out errors.protoset 127.0.0.1:9090 describe google.rpc.ErrorInfo
+//	grpcurl -protoset library.protoset -protoset errors.protoset -cacert ca.pem \
+//	  -H "authorization: Bearer $TOKEN" 127.0.0.1:8443 library.v1.LibraryService/GetBook
+//
+// -dry-run METHOD (repeatable; "/pkg.Service/Method" or "/pkg.Service/*")
+// reports the method's would-be denials and lets its calls proceed.
 package main
 
 import (
@@ -45,6 +60,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -54,6 +70,7 @@ import (
 	"time"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/examples/library"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/apikey"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/introspection"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
@@ -81,6 +98,8 @@ type options struct {
 	apiKeys                                  string
 	clientCA, trustDomain                    string
 	mtlsScopes                               map[string][]string
+	adminAddr                                string
+	dryRun                                   []string
 }
 
 func main() {
@@ -99,7 +118,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "library-server:", err)
 		os.Exit(1)
 	}
-	slog.Info("serving", "plaintext", r.PlainAddr, "tls", r.TLSAddr, "gateway and connect", r.HTTPURL)
+	slog.Info("serving", "plaintext", r.PlainAddr, "tls", r.TLSAddr, "gateway and connect", r.HTTPURL, "admin", r.AdminAddr)
 	<-ctx.Done()
 	slog.Info("stopping: waiting for calls in flight", "at-most", shutdownGrace)
 	grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
@@ -126,6 +145,11 @@ func parse(args []string, getenv func(string) string) (options, error) {
 	fs.StringVar(&o.apiKeys, "api-keys", "", "API key file (JSON): turns on API_KEY")
 	fs.StringVar(&o.clientCA, "client-ca", "", "CA bundle (PEM) for client certificates: turns on MTLS (needs -tls-cert)")
 	fs.StringVar(&o.trustDomain, "spiffe-trust-domain", "", "the SPIFFE trust domain of client certificates (with -client-ca)")
+	fs.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:9090", "admin listener (plaintext, no auth): reflection and health only; keep it on loopback; empty turns it off")
+	fs.Func("dry-run", "METHOD: put /pkg.Service/Method (or /pkg.Service/*) in dry-run: would-be denials are reported, calls proceed (repeatable)", func(v string) error {
+		o.dryRun = append(o.dryRun, v)
+		return nil
+	})
 	fs.Func("mtls-scope", "ID=SCOPE[,SCOPE...]: scopes of a client certificate's SPIFFE ID (repeatable)", func(v string) error {
 		id, scopes, ok := strings.Cut(v, "=")
 		if !ok || id == "" || scopes == "" {
@@ -198,7 +222,13 @@ func start(ctx context.Context, o options, logger *slog.Logger) (*library.Runnin
 	if err != nil {
 		return nil, err
 	}
-	cfg := library.Config{JWT: jwt, PlainAddr: o.plainAddr, TLSAddr: o.tlsAddr, HTTPAddr: o.httpAddr, Logger: logger}
+	cfg := library.Config{JWT: jwt, PlainAddr: o.plainAddr, TLSAddr: o.tlsAddr, HTTPAddr: o.httpAddr, AdminAddr: o.adminAddr, Logger: logger}
+	if len(o.dryRun) > 0 {
+		cfg.Options = append(cfg.Options, runtime.WithDryRun(o.dryRun...))
+	}
+	if o.adminAddr != "" && !loopback(o.adminAddr) {
+		logger.Warn("the admin listener is not on loopback: anybody who reaches it can list every method", "admin-addr", o.adminAddr)
+	}
 	if o.certFile != "" {
 		cert, err := tls.LoadX509KeyPair(o.certFile, o.keyFile)
 		if err != nil {
@@ -240,4 +270,17 @@ func start(ctx context.Context, o options, logger *slog.Logger) (*library.Runnin
 		go func() { _ = cfg.MTLS.Watch(ctx, reloadInterval, report("client CA bundle")) }()
 	}
 	return library.Start(cfg)
+}
+
+// loopback reports whether addr's host is a loopback address or localhost.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

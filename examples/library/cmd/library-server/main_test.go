@@ -79,7 +79,7 @@ func TestServerAllKinds(t *testing.T) {
 
 	o, err := parse([]string{
 		"-issuer", iss.URL(), "-jwks-url", iss.JWKSURL(), "-audience", "library", "-jwt-types", "at+jwt,JWT",
-		"-plain-addr", "127.0.0.1:0", "-tls-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0",
+		"-plain-addr", "127.0.0.1:0", "-tls-addr", "127.0.0.1:0", "-http-addr", "127.0.0.1:0", "-admin-addr", "",
 		"-tls-cert", certFile, "-tls-key", keyFile, "-ca-file", endpoints,
 		"-introspection-url", in.URL(), "-introspection-client-id", "library-server",
 		"-api-keys", keyFileAPI,
