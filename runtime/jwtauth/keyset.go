@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"slices"
 	"strings"
 	"time"
@@ -275,6 +276,9 @@ func usableKey(k *jose.JSONWebKey) error {
 		if n := pk.N.BitLen(); n < minRSABits {
 			return fmt.Errorf("the RSA key of %d bits is under %d", n, minRSABits)
 		}
+		if rocaFingerprint(pk.N) {
+			return fmt.Errorf("the RSA key is one of the weak keys of CVE-2017-15361 (ROCA)")
+		}
 	case *ecdsa.PublicKey:
 		switch pk.Curve {
 		case elliptic.P256(), elliptic.P384(), elliptic.P521():
@@ -286,6 +290,30 @@ func usableKey(k *jose.JSONWebKey) error {
 		return fmt.Errorf("the key type %T is not a public signature key this server verifies with", k.Key)
 	}
 	return nil
+}
+
+// rocaFingerprint reports whether the modulus n has the fingerprint of
+// the RSA keys made by Infineon's generator (CVE-2017-15361, "ROCA",
+// Nemec et al. 2017), whose factors can be found: its primes are 65537^a
+// mod M plus a multiple of M, for M the product of the first primes, so
+// that n mod each of these primes is a power of 65537. A modulus made
+// otherwise has this fingerprint with a probability under 2^-150.
+func rocaFingerprint(n *big.Int) bool {
+	var r, p big.Int
+	for _, prime := range [...]int64{3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97, 101, 103, 107, 109, 113, 127, 131, 137, 139, 149, 151, 157, 163, 167} {
+		residue := r.Mod(n, p.SetInt64(prime)).Int64()
+		power, found := int64(1), false
+		for range prime {
+			if found = power == residue; found {
+				break
+			}
+			power = power * 65537 % prime
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // keyFitsAlg reports whether key can verify alg: the key's own alg, if
