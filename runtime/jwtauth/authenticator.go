@@ -5,10 +5,6 @@ package jwtauth
 
 import (
 	"context"
-	"crypto"
-	"crypto/rsa"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -17,7 +13,6 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
-	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 )
@@ -206,48 +201,29 @@ func (a *Authenticator) hit(ctx context.Context, token string, e *cacheEntry) *r
 
 // verify is the full verification of a token not served from the cache.
 func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Principal, *cacheEntry, error) {
-	if strings.Count(token, ".") != 2 {
-		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a JWT (three dot-separated parts)")
-	}
-	if !canonical(token) {
-		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token is not canonical base64url")
-	}
-	// Every algorithm, to read the token; the issuer's allow-list is
-	// applied once the issuer is known, before any key is looked up.
-	tok, err := jwt.ParseSigned(token, allAlgorithms)
-	if err != nil {
-		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the compact JWS did not parse (its content is not logged)")
-	}
-	if len(tok.Headers) != 1 {
-		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token must carry exactly one signature")
-	}
-	hdr := tok.Headers[0]
-	header, derr := checkHeader(token)
+	// Shape, header and claims, each decoded once (jws.go); the
+	// registered claims are then read from the claims with strict types.
+	tok, derr := parseJWS(token)
 	if derr != nil {
 		return nil, nil, derr
 	}
-
-	// One decode of the claims (go-jose's JSON); the registered ones are
-	// then read from it with strict types.
-	var all map[string]any
-	if err := tok.UnsafeClaimsWithoutVerification(&all); err != nil || all == nil { // nil: the payload is JSON null
-		return nil, nil, deny(runtime.ReasonCredentialsMalformed, "the token's claims are not a valid JSON object").WithDetail("the claims did not decode (their content is not logged)")
-	}
+	hdr, all := &tok.header, tok.claims
 	std, cerr := registeredClaims(all)
 	if cerr != nil {
 		return nil, nil, cerr
 	}
 	// Routed by iss, once: from here on only this issuer's settings and
 	// keys apply.
-	is := a.issuers[std.Issuer]
+	is := a.issuers[std.iss]
 	if is == nil {
 		return nil, nil, deny(runtime.ReasonIssuerUntrusted, "the token's issuer is not trusted")
 	}
 	ic := is.cfg
-	if derr := ic.checkType(header); derr != nil {
+	if derr := ic.checkType(hdr); derr != nil {
 		return nil, nil, derr
 	}
-	if !slices.Contains(ic.algorithms, jose.SignatureAlgorithm(hdr.Algorithm)) {
+	// The issuer's allow-list, before any key is looked up.
+	if !slices.Contains(ic.algorithms, jose.SignatureAlgorithm(hdr.alg)) {
 		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature algorithm is not accepted")
 	}
 	if err := ic.checkClaims(&std, all); err != nil {
@@ -261,7 +237,7 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 		return nil, nil, derr
 	}
 
-	key, err := is.keys.lookup(ctx, hdr.KeyID)
+	key, err := is.keys.lookup(ctx, hdr.kid)
 	if err != nil {
 		var be *backendError
 		switch {
@@ -272,13 +248,13 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 		}
 		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signing key is not known").WithDetail("%v", err)
 	}
-	if !keyFitsAlg(key, hdr.Algorithm) {
-		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's algorithm does not match its key").WithDetail("alg %q, key %q", hdr.Algorithm, key.KeyID)
+	if !keyFitsAlg(key, hdr.alg) {
+		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's algorithm does not match its key").WithDetail("alg %q, key %q", hdr.alg, key.KeyID)
 	}
-	if err := tok.Claims(key.Key); err != nil || !pssSaltOK(token, hdr.Algorithm, key) {
+	if !tok.verify(key.Key) {
 		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature is not valid")
 	}
-	entry := &cacheEntry{expiry: std.Expiry.Time(), kid: hdr.KeyID, key: key, issuer: is}
+	entry := &cacheEntry{expiry: std.exp.time(), kid: hdr.kid, key: key, issuer: is}
 	if cnf, ok := all["cnf"]; ok {
 		if derr := checkConfirmation(ctx, cnf); derr != nil {
 			return nil, nil, derr
@@ -287,57 +263,29 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 	}
 	entry.principal = &runtime.Principal{
 		Kind:      runtime.BearerJWT,
-		Subject:   std.Subject,
-		Issuer:    std.Issuer,
+		Subject:   std.sub,
+		Issuer:    std.iss,
 		Scopes:    scopes,
 		Claims:    all,
-		ExpiresAt: std.Expiry.Time().Add(a.cfg.leeway), // as long as this server accepts it
+		ExpiresAt: std.exp.time().Add(a.cfg.leeway), // as long as this server accepts it
 	}
 	return entry.principal, entry, nil
-}
-
-// checkHeader checks the protected header's members that go-jose leaves
-// to its caller, in the header as sent (go-jose drops members whose value
-// is JSON null, and accepts an empty crit list and crit ["b64"]), and
-// returns them. This server implements no JWS extension (RFC 7515
-// §4.1.11): a crit member of any value, or a b64 member (RFC 7797, the
-// unencoded payload, which changes what the signature covers), makes the
-// token one it cannot read. token is canonical and its header was decoded
-// once already, by go-jose.
-func checkHeader(token string) (map[string]json.RawMessage, *runtime.Error) {
-	raw, err := base64.RawURLEncoding.DecodeString(token[:strings.IndexByte(token, '.')])
-	var members map[string]json.RawMessage
-	if err == nil {
-		err = json.Unmarshal(raw, &members)
-	}
-	if err != nil {
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is not a well-formed JWS").WithDetail("the header did not decode (its content is not logged)")
-	}
-	if _, ok := members["crit"]; ok {
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's header lists critical extensions (crit); this server implements none")
-	}
-	if _, ok := members["b64"]; ok {
-		return nil, deny(runtime.ReasonCredentialsMalformed, "the token's header has a b64 member; this server does not implement unencoded payloads")
-	}
-	return members, nil
 }
 
 // checkType checks the typ header against the issuer's [Types] (explicit
 // typing, RFC 9068 §4, RFC 8725 §3.11): an ID token or another JWT of the
 // issuer is not an access token.
-func (c *issuerConfig) checkType(header map[string]json.RawMessage) *runtime.Error {
-	v, ok := header["typ"]
-	if !ok {
+func (c *issuerConfig) checkType(h *jwsHeader) *runtime.Error {
+	if !h.typSet {
 		if c.untypedOK {
 			return nil
 		}
 		return deny(runtime.ReasonClaimsInvalid, "the token has no typ header; this server accepts access tokens of the types it is configured for")
 	}
-	var typ string
-	if err := json.Unmarshal(v, &typ); err != nil {
+	if h.typBad {
 		return deny(runtime.ReasonClaimsInvalid, "the token's typ header is not a string")
 	}
-	if !c.typeOK(typ) {
+	if !c.typeOK(h.typ) { // null is ""
 		return deny(runtime.ReasonClaimsInvalid, "the token's type (typ) is not one this server accepts as an access token")
 	}
 	return nil
@@ -360,78 +308,77 @@ func (c *issuerConfig) typeOK(typ string) bool {
 
 // checkClaims checks the registered claims that need no key, for the
 // issuer the token was routed to.
-func (ic *issuerConfig) checkClaims(c *jwt.Claims, all map[string]any) *runtime.Error {
+func (ic *issuerConfig) checkClaims(c *registered, all map[string]any) *runtime.Error {
 	now := ic.now()
 	lw := ic.leeway
-	if c.Expiry == nil {
+	if !c.exp.set {
 		return deny(runtime.ReasonClaimsInvalid, "the token has no exp claim")
 	}
-	if !now.Before(c.Expiry.Time().Add(lw)) {
+	if !now.Before(c.exp.time().Add(lw)) {
 		return deny(runtime.ReasonTokenExpired, "the token has expired")
 	}
-	if c.NotBefore != nil && now.Add(lw).Before(c.NotBefore.Time()) {
+	if c.nbf.set && now.Add(lw).Before(c.nbf.time()) {
 		return deny(runtime.ReasonTokenNotYetValid, "the token is not valid yet (nbf)")
 	}
-	if c.IssuedAt != nil && now.Add(lw).Before(c.IssuedAt.Time()) {
+	if c.iat.set && now.Add(lw).Before(c.iat.time()) {
 		return deny(runtime.ReasonTokenNotYetValid, "the token was issued in the future (iat)")
 	}
 	if ic.maxLifetime > 0 {
-		start := c.IssuedAt
-		if start == nil {
-			start = c.NotBefore
+		start := c.iat
+		if !start.set {
+			start = c.nbf
 		}
-		if start == nil {
+		if !start.set {
 			return deny(runtime.ReasonClaimsInvalid, "the token has neither iat nor nbf; its lifetime is unknown")
 		}
-		if c.Expiry.Time().Sub(start.Time()) > ic.maxLifetime {
+		if c.exp.time().Sub(start.time()) > ic.maxLifetime {
 			return deny(runtime.ReasonClaimsInvalid, "the token's lifetime is longer than this server accepts")
 		}
 	}
-	aud := c.Audience
+	aud := c.aud
 	if ic.audClaim != "aud" {
-		var ok bool
-		if aud, ok = audienceOf(all[ic.audClaim]); !ok {
+		if aud = all[ic.audClaim]; !audienceShape(aud) {
 			return deny(runtime.ReasonClaimsInvalid, "the token's audience claim is of the wrong type")
 		}
 	}
 	if !ic.audienceOK(aud) {
 		return deny(runtime.ReasonAudienceMismatch, "the token is not meant for this service (aud)")
 	}
-	if c.Subject == "" {
+	if c.sub == "" {
 		return deny(runtime.ReasonClaimsInvalid, "the token has no sub claim")
 	}
-	if ic.subject != nil && !ic.subject.MatchString(c.Subject) {
+	if ic.subject != nil && !ic.subject.MatchString(c.sub) {
 		return deny(runtime.ReasonClaimsInvalid, "the token's subject is not allowed")
 	}
 	return nil
 }
 
-// audienceOf reads an audience claim other than aud: absent (no audience),
-// a string, or an array of strings.
-func audienceOf(v any) (jwt.Audience, bool) {
+// audienceShape reports whether v is an audience claim: absent (no
+// audience), a string, or an array of strings.
+func audienceShape(v any) bool {
 	switch v := v.(type) {
-	case nil:
-		return nil, true
-	case string:
-		return jwt.Audience{v}, true
+	case nil, string:
+		return true
 	case []any:
-		out := make(jwt.Audience, 0, len(v))
 		for _, e := range v {
-			s, ok := e.(string)
-			if !ok {
-				return nil, false
+			if _, ok := e.(string); !ok {
+				return false
 			}
-			out = append(out, s)
 		}
-		return out, true
+		return true
 	}
-	return nil, false
+	return false
 }
 
-func (ic *issuerConfig) audienceOK(aud jwt.Audience) bool {
-	for _, got := range aud {
-		for _, want := range ic.audiences {
-			if got == want {
+// audienceOK reports whether the audience claim aud, of a shape
+// audienceShape accepts, holds one of the issuer's audiences.
+func (ic *issuerConfig) audienceOK(aud any) bool {
+	switch aud := aud.(type) {
+	case string:
+		return slices.Contains(ic.audiences, aud)
+	case []any:
+		for _, got := range aud {
+			if s, _ := got.(string); slices.Contains(ic.audiences, s) {
 				return true
 			}
 		}
@@ -447,84 +394,6 @@ func scopeToken(s string) bool {
 	}
 	_, err := runtime.ParseScope(s)
 	return err == nil
-}
-
-// canonical reports whether the three parts of token are canonical
-// base64url, each the encoding of its decoding: no padding bits set, no
-// line breaks. go-jose decodes them leniently and verifies the signature
-// over header and payload re-encoded, so without this check many strings
-// would pass as one signed token.
-//
-// It checks this without decoding: every character is of the base64url
-// alphabet (so no padding, whitespace or line breaks), no part has a length
-// that leaves a lone character (len%4 == 1), and the last character of a
-// part whose length is not a multiple of 4 leaves its unused low bits zero.
-// The decoding itself is go-jose's.
-func canonical(token string) bool {
-	for part := range strings.SplitSeq(token, ".") {
-		for i := 0; i < len(part); i++ {
-			if b64Value(part[i]) < 0 {
-				return false
-			}
-		}
-		switch len(part) % 4 {
-		case 1:
-			return false
-		case 2: // 12 bits for 8: the low 4 bits of the last character are unused
-			if b64Value(part[len(part)-1])&0x0f != 0 {
-				return false
-			}
-		case 3: // 18 bits for 16: the low 2 bits are unused
-			if b64Value(part[len(part)-1])&0x03 != 0 {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// b64Value is the 6-bit value of a base64url character, or -1.
-func b64Value(c byte) int {
-	switch {
-	case 'A' <= c && c <= 'Z':
-		return int(c - 'A')
-	case 'a' <= c && c <= 'z':
-		return int(c-'a') + 26
-	case '0' <= c && c <= '9':
-		return int(c-'0') + 52
-	case c == '-':
-		return 62
-	case c == '_':
-		return 63
-	}
-	return -1
-}
-
-// pssSaltOK reports whether an RSA-PSS signature, the only kind it checks,
-// has a salt as long as the hash, as RFC 7518 section 3.5 requires: go-jose
-// accepts any salt length. token is canonical, so the signing input is the
-// text before its last dot.
-func pssSaltOK(token, alg string, key *jose.JSONWebKey) bool {
-	var h crypto.Hash
-	switch jose.SignatureAlgorithm(alg) {
-	case jose.PS256:
-		h = crypto.SHA256
-	case jose.PS384:
-		h = crypto.SHA384
-	case jose.PS512:
-		h = crypto.SHA512
-	default:
-		return true
-	}
-	pub, ok := key.Key.(*rsa.PublicKey)
-	dot := strings.LastIndexByte(token, '.')
-	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
-	if !ok || err != nil {
-		return false
-	}
-	d := h.New()
-	d.Write([]byte(token[:dot]))
-	return rsa.VerifyPSS(pub, h, d.Sum(nil), sig, &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}) == nil
 }
 
 // checkConfirmation checks a token's cnf claim (RFC 7800). The only
@@ -550,57 +419,64 @@ func checkConfirmation(ctx context.Context, cnf any) *runtime.Error {
 // overflow time arithmetic and could make a future nbf look past.
 const maxNumericDate = 1 << 62
 
+// registered are the registered claims of a token (RFC 7519 §4.1) that
+// this package checks, read by registeredClaims.
+type registered struct {
+	iss, sub      string
+	exp, nbf, iat numericDate
+	aud           any // a string or an array of strings; nil when absent
+}
+
+// numericDate is an exp, nbf or iat claim: whole seconds (a fraction is
+// dropped, as go-jose's jwt.NumericDate drops it), if set.
+type numericDate struct {
+	unix int64
+	set  bool
+}
+
+func (n numericDate) time() time.Time { return time.Unix(n.unix, 0) }
+
 // registeredClaims reads iss, sub, aud, exp, nbf, iat and jti from decoded
 // claims with the types RFC 7519 gives them, as go-jose's jwt.Claims
 // would: a claim of another type is CLAIMS_INVALID (the token is a JWS;
 // its claims are wrong); a JSON null string or date claim counts as
 // absent, a null aud is of the wrong type.
-func registeredClaims(all map[string]any) (jwt.Claims, *runtime.Error) {
-	var c jwt.Claims
+func registeredClaims(all map[string]any) (registered, *runtime.Error) {
+	var c registered
 	bad := func(name string) *runtime.Error {
 		return deny(runtime.ReasonClaimsInvalid, "the token's "+name+" claim is of the wrong type")
 	}
 	for _, f := range [...]struct {
 		name string
 		dst  *string
-	}{{"iss", &c.Issuer}, {"sub", &c.Subject}, {"jti", &c.ID}} {
+	}{{"iss", &c.iss}, {"sub", &c.sub}, {"jti", nil}} {
 		if v := all[f.name]; v != nil {
 			s, ok := v.(string)
 			if !ok {
 				return c, bad(f.name)
 			}
-			*f.dst = s
+			if f.dst != nil {
+				*f.dst = s
+			}
 		}
 	}
 	for _, f := range [...]struct {
 		name string
-		dst  **jwt.NumericDate
-	}{{"exp", &c.Expiry}, {"nbf", &c.NotBefore}, {"iat", &c.IssuedAt}} {
+		dst  *numericDate
+	}{{"exp", &c.exp}, {"nbf", &c.nbf}, {"iat", &c.iat}} {
 		if v := all[f.name]; v != nil {
 			n, ok := v.(float64)
 			if !ok || math.IsNaN(n) || n >= maxNumericDate || n <= -maxNumericDate {
 				return c, bad(f.name)
 			}
-			d := jwt.NumericDate(n)
-			*f.dst = &d
+			*f.dst = numericDate{unix: int64(n), set: true}
 		}
 	}
 	if v, present := all["aud"]; present {
-		switch a := v.(type) {
-		case string:
-			c.Audience = jwt.Audience{a}
-		case []any:
-			c.Audience = make(jwt.Audience, 0, len(a))
-			for _, e := range a {
-				s, ok := e.(string)
-				if !ok {
-					return c, bad("aud")
-				}
-				c.Audience = append(c.Audience, s)
-			}
-		default:
+		if v == nil || !audienceShape(v) {
 			return c, bad("aud")
 		}
+		c.aud = v
 	}
 	return c, nil
 }
