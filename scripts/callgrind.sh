@@ -17,11 +17,12 @@
 # instruction and signal-based preemption).
 #
 # N (default 3000) tunes it; ONLY (a regexp) keeps the groups whose
-# benchmark prefix matches it (ONLY=Peers: the peers alone, from the
-# module benchmarks/peers; a test binary is built only for the groups kept). BenchmarkRevocation/redis needs a Redis
-# server at GRPCAUTH_REDIS_ADDR and is left out without one. Output: a table of instructions per call and
-# each row's ratio to its baseline (the first row of its group), also in
-# .bench/callgrind.md.
+# benchmark prefix matches it (ONLY=Peers: the peer rows alone, from the
+# module benchmarks/peers; a test binary is built only for the groups
+# kept). BenchmarkRevocation/redis needs a Redis server at
+# GRPCAUTH_REDIS_ADDR and is left out without one. Output: a table of
+# instructions per call and each row's ratio to its baseline (the first row
+# of its group), also in .bench/callgrind.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-3000}"
