@@ -9,6 +9,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -134,8 +136,17 @@ func withServerName(c *tls.Config) *tls.Config {
 	return c
 }
 
+// serve serves register's services on a new bufconn listener. With
+// GRPCAUTH_BENCH_WORKERS=n set (scripts/callgrind.sh WORKERS=n), calls run
+// on n long-lived worker goroutines (grpc.NumStreamWorkers) instead of a
+// new goroutine each, whose stack growth by copying moves tens of
+// thousands of instructions between rows with the depth of their frames
+// (see runtime's benchServerOptions).
 func serve(tb testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) *bufconn.Listener {
 	lis := bufconn.Listen(1 << 20)
+	if n, err := strconv.Atoi(os.Getenv("GRPCAUTH_BENCH_WORKERS")); err == nil && n > 0 {
+		opts = append(opts, grpc.NumStreamWorkers(uint32(n)))
+	}
 	s := grpc.NewServer(opts...)
 	register(s)
 	go s.Serve(tcpAddrs{lis})
