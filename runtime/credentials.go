@@ -42,6 +42,8 @@ type credential struct {
 	// known is the principal a [KnownTokens] authenticator served the
 	// token from memory with, or nil.
 	known *Principal
+	// jwtShaped: secret is a bearer token with a compact JWS's shape.
+	jwtShaped bool
 	// workloadKey is the x-api-key sent beside a bearer token (scheme
 	// schemeBearer) to a method with an on_behalf_of requirement that takes
 	// API keys; never logged.
@@ -205,7 +207,7 @@ func (e *Enforcer) bearer(v string) (credential, *Error) {
 	if !ok {
 		return credential{}, errBearerSyntax()
 	}
-	return credential{scheme: schemeBearer, secret: token, unchecked: true}, nil
+	return credential{scheme: schemeBearer, secret: token, unchecked: true, jwtShaped: looksLikeJWT(token)}, nil
 }
 
 func errBearerSyntax() *Error {
@@ -225,7 +227,7 @@ func errBearerSyntax() *Error {
 func (e *Enforcer) checkBearer(ctx context.Context, cred *credential) *Error {
 	cred.unchecked = false
 	k := e.oauth2Known
-	if e.jwt != nil && looksLikeJWT(cred.secret) {
+	if e.jwt != nil && cred.jwtShaped {
 		k = e.jwtKnown
 	}
 	if k != nil {

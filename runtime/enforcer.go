@@ -607,7 +607,7 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (caller, *Error) {
 // the connection's, or chain) and an end user's bearer token
 // (cred.secret), against the requirements that have an end user.
 func (e *Enforcer) decidePair(ctx context.Context, rule *Rule, workload CredentialKind, cred credential, conn *callConn, chain []*x509.Certificate) (caller, *Error) {
-	user := e.bearerKind(cred.secret, rule.takesEndUser(BearerJWT), rule.takesEndUser(OAuth2Token))
+	user := e.bearerKind(cred.jwtShaped, rule.takesEndUser(BearerJWT), rule.takesEndUser(OAuth2Token))
 	c := caller{kind: user}
 	if !rule.takesEndUser(user) {
 		accepted := kindList(rule.endUserKinds())
@@ -732,7 +732,7 @@ func (e *Enforcer) kindOf(rule *Rule, cred credential, hasCert bool) CredentialK
 	case schemeAPIKey:
 		return APIKey
 	case schemeBearer:
-		return e.bearerKind(cred.secret,
+		return e.bearerKind(cred.jwtShaped,
 			rule.accepts(BearerJWT) || rule.takesEndUser(BearerJWT),
 			rule.accepts(OAuth2Token) || rule.takesEndUser(OAuth2Token))
 	}
@@ -742,12 +742,11 @@ func (e *Enforcer) kindOf(rule *Rule, cred credential, hasCert bool) CredentialK
 	return NoCredential
 }
 
-// bearerKind is the kind of a bearer token for a method that takes JWTs
-// (jwtTaken) or OAuth2 tokens (oauthTaken): a JWT when it has a JWS's
-// shape and the method and server take JWTs; otherwise an OAuth2 token
-// when they take those.
-func (e *Enforcer) bearerKind(token string, jwtTaken, oauthTaken bool) CredentialKind {
-	jwtShaped := looksLikeJWT(token)
+// bearerKind is the kind of a bearer token, of a JWS's shape or not
+// (jwtShaped), for a method that takes JWTs (jwtTaken) or OAuth2 tokens
+// (oauthTaken): a JWT when it has a JWS's shape and the method and server
+// take JWTs; otherwise an OAuth2 token when they take those.
+func (e *Enforcer) bearerKind(jwtShaped, jwtTaken, oauthTaken bool) CredentialKind {
 	jwtOK := e.jwt != nil && jwtTaken
 	oauthOK := e.oauth2 != nil && oauthTaken
 	switch {
@@ -824,6 +823,9 @@ func authorizePair(rule *Rule, w, p *Principal) *Error {
 // private reports whether a connection has privacy and integrity (TLS);
 // an AuthInfo that does not say is plaintext. Server and client use it.
 func private(ai credentials.AuthInfo) bool {
+	if ti, ok := ai.(credentials.TLSInfo); ok { // grpc-go's TLS: no interface look-up
+		return ti.SecurityLevel == credentials.PrivacyAndIntegrity
+	}
 	ci, ok := ai.(interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
 	})
