@@ -59,26 +59,15 @@ func TestAuthenticateKnown(t *testing.T) {
 // TestAuthenticateKnownBinding: a certificate-bound token is served from
 // memory only on a connection that presents its certificate.
 func TestAuthenticateKnownBinding(t *testing.T) {
-	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-	a, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.StaticJWKS(iss.JWKS())))
-	if err != nil {
+	f := newBindingFixture(t)
+	if _, err := f.a.Authenticate(withPeerCert(f.mine), f.bound); err != nil {
 		t.Fatal(err)
 	}
-	ca, err := authtest.NewCA("cnf CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mine, _ := ca.Leaf(authtest.LeafOptions{CommonName: "mine", Client: true})
-	other, _ := ca.Leaf(authtest.LeafOptions{CommonName: "other", Client: true})
-	bound := iss.Mint(authtest.Claim("cnf", map[string]any{"x5t#S256": thumbprint(mine.Leaf)}))
-	if _, err := a.Authenticate(withPeerCert(mine.Leaf), bound); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := a.AuthenticateKnown(withPeerCert(mine.Leaf), bound); !ok {
+	if _, ok := f.a.AuthenticateKnown(withPeerCert(f.mine), f.bound); !ok {
 		t.Fatal("a bound token on its certificate's connection was not served from memory")
 	}
-	for name, ctx := range map[string]context.Context{"other certificate": withPeerCert(other.Leaf), "no certificate": withPeerCert(nil), "no peer": context.Background()} {
-		if _, ok := a.AuthenticateKnown(ctx, bound); ok {
+	for name, ctx := range map[string]context.Context{"other certificate": withPeerCert(f.other), "no certificate": withPeerCert(nil), "no peer": context.Background()} {
+		if _, ok := f.a.AuthenticateKnown(ctx, f.bound); ok {
 			t.Errorf("%s: a bound token was served from memory", name)
 		}
 	}
