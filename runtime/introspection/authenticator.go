@@ -92,6 +92,33 @@ func (a *Authenticator) Requests() int64 { return a.requests.Load() }
 
 func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError(r, msg) }
 
+var _ runtime.KnownTokens = (*Authenticator)(nil)
+
+// AuthenticateKnown serves token from the cache of introspection answers:
+// the principal [Authenticator.Authenticate] would return, and true, when
+// an active answer for the byte-identical token is cached and still holds
+// on this call (not expired, within its cache lifetime, its checks made
+// again at this instant, a certificate binding held by this call's
+// connection). Otherwise it returns false and Authenticate decides (and
+// says why). The enforcer calls it before it checks the token's syntax
+// ([runtime.KnownTokens]).
+func (a *Authenticator) AuthenticateKnown(ctx context.Context, token string) (*runtime.Principal, bool) {
+	if a.cache == nil || token == "" || len(token) > a.cfg.maxTokenSize {
+		return nil, false
+	}
+	e := a.cache.get(newCacheKey(a.endpoint, token))
+	if e == nil {
+		return nil, false
+	}
+	now := a.cfg.now()
+	if exp := e.resp.Exp.time(); (!exp.IsZero() && !now.Before(exp)) || !now.Before(e.until) ||
+		a.check(e.resp, now) != nil || checkBinding(ctx, e.resp) != nil {
+		return nil, false
+	}
+	a.cache.hits.Add(1)
+	return principalOf(e.resp), true
+}
+
 // Authenticate checks token at the introspection endpoint, or in the cache
 // of recent successes, and returns its principal (kind OAUTH2_TOKEN).
 //
