@@ -35,6 +35,15 @@ const (
 type credential struct {
 	scheme credScheme
 	secret string // bearer token or API key; never logged
+	// unchecked: secret is a bearer token whose syntax (token68) is not
+	// checked yet; decide checks it unless the token is a known one
+	// (see [KnownTokens]).
+	unchecked bool
+	// known is the principal a [KnownTokens] authenticator served the
+	// token from memory with, or nil.
+	known *Principal
+	// jwtShaped: secret is a bearer token with a compact JWS's shape.
+	jwtShaped bool
 	// workloadKey is the x-api-key sent beside a bearer token (scheme
 	// schemeBearer) to a method with an on_behalf_of requirement that takes
 	// API keys; never logged.
@@ -187,16 +196,50 @@ func (e *Enforcer) apiKey(k string) (string, *Error) {
 	return k, nil
 }
 
-// bearer parses the value of an authorization entry.
+// bearer parses the value of an authorization entry: its scheme. The
+// token's own syntax is checked by decide (checkBearer), once it knows
+// whether the token is one an authenticator verified before.
 func (e *Enforcer) bearer(v string) (credential, *Error) {
 	if len(v) > e.maxCredentialSize {
 		return credential{}, NewError(ReasonCredentialsMalformed, "authorization is longer than "+strconv.Itoa(e.maxCredentialSize)+" bytes")
 	}
-	token, ok := parseBearer(v)
+	token, ok := bearerToken(v)
 	if !ok {
-		return credential{}, NewError(ReasonCredentialsMalformed, `authorization must be "Bearer " followed by a token`)
+		return credential{}, errBearerSyntax()
 	}
-	return credential{scheme: schemeBearer, secret: token}, nil
+	return credential{scheme: schemeBearer, secret: token, unchecked: true, jwtShaped: looksLikeJWT(token)}, nil
+}
+
+func errBearerSyntax() *Error {
+	return NewError(ReasonCredentialsMalformed, `authorization must be "Bearer " followed by a token`)
+}
+
+// checkBearer completes the parse of a bearer credential: a token that the
+// authenticator of its shape verified before, byte for byte, and serves
+// from memory ([KnownTokens]) passed the token68 check when it was first
+// seen (a verified JWT is canonical base64url, a subset of token68, and an
+// authenticator remembers only tokens it was given after this check);
+// any other token is checked now, as extract would have. ctx is the
+// call's as it arrived: a token bound to a certificate that a trusted proxy
+// forwarded is not served from memory here (on the proxy's plaintext
+// connection the binding does not hold without the forwarded certificate),
+// and Authenticate serves it with the forwarded certificate in its context.
+func (e *Enforcer) checkBearer(ctx context.Context, cred *credential) *Error {
+	cred.unchecked = false
+	k := e.oauth2Known
+	if e.jwt != nil && cred.jwtShaped {
+		k = e.jwtKnown
+	}
+	if k != nil {
+		if p, ok := k.AuthenticateKnown(ctx, cred.secret); ok && p != nil {
+			cred.known = p
+			return nil
+		}
+	}
+	if !isToken68(cred.secret) {
+		return errBearerSyntax()
+	}
+	return nil
 }
 
 // forwardedChain returns the client certificate chain a trusted proxy
@@ -274,6 +317,16 @@ func looksLikeJWT(token string) bool {
 // parseBearer parses "Bearer <token68>" (RFC 6750 §2.1): the scheme in any
 // case, exactly one space, a non-empty token68 with no other whitespace.
 func parseBearer(v string) (string, bool) {
+	token, ok := bearerToken(v)
+	if !ok || !isToken68(token) {
+		return "", false
+	}
+	return token, true
+}
+
+// bearerToken returns what follows "Bearer " (the scheme in any case,
+// exactly one space) in v, if anything does; its syntax is not checked.
+func bearerToken(v string) (string, bool) {
 	const scheme = "bearer "
 	if len(v) <= len(scheme) {
 		return "", false
@@ -287,11 +340,7 @@ func parseBearer(v string) (string, bool) {
 			return "", false
 		}
 	}
-	token := v[len(scheme):]
-	if !isToken68(token) {
-		return "", false
-	}
-	return token, true
+	return v[len(scheme):], true
 }
 
 // isToken68 reports whether s is a token68: 1*( ALPHA / DIGIT / "-" / "." /

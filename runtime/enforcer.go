@@ -26,6 +26,28 @@ type TokenAuthenticator interface {
 	Authenticate(ctx context.Context, token string) (*Principal, error)
 }
 
+// KnownTokens is an optional interface of a [TokenAuthenticator] that
+// remembers the tokens it verified, as jwtauth's and introspection's
+// caches do. The enforcer asks it before it checks a bearer token's syntax
+// (RFC 6750 token68, a scan of every byte of the token): a token the
+// authenticator verified before, byte for byte, passed that check when it
+// was first seen, so a call that reuses its token pays for neither. Every
+// check that depends on the call is still made: the metadata's framing,
+// the method's scopes and condition, revocation, and, in
+// AuthenticateKnown, the expiry and a certificate binding.
+type KnownTokens interface {
+	// AuthenticateKnown returns the principal Authenticate would return
+	// for token, and true, when token is one this authenticator verified
+	// before and still serves from memory, with every check that depends
+	// on the call made (expiry at this instant, the key that verified it
+	// still trusted, a certificate binding on this call's connection).
+	// Otherwise it returns false and no error: the enforcer checks the
+	// token's syntax and calls Authenticate, which decides and says why.
+	// It must only ever serve tokens given to Authenticate that
+	// Authenticate accepted.
+	AuthenticateKnown(ctx context.Context, token string) (*Principal, bool)
+}
+
 // PeerAuthenticator authenticates the caller by the connection's verified
 // TLS client certificate (kind MTLS). Error conventions are those of
 // [TokenAuthenticator].
@@ -226,23 +248,26 @@ var ErrInvalidOption = fmt.Errorf("grpcauth: invalid option")
 // Enforcer decides every call against the generated rules. It is safe for
 // concurrent use. Build it once with [NewEnforcer] and share it.
 type Enforcer struct {
-	jwt               TokenAuthenticator
-	oauth2            TokenAuthenticator
-	apiKeys           TokenAuthenticator
-	mtls              PeerAuthenticator
-	allowPlaintext    bool
-	observer          Observer
-	auditCond         AuditCondition
-	sinks             []AuditSink
-	dryRunMethods     map[string]bool // from WithDryRun: full methods and "/pkg.Service/*"
-	undeclaredDryRun  bool
-	built             bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
-	logger            *slog.Logger
-	maxCredentialSize int
-	noStreamExpiry    bool
-	streamRecheck     time.Duration  // 0: off
-	proxies           []TrustedProxy // WithTrustedProxies
-	served            servedRegistry // what generated registration registered, for CheckServed
+	jwt    TokenAuthenticator
+	oauth2 TokenAuthenticator
+	// jwtKnown and oauth2Known are jwt and oauth2 when they implement
+	// KnownTokens, else nil.
+	jwtKnown, oauth2Known KnownTokens
+	apiKeys               TokenAuthenticator
+	mtls                  PeerAuthenticator
+	allowPlaintext        bool
+	observer              Observer
+	auditCond             AuditCondition
+	sinks                 []AuditSink
+	dryRunMethods         map[string]bool // from WithDryRun: full methods and "/pkg.Service/*"
+	undeclaredDryRun      bool
+	built                 bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
+	logger                *slog.Logger
+	maxCredentialSize     int
+	noStreamExpiry        bool
+	streamRecheck         time.Duration  // 0: off
+	proxies               []TrustedProxy // WithTrustedProxies
+	served                servedRegistry // what generated registration registered, for CheckServed
 
 	// revocation is asked about every JWT (WithRevocation); nil: nothing is.
 	revocation RevocationStore
@@ -278,6 +303,8 @@ func NewEnforcer(opts ...Option) (*Enforcer, error) {
 	if err := e.checkProxies(); err != nil {
 		return nil, err
 	}
+	e.jwtKnown, _ = e.jwt.(KnownTokens)
+	e.oauth2Known, _ = e.oauth2.(KnownTokens)
 	e.logDryRunConfig()
 	// Rules added by options (exemptions, WithRules) were added before
 	// every option was read: dry-run from the options applies to them too.
@@ -510,6 +537,11 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (caller, *Error) {
 	if derr != nil {
 		return caller{}, derr
 	}
+	if cred.unchecked {
+		if derr := e.checkBearer(ctx, &cred); derr != nil {
+			return caller{}, derr
+		}
+	}
 	chain, derr := e.forwardedChain(ctx, &conn)
 	if derr != nil {
 		return caller{}, derr
@@ -554,7 +586,7 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (caller, *Error) {
 		return c, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+accepted).
 			WithMetadata("accepted_kinds", accepted)
 	}
-	p, derr := e.authenticate(ctx, rule, kind, cred.secret, &conn, chain)
+	p, derr := e.authenticate(ctx, rule, kind, cred.secret, cred.known, &conn, chain)
 	c.principal = p
 	if derr != nil {
 		return c, derr
@@ -575,7 +607,7 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (caller, *Error) {
 // the connection's, or chain) and an end user's bearer token
 // (cred.secret), against the requirements that have an end user.
 func (e *Enforcer) decidePair(ctx context.Context, rule *Rule, workload CredentialKind, cred credential, conn *callConn, chain []*x509.Certificate) (caller, *Error) {
-	user := e.bearerKind(cred.secret, rule.takesEndUser(BearerJWT), rule.takesEndUser(OAuth2Token))
+	user := e.bearerKind(cred.jwtShaped, rule.takesEndUser(BearerJWT), rule.takesEndUser(OAuth2Token))
 	c := caller{kind: user}
 	if !rule.takesEndUser(user) {
 		accepted := kindList(rule.endUserKinds())
@@ -583,12 +615,12 @@ func (e *Enforcer) decidePair(ctx context.Context, rule *Rule, workload Credenti
 			WithMetadata("accepted_end_user_kinds", accepted)
 	}
 	secret := cred.workloadKey // "" for a certificate
-	w, derr := e.authenticate(ctx, rule, workload, secret, conn, chain)
+	w, derr := e.authenticate(ctx, rule, workload, secret, nil, conn, chain)
 	if derr != nil {
 		return c, derr
 	}
 	c.workload = w
-	p, derr := e.authenticate(ctx, rule, user, cred.secret, conn, chain)
+	p, derr := e.authenticate(ctx, rule, user, cred.secret, cred.known, conn, chain)
 	c.principal = p
 	if derr != nil {
 		return c, derr
@@ -606,8 +638,10 @@ func (e *Enforcer) decidePair(ctx context.Context, rule *Rule, workload Credenti
 
 // authenticate verifies a credential of kind (secret: a token or an API
 // key; for MTLS the certificate a trusted proxy forwarded, chain, or else
-// the connection's) with the authenticator of that kind.
-func (e *Enforcer) authenticate(ctx context.Context, rule *Rule, kind CredentialKind, secret string, conn *callConn, chain []*x509.Certificate) (*Principal, *Error) {
+// the connection's) with the authenticator of that kind. known is the
+// principal checkBearer had the token served with, used when it is of
+// kind (else the authenticator of kind decides).
+func (e *Enforcer) authenticate(ctx context.Context, rule *Rule, kind CredentialKind, secret string, known *Principal, conn *callConn, chain []*x509.Certificate) (*Principal, *Error) {
 	var p *Principal
 	var err error
 	switch kind {
@@ -629,6 +663,10 @@ func (e *Enforcer) authenticate(ctx context.Context, rule *Rule, kind Credential
 		auth := e.tokenAuthenticator(kind)
 		if auth == nil {
 			return nil, notConfigured(kind, rule)
+		}
+		if known != nil && known.Kind == kind {
+			p = known
+			break
 		}
 		p, err = auth.Authenticate(ctx, secret)
 	}
@@ -694,7 +732,7 @@ func (e *Enforcer) kindOf(rule *Rule, cred credential, hasCert bool) CredentialK
 	case schemeAPIKey:
 		return APIKey
 	case schemeBearer:
-		return e.bearerKind(cred.secret,
+		return e.bearerKind(cred.jwtShaped,
 			rule.accepts(BearerJWT) || rule.takesEndUser(BearerJWT),
 			rule.accepts(OAuth2Token) || rule.takesEndUser(OAuth2Token))
 	}
@@ -704,12 +742,11 @@ func (e *Enforcer) kindOf(rule *Rule, cred credential, hasCert bool) CredentialK
 	return NoCredential
 }
 
-// bearerKind is the kind of a bearer token for a method that takes JWTs
-// (jwtTaken) or OAuth2 tokens (oauthTaken): a JWT when it has a JWS's
-// shape and the method and server take JWTs; otherwise an OAuth2 token
-// when they take those.
-func (e *Enforcer) bearerKind(token string, jwtTaken, oauthTaken bool) CredentialKind {
-	jwtShaped := looksLikeJWT(token)
+// bearerKind is the kind of a bearer token, of a JWS's shape or not
+// (jwtShaped), for a method that takes JWTs (jwtTaken) or OAuth2 tokens
+// (oauthTaken): a JWT when it has a JWS's shape and the method and server
+// take JWTs; otherwise an OAuth2 token when they take those.
+func (e *Enforcer) bearerKind(jwtShaped, jwtTaken, oauthTaken bool) CredentialKind {
 	jwtOK := e.jwt != nil && jwtTaken
 	oauthOK := e.oauth2 != nil && oauthTaken
 	switch {
@@ -786,6 +823,9 @@ func authorizePair(rule *Rule, w, p *Principal) *Error {
 // private reports whether a connection has privacy and integrity (TLS);
 // an AuthInfo that does not say is plaintext. Server and client use it.
 func private(ai credentials.AuthInfo) bool {
+	if ti, ok := ai.(credentials.TLSInfo); ok { // grpc-go's TLS: no interface look-up
+		return ti.SecurityLevel == credentials.PrivacyAndIntegrity
+	}
 	ci, ok := ai.(interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
 	})

@@ -145,7 +145,7 @@ func (s *StreamGuard) Receive(m any, recv func(any) error) error {
 	if !ok {
 		fresh = m
 	}
-	go func() { g.received <- recv(fresh) }()
+	g.startReceive(recvJob{g: g, call: func() error { return recv(fresh) }})
 	if err := g.await(); err != nil {
 		return err
 	}

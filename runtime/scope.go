@@ -48,7 +48,8 @@ func ParseScope(s string) ([]string, error) {
 // CacheStats is a snapshot of a cache's counters since it was built: the
 // verified-token cache of runtime/jwtauth, the answer cache of
 // runtime/introspection. Hits and misses count look-ups; evictions count
-// entries dropped to make room (not those that expired).
+// entries dropped to make room (not those that expired); coalesced counts
+// the misses that shared another call's verification of the same token.
 type CacheStats struct {
 	// Entries is the number of entries held now.
 	Entries int
@@ -60,4 +61,11 @@ type CacheStats struct {
 	Misses uint64
 	// Evictions is the number of live entries dropped to make room.
 	Evictions uint64
+	// Coalesced is the number of misses that waited for the verification
+	// (jwtauth) or introspection request (introspection) another call had
+	// started for the same token, instead of starting their own: a burst of
+	// n concurrent first calls of one token is n misses, n-1 of them
+	// coalesced. Misses minus Coalesced is about how many verifications or
+	// requests the misses started.
+	Coalesced uint64
 }

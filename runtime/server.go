@@ -39,7 +39,7 @@ func (e *Enforcer) StreamServerInterceptor() grpc.StreamServerInterceptor {
 		if err != nil {
 			return err
 		}
-		return serveStream(ctx, ss, func(ss grpc.ServerStream) error { return handler(srv, ss) })
+		return serveStream(ctx, ss, info.IsClientStream, func(ss grpc.ServerStream) error { return handler(srv, ss) })
 	}
 }
 
@@ -93,13 +93,13 @@ func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grp
 	out.Streams = make([]grpc.StreamDesc, len(desc.Streams))
 	for i, s := range desc.Streams {
 		rule := e.own(rules.Lookup("/" + desc.ServiceName + "/" + s.StreamName))
-		h := s.Handler
+		h, clientStreams := s.Handler, s.ClientStreams
 		s.Handler = func(srv any, ss grpc.ServerStream) error {
 			ctx, err := e.authorize(ss.Context(), rule)
 			if err != nil {
 				return err
 			}
-			return serveStream(ctx, ss, func(ss grpc.ServerStream) error { return h(srv, ss) })
+			return serveStream(ctx, ss, clientStreams, func(ss grpc.ServerStream) error { return h(srv, ss) })
 		}
 		out.Streams[i] = s
 	}
@@ -108,9 +108,15 @@ func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grp
 
 // serveStream runs handler on ss for a stream that Authorize allowed with
 // ctx: with the guard's context and its result through the guard, when the
-// stream has one.
-func serveStream(ctx context.Context, ss grpc.ServerStream, handler func(grpc.ServerStream) error) error {
+// stream has one. clientStreams is false for a server-streaming method:
+// its one request is received by grpc-go's generated handler before the
+// method's own code runs, so the guard receives it in place (see
+// streamGuard.inPlace).
+func serveStream(ctx context.Context, ss grpc.ServerStream, clientStreams bool, handler func(grpc.ServerStream) error) error {
 	g := guardFor(ctx)
+	if g != nil && !clientStreams {
+		g.inPlace = true
+	}
 	return g.finish(handler(&contextStream{ServerStream: ss, ctx: g.handlerContext(ctx), g: g}))
 }
 

@@ -28,8 +28,9 @@ import (
 // receive only when the stream finishes (the handler returned and its
 // status is written, which cancels the transport stream) or the client or
 // transport goes away. So a guarded receive runs the underlying RecvMsg in
-// a goroutine and waits for it or for the denial, whichever is first. It
-// is race-free because:
+// another goroutine, a receiver (startReceive: parked receivers are reused
+// from one message to the next, across streams), and waits for it or for
+// the denial, whichever is first. It is race-free because:
 //
 //   - at most one underlying receive is in flight: a receive starts one
 //     only after the previous one's result was taken, or never again once
@@ -61,9 +62,13 @@ type streamGuard struct {
 	ctx    context.Context // the handler's
 	cancel context.CancelCauseFunc
 
-	received chan error    // the result of the receive in flight
-	ended    chan struct{} // closed once denial is set
-	denial   atomic.Pointer[Error]
+	// received is the result of the receive in flight, made at the first
+	// receive that needs it. Receives do not run concurrently with each
+	// other, so only the handler's goroutine sets it.
+	received chan error
+	// denial ends the stream once set; it is set before ctx is cancelled
+	// with it, so that a receive woken by the cancellation finds it.
+	denial atomic.Pointer[Error]
 
 	mu        sync.Mutex // serialises trip, finish and the timer
 	timer     *time.Timer
@@ -73,6 +78,18 @@ type streamGuard struct {
 	// dryRun: the stream's method runs in dry-run: trip reports the end
 	// it would make (once) and the stream goes on.
 	dryRun, reported bool
+
+	// inPlace: receives run in the handler's goroutine, into the caller's
+	// message, and their result is checked when they return. Set for a
+	// server-streaming method, whose one request grpc-go's generated
+	// handler receives before the method's own code runs (the generated
+	// typed wrappers get it already received, unguarded): a receive that
+	// waits past the instant ends the stream when it returns (the client
+	// sends the request or goes away), and nothing of the method has run
+	// meanwhile, nor runs after; what the hand-over to a receiver would
+	// buy, returning at the instant, matters only to code that waits in a
+	// receive while it does other work, which that handler does not.
+	inPlace bool
 }
 
 // guardFor returns the guard of the stream whose context Authorize
@@ -98,8 +115,6 @@ func guardFor(ctx context.Context) *streamGuard {
 	}
 	st.guard = g
 	g.ctx, g.cancel = context.WithCancelCause(ctx)
-	g.received = make(chan error, 1)
-	g.ended = make(chan struct{})
 	now := g.now()
 	g.mu.Lock()
 	if recheck {
@@ -210,9 +225,8 @@ func (g *streamGuard) trip(derr *Error) *Error {
 	}
 	// deny annotates derr: it is not shared before it is stored.
 	g.enf.deny(g.ctx, g.rule, caller{kind: g.principal.Kind, principal: g.principal, workload: g.workload}, derr)
-	g.cancel(derr)
 	g.denial.Store(derr)
-	close(g.ended)
+	g.cancel(derr)
 	g.timer.Stop()
 	return derr
 }
@@ -243,7 +257,7 @@ func (g *streamGuard) receive(call func() error) error {
 	if err := g.check(); err != nil {
 		return err
 	}
-	go func() { g.received <- call() }()
+	g.startReceive(recvJob{g: g, call: call})
 	return g.await()
 }
 
@@ -254,11 +268,14 @@ func (g *streamGuard) recvMsg(ss grpc.ServerStream, m any) error {
 	if err := g.check(); err != nil {
 		return err
 	}
+	if g.inPlace {
+		return g.received1(ss.RecvMsg(m))
+	}
 	fresh, ok := freshMessage(m)
 	if !ok { // not a pointer: nothing can be decoded into it anyway
 		fresh = m
 	}
-	go g.recvInto(ss, fresh)
+	g.startReceive(recvJob{g: g, ss: ss, m: fresh})
 	if err := g.await(); err != nil {
 		return err
 	}
@@ -268,15 +285,90 @@ func (g *streamGuard) recvMsg(ss grpc.ServerStream, m any) error {
 	return nil
 }
 
-func (g *streamGuard) recvInto(ss grpc.ServerStream, m any) { g.received <- ss.RecvMsg(m) }
+// recvJob is an underlying receive for a guard: RecvMsg(m) of ss, or call.
+type recvJob struct {
+	g    *streamGuard
+	ss   grpc.ServerStream
+	m    any
+	call func() error
+}
+
+// run is the receive of j, in a receiver: its result goes to the guard.
+// (A receive in flight shows this method in a goroutine dump; a parked
+// receiver does not.)
+func (g *streamGuard) run(j *recvJob) {
+	var err error
+	if j.call != nil {
+		err = j.call()
+	} else {
+		err = j.ss.RecvMsg(j.m)
+	}
+	g.received <- err // buffered for one: never blocks
+}
+
+// receivers hands receives to parked receiver goroutines. It is
+// unbuffered: a send succeeds only when a receiver is waiting for one.
+var receivers = make(chan recvJob)
+
+// receiverIdle is how long a receiver waits for another receive before it
+// exits.
+const receiverIdle = time.Second
+
+// startReceive runs j, a receive of g, in a parked receiver, or in a new one when none is
+// waiting. A receive runs apart from the handler so that the guard can
+// return the denial while it waits (see streamGuard); receivers are kept
+// for the next receive because a new goroutine per message costs its
+// creation and the growth of a fresh stack to the depth of grpc-go's
+// receive, about 9,000 instructions a message, where a hand-over to a
+// parked one costs a channel send.
+func (g *streamGuard) startReceive(j recvJob) {
+	if g.received == nil {
+		g.received = make(chan error, 1)
+	}
+	select {
+	case receivers <- j:
+	default:
+		go receiver(j)
+	}
+}
+
+// receiver runs j, then the receives handed to it, and exits once it has
+// waited receiverIdle without one. It holds nothing of a finished receive
+// while it waits.
+func receiver(j recvJob) {
+	j.g.run(&j)
+	j = recvJob{}
+	idle := time.NewTimer(receiverIdle)
+	defer idle.Stop()
+	used := false
+	for {
+		select {
+		case j = <-receivers:
+			j.g.run(&j)
+			j = recvJob{}
+			used = true
+		case <-idle.C:
+			if !used {
+				return
+			}
+			used = false
+			idle.Reset(receiverIdle)
+		}
+	}
+}
 
 // await waits for the receive in flight or the end of the stream.
 func (g *streamGuard) await() error {
 	select {
 	case err := <-g.received:
 		return g.received1(err)
-	case <-g.ended:
-		return g.denial.Load()
+	case <-g.ctx.Done():
+		if d := g.denial.Load(); d != nil {
+			return d
+		}
+		// The stream itself is ending (the client left, the deadline
+		// passed): its receive returns, with the reason.
+		return g.received1(<-g.received)
 	}
 }
 

@@ -11,6 +11,11 @@
 #   BenchmarkVerify/lib|cold|hot_<a> vs BenchmarkVerify/bare_<a> (the bare signature check;
 #                                lib_ is go-jose alone: parse and verify)
 #   BenchmarkGenerate1000/*      vs  BenchmarkGenerate1000/protoc-gen-go-grpc
+#   BenchmarkPeers/*             vs  BenchmarkPeers/noauth_header (parallel_* vs parallel_noauth_header,
+#                                stream_* vs stream_noauth_header): go-grpc-middleware with golang-jwt,
+#                                grpc-go's authz and this project, from the module benchmarks/peers
+# Rows that report cpu-ns/op (the process's CPU time per call) get a second
+# table of its medians and ratios.
 # ROUNDS (default 6), BENCHTIME (default 1s) and BENCH (a -bench regexp,
 # default all) tune it. Output goes to .bench/.
 set -euo pipefail
@@ -22,9 +27,15 @@ mkdir -p .bench
 scripts/tools.sh # protoc-gen-go-grpc, the plugin benchmark's baseline
 [[ -x .bin/benchstat ]] || GOBIN="$PWD/.bin" go install golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
 
-pkgs=(./runtime ./runtime/jwtauth ./runtime/celcond ./cmd/protoc-gen-go-grpcauth/generator)
+# benchmarks/peers is a module of its own (the main module does not depend
+# on the peers): its test binary is built inside it.
+pkgs=(./runtime ./runtime/jwtauth ./runtime/celcond ./cmd/protoc-gen-go-grpcauth/generator ./benchmarks/peers)
 for p in "${pkgs[@]}"; do
-  go test -c -o ".bench/$(basename "$p").test" "$p"
+  if [[ -f "$p/go.mod" ]]; then
+    (cd "$p" && go test -c -o "$OLDPWD/.bench/$(basename "$p").test" .)
+  else
+    go test -c -o ".bench/$(basename "$p").test" "$p"
+  fi
 done
 : > .bench/raw.txt
 {

@@ -17,19 +17,26 @@
 # instruction and signal-based preemption).
 #
 # N (default 3000) tunes it; ONLY (a regexp) keeps the groups whose
-# benchmark prefix matches it. BenchmarkRevocation/redis needs a Redis
-# server at GRPCAUTH_REDIS_ADDR and is left out without one. Output: a table of instructions per call and
-# each row's ratio to its baseline (the first row of its group), also in
-# .bench/callgrind.md.
+# benchmark prefix matches it (ONLY=Peers: the peer rows alone, from the
+# module benchmarks/peers; a test binary is built only for the groups
+# kept). BenchmarkRevocation/redis needs a Redis server at
+# GRPCAUTH_REDIS_ADDR and is left out without one. Output: a table of
+# instructions per call and each row's ratio to its baseline (the first row
+# of its group), also in .bench/callgrind.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N="${N:-3000}"
+# WORKERS=n serves the benchmarks' calls on n long-lived gRPC stream workers
+# (GRPCAUTH_BENCH_WORKERS, grpc.NumStreamWorkers): a new goroutine per call
+# grows its stack by copying, at a cost that depends on where the call's
+# frames overflow it and moves up to 25,000 instructions between rows;
+# workers keep their grown stacks, which leaves the work alone in the count.
+# The table then goes to .bench/callgrind-workers.md.
+WORKERS="${WORKERS:-}"
+table=.bench/callgrind.md
+[[ -n "$WORKERS" ]] && table=.bench/callgrind-workers.md
 command -v valgrind >/dev/null || { echo "callgrind.sh: valgrind is not installed (Debian: apt-get install valgrind)" >&2; exit 1; }
 mkdir -p .bench/callgrind
-# -l for package testing only: ResetTimer and StopTimer must stay real
-# calls for callgrind to see them; the code measured is compiled as usual.
-go test -c -gcflags=testing=-l -o .bench/runtime.cg.test ./runtime
-
 # groups: baseline first, then the rows compared with it.
 groups=(
   "BenchmarkAuth/bufconn: noauth noauth_header hot"
@@ -39,19 +46,37 @@ groups=(
   "BenchmarkRevocation: off memory redis"
   "BenchmarkTelemetry: hot hot_metrics"
   "BenchmarkTelemetry: otelgrpc_hot otelgrpc_hot_otelauth"
+  "BenchmarkPeers: noauth_header noauth gomw_jwt gomw_jwt_cache authz_static gomw_jwt_authz grpcauth_hot grpcauth_cold"
+  "BenchmarkPeers: stream_noauth_header stream_grpcauth_hot"
 )
 
+# pkg: the folder whose test binary holds a benchmark. BenchmarkPeers is in
+# benchmarks/peers, a module of its own (the main module does not depend on
+# the peers); the rest are in runtime.
+pkg() { case "$1" in BenchmarkPeers*) echo benchmarks/peers ;; *) echo runtime ;; esac; }
+
+# build compiles a folder's test binary once, inside its own module.
+# -l for package testing only: ResetTimer and StopTimer must stay real
+# calls for callgrind to see them; the code measured is compiled as usual.
+declare -A built=()
+build() { # $1: folder
+  [[ -n "${built[$1]:-}" ]] && return
+  (cd "$1" && go test -c -gcflags=testing=-l -o "$OLDPWD/.bench/$(basename "$1").cg.test" .) >&2
+  built[$1]=1
+}
+
 count() { # $1: benchmark path; prints instructions per call
-  local path="$1" re="" part out
+  local path="$1" re="" part out dir
+  dir="$(pkg "$path")"
   IFS=/ read -ra parts <<< "$path"
   for part in "${parts[@]}"; do re+="${re:+/}^${part}\$"; done
   out=".bench/callgrind/$(echo "$path" | tr '/' '_')"
   rm -f "$out".*
-  (cd runtime && GOMAXPROCS=1 GOGC=off GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 \
+  (cd "$dir" && GRPCAUTH_BENCH_WORKERS="$WORKERS" GOMAXPROCS=1 GOGC=off GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 \
     valgrind --tool=callgrind --dump-instr=no \
       --zero-before='testing.(*B).ResetTimer' --dump-before='testing.(*B).StopTimer' \
       --callgrind-out-file="$OLDPWD/$out.%p" \
-      ../.bench/runtime.cg.test -test.run '^$' -test.bench "$re" -test.benchtime "${N}x" -test.cpu 1 \
+      "$OLDPWD/.bench/$(basename "$dir").cg.test" -test.run '^$' -test.bench "$re" -test.benchtime "${N}x" -test.cpu 1 \
       >/dev/null 2>"$OLDPWD/$out.log") || { echo "callgrind.sh: $path failed; see $out.log" >&2; exit 1; }
   # The N-call run is the largest dump (the 1-call probe and the parents'
   # tails are small). A dump's own cost is its "totals:" line; "summary:"
@@ -60,11 +85,13 @@ count() { # $1: benchmark path; prints instructions per call
 }
 
 {
+  [[ -n "$WORKERS" ]] && echo "Served on $WORKERS gRPC stream workers (WORKERS=$WORKERS)." && echo
   echo "| benchmark | instructions/call | ratio | vs |"
   echo "|---|---:|---:|---|"
   for g in "${groups[@]}"; do
     prefix="${g%%:*}"; read -ra rows <<< "${g#*: }"
     [[ -z "${ONLY:-}" || "$prefix" =~ $ONLY ]] || continue
+    build "$(pkg "$prefix")"
     base=""
     for r in "${rows[@]}"; do
       if [[ "$prefix/$r" == BenchmarkRevocation/redis && -z "${GRPCAUTH_REDIS_ADDR:-}" ]]; then
@@ -80,4 +107,4 @@ count() { # $1: benchmark path; prints instructions per call
       fi
     done
   done
-} | tee .bench/callgrind.md
+} | tee "$table"

@@ -5,6 +5,7 @@
     if ($(i+1) == "ns/op")     ns[name] = ns[name] " " $i
     if ($(i+1) == "B/op")      bo[name] = bo[name] " " $i
     if ($(i+1) == "allocs/op") al[name] = al[name] " " $i
+    if ($(i+1) == "cpu-ns/op") { cpu[name] = cpu[name] " " $i; hascpu = 1 }
   }
   if (!(name in seen)) { seen[name] = 1; order[++n] = name }
 }
@@ -23,6 +24,7 @@ function baseline(m,   g, parts, k, last, alg, i) {
   if (parts[1] == "BenchmarkRevocation") return g "/off"
   if (parts[1] == "BenchmarkClient") return g "/plain_client"
   if (parts[1] == "BenchmarkGenerate1000") return g "/protoc-gen-go-grpc"
+  if (parts[1] == "BenchmarkPeers") return (last ~ /^stream_/) ? g "/stream_noauth_header" : (last ~ /^parallel_/) ? g "/parallel_noauth_header" : g "/noauth_header"
   if (parts[1] == "BenchmarkVerify") { alg = last; sub(/^[a-z]+_/, "", alg); return g "/bare_" alg }
   return ""
 }
@@ -32,5 +34,16 @@ END {
     m = order[i]; v = median(ns[m]); b = baseline(m); r = "-"; vs = ""
     if (b != "" && b != m && (b in seen)) { r = sprintf("%.3fx", v / median(ns[b])); vs = b; sub(/^Benchmark[^\/]*\//, "", vs) }
     printf "| %s | %.0f | %.0f | %.0f | %s | %s |\n", m, v, median(bo[m]), median(al[m]), r, vs
+  }
+  if (!hascpu) exit
+  # CPU time per call (user and system, the whole process), as the rows that
+  # report cpu-ns/op measure it: on a parallel row, unlike ns/op, the CPU of
+  # all callers.
+  printf "\n| benchmark | cpu-ns/op | cpu ratio | vs |\n|---|---:|---:|---|\n"
+  for (i = 1; i <= n; i++) {
+    m = order[i]; if (!(m in cpu)) continue
+    v = median(cpu[m]); b = baseline(m); r = "-"; vs = ""
+    if (b != "" && b != m && (b in cpu) && median(cpu[b]) > 0) { r = sprintf("%.3fx", v / median(cpu[b])); vs = b; sub(/^Benchmark[^\/]*\//, "", vs) }
+    printf "| %s | %.0f | %s | %s |\n", m, v, r, vs
   }
 }

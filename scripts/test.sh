@@ -3,7 +3,8 @@
 # previous commit, buf lint with the grpcauth plugin, go vet, golangci-lint,
 # that the core links no Redis, connect-go, grpc-gateway or validator, all tests with -race (the Redis ones
 # against the server at GRPCAUTH_REDIS_ADDR, skipped when it is not set
-# outside CI), and the consumer test.
+# outside CI), the peer benchmarks' module (benchmarks/peers: vet, its test,
+# each benchmark once), and the consumer test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,6 +74,31 @@ fi
 
 echo "== go test -race"
 go test -race -count=1 ./...
+
+echo "== benchmarks/peers: a module of its own, vetted, TestPeers and each benchmark once"
+# The peer benchmarks (go-grpc-middleware, golang-jwt) live in a module of
+# their own so that the main module does not depend on them: check that it
+# does not, and that what the peers' module builds from modules the main
+# module also uses is at the main module's versions (a peer's requirements
+# must not move grpc or go-jose under the comparison).
+if go list -m all | grep -E '^github\.com/(golang-jwt/|grpc-ecosystem/go-grpc-middleware)'; then
+  echo "FAIL: the main module requires a peer; only benchmarks/peers may" >&2
+  exit 1
+fi
+main_mods="$(go list -m -f '{{if not .Main}}{{.Path}} {{.Version}}{{end}}' all | sort -u)"
+(
+  cd benchmarks/peers
+  go mod tidy -diff || { echo "FAIL: benchmarks/peers/go.mod is not tidy: (cd benchmarks/peers && go mod tidy)" >&2; exit 1; }
+  peer_mods="$(go list -deps -test -f '{{with .Module}}{{if not .Main}}{{if not .Replace}}{{.Path}} {{.Version}}{{end}}{{end}}{{end}}' ./... | sort -u)"
+  moved="$(join <(echo "$main_mods") <(echo "$peer_mods") | awk '$2 != $3')"
+  if [[ -n "$moved" ]]; then
+    echo "$moved"
+    echo "FAIL: benchmarks/peers builds a shared module at another version than the main module (path, main, peers above)" >&2
+    exit 1
+  fi
+  go vet ./...
+  go test -race -count=1 -bench . -benchtime 1x ./...
+)
 
 echo "== consumer test"
 scripts/consumer.sh

@@ -92,6 +92,33 @@ func (a *Authenticator) Requests() int64 { return a.requests.Load() }
 
 func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError(r, msg) }
 
+var _ runtime.KnownTokens = (*Authenticator)(nil)
+
+// AuthenticateKnown serves token from the cache of introspection answers:
+// the principal [Authenticator.Authenticate] would return, and true, when
+// an active answer for the byte-identical token is cached and still holds
+// on this call (not expired, within its cache lifetime, its checks made
+// again at this instant, a certificate binding held by this call's
+// connection). Otherwise it returns false and Authenticate decides (and
+// says why). The enforcer calls it before it checks the token's syntax
+// ([runtime.KnownTokens]).
+func (a *Authenticator) AuthenticateKnown(ctx context.Context, token string) (*runtime.Principal, bool) {
+	if a.cache == nil || token == "" || len(token) > a.cfg.maxTokenSize {
+		return nil, false
+	}
+	e := a.cache.get(newCacheKey(a.endpoint, token))
+	if e == nil {
+		return nil, false
+	}
+	now := a.cfg.now()
+	if exp := e.resp.Exp.time(); (!exp.IsZero() && !now.Before(exp)) || !now.Before(e.until) ||
+		a.check(e.resp, now) != nil || checkBinding(ctx, e.resp) != nil {
+		return nil, false
+	}
+	a.cache.hits.Add(1)
+	return principalOf(e.resp), true
+}
+
 // Authenticate checks token at the introspection endpoint, or in the cache
 // of recent successes, and returns its principal (kind OAUTH2_TOKEN).
 //
@@ -109,6 +136,14 @@ func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError
 // endpoint fails closed with AUTH_BACKEND_UNAVAILABLE (UNAVAILABLE). When
 // ctx ends while the request runs, Authenticate returns ctx.Err() at once;
 // the request goes on for the callers that share it.
+//
+// A burst of one new token — concurrent calls with a token the cache does
+// not hold, with the cache on or off — makes one request: the calls share
+// it, each waiting no longer than its own context, and each decides the
+// answer for itself (its checks at the call's time, the binding on its own
+// connection). A failure of the request is the answer of the calls that
+// shared it, each its own denial, and is not cached: the next call asks
+// again.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtime.Principal, error) {
 	if token == "" {
 		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is empty")
@@ -316,15 +351,20 @@ func (a *Authenticator) Now() time.Time { return a.cfg.now() }
 
 // CacheStats returns the answer cache's counters: entries held and its
 // capacity, look-ups answered from it (hits: the endpoint was not asked)
-// or not (misses), and live entries dropped to make room (evictions). A
-// cached answer refused on this call (expired, bound to another
-// certificate) counts as neither. All zero when the cache is off. Safe for
-// concurrent use.
+// or not (misses), live entries dropped to make room (evictions), and the
+// calls that waited for the request another call had started for the same
+// token instead of starting their own (coalesced: a burst of n first calls
+// of one token is one request, n-1 coalesced). A cached answer refused on
+// this call (expired, bound to another certificate) counts as neither hit
+// nor miss. All zero when the cache is off, but Coalesced: requests are
+// shared with the cache off too. Safe for concurrent use.
 func (a *Authenticator) CacheStats() runtime.CacheStats {
-	if a.cache == nil {
-		return runtime.CacheStats{}
+	var st runtime.CacheStats
+	if a.cache != nil {
+		st = a.cache.stats()
 	}
-	return a.cache.stats()
+	st.Coalesced = a.flights.coalesced.Load()
+	return st
 }
 
 // len returns the number of cached entries, for tests.

@@ -120,10 +120,21 @@ type flight struct {
 	err     error
 }
 
-// flights runs at most one request per cache key at a time.
+// smallFlights is how many flights the map may have held and still be
+// kept when it empties: maps do not shrink, so one that held more (a flood
+// of distinct tokens) is dropped then.
+const smallFlights = 8
+
+// flights runs at most one request per cache key at a time. A flight lives
+// as long as its request (at most [Timeout], and the shared cache's
+// timeout before it), whether or not its callers still wait: an answer
+// that comes after they left is cached for their next call.
 type flights struct {
-	mu sync.Mutex
-	m  map[cacheKey]*flight
+	mu   sync.Mutex
+	m    map[cacheKey]*flight // nil when empty, or small
+	peak int                  // the most flights m has held
+
+	coalesced atomic.Uint64 // callers that joined a running flight
 }
 
 // join returns the flight of k, starting it with run when none is running.
@@ -135,6 +146,7 @@ func (fs *flights) join(k cacheKey, run func() (*response, error), finish func(*
 	defer fs.mu.Unlock()
 	if f, ok := fs.m[k]; ok {
 		f.waiters++
+		fs.coalesced.Add(1)
 		return f
 	}
 	if fs.m == nil {
@@ -142,16 +154,28 @@ func (fs *flights) join(k cacheKey, run func() (*response, error), finish func(*
 	}
 	f := &flight{done: make(chan struct{}), waiters: 1}
 	fs.m[k] = f
+	fs.peak = max(fs.peak, len(fs.m))
 	go func() {
 		resp, err := run()
 		finish(resp, err)
 		fs.mu.Lock()
 		f.resp, f.err = resp, err
 		delete(fs.m, k)
+		if len(fs.m) == 0 && fs.peak > smallFlights {
+			fs.m, fs.peak = nil, 0
+		}
 		fs.mu.Unlock()
 		close(f.done)
 	}()
 	return f
+}
+
+// held reports how many flights are running and the most any retained map
+// of them has held, for tests.
+func (fs *flights) held() (running, peak int) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return len(fs.m), fs.peak
 }
 
 // waiters reports how many callers wait on the flight of k, for tests.

@@ -46,8 +46,13 @@
 // by SHA-256 over the endpoint and the token, so it holds no token; it is
 // bounded by [CacheSize] and holds successes only, so a flood of bad tokens
 // cannot push good ones out. Concurrent calls for the same uncached token
-// share one request; a caller whose context ends stops waiting without
-// cancelling the request for the others.
+// share one request (a burst of one new token makes one request, counted
+// in CacheStats' Coalesced), each deciding the answer for itself — its
+// expiry at the call's time, the certificate binding on its own
+// connection —; a failure is the answer of that burst only, never cached.
+// A caller whose context ends stops waiting without cancelling the request
+// for the others; the request is bounded by [Timeout], and its answer, if
+// good, is cached for the next call.
 //
 // Caching trades revocation latency for load: a token revoked at the
 // authorization server is still accepted for up to CacheTTL. Set

@@ -15,3 +15,7 @@ func Waiters(a *Authenticator, token string) int {
 func CacheKey(a *Authenticator, token string) [32]byte {
 	return newCacheKey(a.endpoint, token)
 }
+
+// Flights returns how many introspection requests are in flight and the
+// most flights the retained map has held (its memory), for tests.
+func Flights(a *Authenticator) (running, peak int) { return a.flights.held() }

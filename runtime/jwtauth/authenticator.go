@@ -5,11 +5,14 @@ package jwtauth
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"log/slog"
 	"math"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -31,6 +34,9 @@ type Authenticator struct {
 	cfg     config
 	issuers map[string]*issuer // by iss
 	cache   *verifiedCache     // nil when CacheSize(0)
+
+	verifications atomic.Uint64 // verify runs, for tests (export_test.go)
+	noFlights     bool          // tests: a miss verifies alone, not shared (export_test.go)
 }
 
 // issuer is one trusted issuer: its settings and its keys.
@@ -120,28 +126,40 @@ func deny(r runtime.Reason, msg string) *runtime.Error { return runtime.NewError
 // A token verified before is served from a bounded cache: see [CacheSize].
 // The principal returned may be shared between calls and must not be
 // modified.
+//
+// A burst of one new token — concurrent calls with a byte-identical token
+// the cache does not hold — verifies it once: the first call verifies, the
+// others wait for its result, each for no longer than its own context
+// allows (when it ends, that call returns ctx.Err(), and the verification
+// goes on for the others). The result shared is only what does not depend
+// on the call; each call then checks, as on a cache hit, that the token has
+// not expired, that its key is still usable and that its certificate
+// binding (cnf "x5t#S256") holds on its own connection. A failure (a bad
+// signature, an expired token, AUTH_BACKEND_UNAVAILABLE) is the answer of
+// the calls that waited for it, and is not remembered: the next call
+// verifies again. When the first call's own context ends its verification
+// (while it waits for the issuer's keys), the others do not get its
+// context's error: one of them verifies instead. With the cache off
+// ([CacheSize] 0) every call verifies its own token.
 func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtime.Principal, error) {
 	if len(token) > a.cfg.maxTokenSize {
 		return nil, deny(runtime.ReasonCredentialsMalformed, "the token is too large").WithDetail("token of %d bytes", len(token))
 	}
-	if a.cache != nil {
-		e, shard := a.cache.get(token)
-		if e != nil {
-			if p := a.hit(ctx, token, e); p != nil {
-				shard.hits.Add(1)
-				return p, nil
-			}
+	if a.cache == nil {
+		return a.alone(ctx, token)
+	}
+	e, shard := a.cache.get(token)
+	if e != nil {
+		if p := a.hit(ctx, token, e); p != nil {
+			shard.hits.Add(1)
+			return p, nil
 		}
-		shard.misses.Add(1)
 	}
-	p, entry, err := a.verify(ctx, token)
-	if err != nil {
-		return nil, err
+	shard.misses.Add(1)
+	if a.noFlights {
+		return a.alone(ctx, token)
 	}
-	if a.cache != nil {
-		a.cache.put(token, entry, a.cfg.now())
-	}
-	return p, nil
+	return a.shared(ctx, token, shard)
 }
 
 // Now is the time this authenticator judges credentials at: the time set by
@@ -151,9 +169,12 @@ func (a *Authenticator) Now() time.Time { return a.cfg.now() }
 
 // CacheStats returns the verified-token cache's counters: entries held
 // and its capacity, look-ups answered from it (hits) or not (misses: a
-// token not seen, or one whose entry could no longer be used), and live
-// entries dropped to make room (evictions). All zero when the cache is off
-// ([CacheSize] 0). Safe for concurrent use.
+// token not seen, or one whose entry could no longer be used), live
+// entries dropped to make room (evictions), and the misses that waited for
+// another call's verification of the same token instead of verifying it
+// (coalesced: a burst of n first calls of one token is n misses, n-1
+// coalesced). All zero when the cache is off ([CacheSize] 0). Safe for
+// concurrent use.
 func (a *Authenticator) CacheStats() runtime.CacheStats {
 	if a.cache == nil {
 		return runtime.CacheStats{}
@@ -396,14 +417,18 @@ func scopeToken(s string) bool {
 	return err == nil
 }
 
-// checkConfirmation checks a token's cnf claim (RFC 7800). The only
-// confirmation method supported is RFC 8705's certificate binding,
+// checkConfirmation checks the form of a token's cnf claim (RFC 7800). The
+// only confirmation method supported is RFC 8705's certificate binding,
 // "x5t#S256": the SHA-256 thumbprint of the client certificate the call's
-// TLS connection presented, and it must be alone. A bound token on a
-// connection without that certificate is refused, and so is a confirmation
-// method this server cannot check, beside x5t#S256 or instead of it (a
-// proof it cannot verify is no proof), as runtime/introspection does.
-func checkConfirmation(ctx context.Context, cnf any) *runtime.Error {
+// TLS connection must present, and it must be alone. A confirmation method
+// this server cannot check, beside x5t#S256 or instead of it (a proof it
+// cannot verify is no proof), is refused, as runtime/introspection does,
+// and so is a thumbprint that is not a canonical base64url SHA-256 (no
+// certificate has it). Whether the call's connection presented that
+// certificate is not checked here but on every call, by bindingFails: the
+// binding belongs to the call, and a verification is shared by the calls
+// of a burst and by the cache's hits. ctx is not used.
+func checkConfirmation(_ context.Context, cnf any) *runtime.Error {
 	m, ok := cnf.(map[string]any)
 	if !ok {
 		return deny(runtime.ReasonClaimsInvalid, "the token's cnf claim is not an object")
@@ -412,7 +437,18 @@ func checkConfirmation(ctx context.Context, cnf any) *runtime.Error {
 	if !ok || len(m) != 1 {
 		return deny(runtime.ReasonCredentialsInvalid, "the token's confirmation method (cnf) is not supported by this server")
 	}
-	return runtime.CheckCertificateBinding(ctx, want)
+	if !isThumbprint(want) {
+		return deny(runtime.ReasonCredentialsInvalid, "the token's certificate thumbprint (cnf x5t#S256) is not a base64url SHA-256")
+	}
+	return nil
+}
+
+// isThumbprint reports whether s is an x5t#S256 as RFC 8705 §3.1 writes
+// it: the unpadded base64url encoding of 32 bytes, and the only such
+// encoding of them.
+func isThumbprint(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == sha256.Size && base64.RawURLEncoding.EncodeToString(b) == s
 }
 
 // maxNumericDate bounds exp, nbf and iat as go-jose does: larger values

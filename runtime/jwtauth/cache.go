@@ -42,6 +42,10 @@ type cacheShard struct {
 	m  map[string]*cacheEntry
 	// Counted per shard, so that concurrent calls rarely share a counter.
 	hits, misses, evictions atomic.Uint64
+	// The verifications in flight of tokens of this shard (flight.go), and
+	// the misses that waited for one instead of verifying.
+	flights   flightMap
+	coalesced atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -125,6 +129,7 @@ func (c *verifiedCache) stats() runtime.CacheStats {
 		st.Hits += s.hits.Load()
 		st.Misses += s.misses.Load()
 		st.Evictions += s.evictions.Load()
+		st.Coalesced += s.coalesced.Load()
 	}
 	return st
 }

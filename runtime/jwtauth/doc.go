@@ -71,6 +71,37 @@
 // keys serve for [MaxStaleness] while the endpoint fails, and then calls
 // fail closed with UNAVAILABLE AUTH_BACKEND_UNAVAILABLE.
 //
+// # Cache and bursts
+//
+// A verified token is remembered ([CacheSize]) while it has not expired
+// and the key that verified it is still published; only successes, keyed
+// by the token itself. A hit checks again what belongs to the call: expiry
+// now, the key, the certificate binding on the call's connection (the
+// enforcer then checks the method's scopes, condition and revocation).
+//
+// A burst of one new token — concurrent calls with a byte-identical token
+// the cache does not hold — verifies it once. The first call verifies; the
+// others wait for its result, each in a select on its own context: one
+// whose context ends returns ctx.Err() at once (as a call does whose
+// context ends while it waits for a key fetch), and the verification goes
+// on for the others. What the calls share is only what does not depend on
+// the call — the signature, the claims, the key, or the failure to verify
+// them —, and each then checks, as a hit does, expiry at its own time, the
+// key still usable and the binding on its own connection: in one burst of
+// a certificate-bound token, the calls over the certificate's connection
+// are allowed and the others refused. A failure (TOKEN_INVALID_SIGNATURE,
+// TOKEN_EXPIRED, AUTH_BACKEND_UNAVAILABLE …) is the answer of the calls
+// that waited for it, each its own copy, and is not remembered: the next
+// call verifies again. The first call verifies under its own context, so
+// that its deadline is honoured as without a burst; when that context ends
+// its wait for the issuer's keys, its error is its own, not the waiters':
+// one of them verifies instead, joining the same key fetch. A verification
+// in flight is held only while it runs, and holds no goroutine of its own:
+// a flood of distinct junk tokens leaves nothing once its calls have
+// returned. [Authenticator.CacheStats] counts the calls that waited
+// (Coalesced: a burst of n first calls is n misses, n-1 coalesced). With the
+// cache off (CacheSize(0)) every call verifies its own token.
+//
 // # Discovery
 //
 // [OIDCDiscovery] and [OAuthMetadata] find an issuer's JWKS URL in its

@@ -23,3 +23,27 @@ func Canonical(token string) bool {
 	}
 	return true
 }
+
+// Verifications counts the full verifications (verify runs) of tokens the
+// cache did not answer, for tests.
+func Verifications(a *Authenticator) uint64 { return a.verifications.Load() }
+
+// SetFlights turns the sharing of a burst's verification on (the default)
+// or off, for BenchmarkBurst's baseline. Call it before a is used.
+func SetFlights(a *Authenticator, on bool) { a.noFlights = !on }
+
+// Flights returns the verifications in flight and the most flights any
+// shard's retained map has held (its memory), for tests.
+func Flights(a *Authenticator) (inFlight, peak int) {
+	if a.cache == nil {
+		return 0, 0
+	}
+	for i := range a.cache.shards {
+		fm := &a.cache.shards[i].flights
+		fm.mu.Lock()
+		inFlight += len(fm.m)
+		peak = max(peak, fm.peak)
+		fm.mu.Unlock()
+	}
+	return inFlight, peak
+}

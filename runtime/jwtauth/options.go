@@ -403,7 +403,9 @@ func MaxTokenSize(n int) Option {
 // DefaultCacheSize; 0 turns the cache off). A remembered token skips the
 // signature check while it has not expired and the key that verified it is
 // still published; only successes are remembered. Memory is bounded by
-// about n × (MaxTokenSize + its decoded claims).
+// about n × (MaxTokenSize + its decoded claims). With the cache on, the
+// concurrent first calls of one token share its verification (see
+// [Authenticator.Authenticate]); with it off, every call verifies its own.
 func CacheSize(n int) Option {
 	return func(c *config) error {
 		if n < 0 {

@@ -1401,7 +1401,10 @@ func TestSecurity26_ConcurrentColdCache(t *testing.T) {
 			errc <- err
 		}()
 		<-blocked
-		mustAccept(t, a, tok)
+		// Another token of the same keys: a call with the same token would
+		// wait for the first call's verification (Authenticate shares it),
+		// not fetch the keys itself.
+		mustAccept(t, a, iss.Mint(authtest.Subject("other")))
 		close(release)
 		if err := <-errc; err != nil {
 			t.Fatalf("want the first call accepted with the keys the second fetched, got %v", err)

@@ -200,6 +200,9 @@ func New(opts ...Option) (*Telemetry, error) {
 	evictions, e := m.Int64ObservableCounter("grpcauth.cache.evictions", metric.WithUnit("{entry}"),
 		metric.WithDescription("Live cache entries dropped to make room, by authenticator."))
 	check(e)
+	coalesced, e := m.Int64ObservableCounter("grpcauth.cache.coalesced", metric.WithUnit("{lookup}"),
+		metric.WithDescription("Cache misses that waited for another call's verification or introspection of the same token instead of starting their own, by authenticator."))
+	check(e)
 	if err != nil {
 		return nil, err
 	}
@@ -229,10 +232,11 @@ func New(opts ...Option) (*Telemetry, error) {
 				o.ObserveInt64(hits, gauge(cs.Hits), s.attrs)
 				o.ObserveInt64(misses, gauge(cs.Misses), s.attrs)
 				o.ObserveInt64(evictions, gauge(cs.Evictions), s.attrs)
+				o.ObserveInt64(coalesced, gauge(cs.Coalesced), s.attrs)
 			}
 		}
 		return nil
-	}, decisions, fetches, failures, keyAge, keys, entries, hits, misses, evictions)
+	}, decisions, fetches, failures, keyAge, keys, entries, hits, misses, evictions, coalesced)
 	if err != nil {
 		return nil, fmt.Errorf("otelauth: %w", err)
 	}

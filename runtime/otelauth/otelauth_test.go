@@ -269,7 +269,7 @@ func TestServerTelemetry(t *testing.T) {
 			t.Errorf("%s = %d; want %d", key, got[key], want)
 		}
 	}
-	if !seen["grpcauth.jwks.key_age"] || !seen["grpcauth.jwks.keys"] || !seen["grpcauth.cache.evictions"] {
+	if !seen["grpcauth.jwks.key_age"] || !seen["grpcauth.jwks.keys"] || !seen["grpcauth.cache.evictions"] || !seen["grpcauth.cache.coalesced"] {
 		t.Errorf("instruments seen: %v", seen)
 	}
 	// Nothing identifies the caller or holds a credential.

@@ -33,7 +33,7 @@ var _Orders_Get_AuthRule = &runtime.Rule{
 }
 
 // _Orders_Cancel_AuthRule is the effective rule of shop.v1.Orders.Cancel:
-// BEARER_JWT or MTLS with scopes orders.write and orders.admin; or API_KEY with scopes ops, over TLS only, if request.id.startsWith(principal.subject + '/') || principal.subject == 'ops|admin', declared on shop.v1.Orders.Cancel.
+// BEARER_JWT or MTLS with scopes orders.write and orders.admin; or API_KEY with scopes ops, over TLS only, if request.id.startsWith(principal.subject + '/') && request.id != 'x<y>' || principal.subject == 'ops|admin', declared on shop.v1.Orders.Cancel.
 var _Orders_Cancel_AuthRule = &runtime.Rule{
 	FullMethod: "/shop.v1.Orders/Cancel",
 	Requirements: []runtime.Requirement{
@@ -41,8 +41,8 @@ var _Orders_Cancel_AuthRule = &runtime.Rule{
 		{Credentials: []runtime.CredentialKind{runtime.APIKey}, Scopes: []string{"ops"}},
 	},
 	Transport: runtime.TLSRequired,
-	Condition: "request.id.startsWith(principal.subject + '/') || principal.subject == 'ops|admin'",
-	Evaluator: celcond.New("request.id.startsWith(principal.subject + '/') || principal.subject == 'ops|admin'", &OrderRequest{}),
+	Condition: "request.id.startsWith(principal.subject + '/') && request.id != 'x<y>' || principal.subject == 'ops|admin'",
+	Evaluator: celcond.New("request.id.startsWith(principal.subject + '/') && request.id != 'x<y>' || principal.subject == 'ops|admin'", &OrderRequest{}),
 	Source:    "shop.v1.Orders.Cancel",
 }
 
@@ -71,11 +71,11 @@ var _Orders_Upload_AuthRule = &runtime.Rule{
 }
 
 // _Orders_Chat_AuthRule is the effective rule of shop.v1.Orders.Chat:
-// public (status *chat* | <open>), over TLS only, declared on shop.v1.Orders.Chat.
+// public (status "chat" *is* | <open>), over TLS only, declared on shop.v1.Orders.Chat.
 var _Orders_Chat_AuthRule = &runtime.Rule{
 	FullMethod:   "/shop.v1.Orders/Chat",
 	Public:       true,
-	PublicReason: "status *chat* | <open>",
+	PublicReason: "status \"chat\" *is* | <open>",
 	Transport:    runtime.TLSRequired,
 	Source:       "shop.v1.Orders.Chat",
 }

@@ -1,0 +1,130 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package peers_test
+
+import (
+	"context"
+	"testing"
+
+	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
+)
+
+// BenchmarkPeers sets this project's enforcement beside its peers, in one
+// run, on one service: LibraryService.GetBook over bufconn with TLS, the
+// same CA and issuer set-up as runtime's BenchmarkAuth, and the same RS256
+// token (scopes library.read and library.export, audience "library").
+//
+//   - noauth: the service registered raw, no token;
+//   - noauth_header: the raw service called with the token in an
+//     authorization header it ignores: what carrying the token costs gRPC,
+//     the floor of any bearer scheme and the baseline of the ratios;
+//   - gomw_jwt: go-grpc-middleware v2's auth interceptor with a golang-jwt
+//     v5 AuthFunc verifying the token on every call (RS256 only, issuer,
+//     audience and expiry required, scope library.read, the subject put in
+//     the context; keys read once from the issuer's JWKS);
+//   - gomw_jwt_cache: the same behind a hand-written verified-token cache
+//     (sync.Map; a hit checks expiry and the scope);
+//   - authz_static: grpc-go's authz static policy allowing GetBook when an
+//     authorization header is present: authorization only, it
+//     authenticates nothing (TestPeers shows a forged token passing it);
+//   - gomw_jwt_authz: gomw_jwt, then authz_static, chained;
+//   - grpcauth_hot: this project's generated RegisterLibraryServiceServerWithAuth
+//     with a jwtauth authenticator (verified-token cache on: the token was
+//     seen before);
+//   - grpcauth_cold: the same with the cache off (jwtauth.CacheSize(0)):
+//     every call verifies the signature, as a first-seen token does;
+//   - parallel_*: the same with GOMAXPROCS callers (b.RunParallel);
+//   - stream_*: a server-streaming ExportShelf of one message.
+//
+// Every row also reports cpu-ns/op: the process's CPU time (user and
+// system, from getrusage) over the timed loop per call, client, server and
+// gRPC included, so that the parallel rows' CPU cost per call can be set
+// beside the serial ones' (on a parallel row ns/op is wall clock divided by
+// the calls of all callers).
+//
+// scripts/bench.sh runs it interleaved with the other benchmarks and prints
+// each row's ratio to noauth_header (parallel_* to parallel_noauth_header,
+// stream_* to stream_noauth_header); scripts/callgrind.sh counts the
+// instructions of the serial rows.
+func BenchmarkPeers(b *testing.B) {
+	e := newEnv(b, false)
+	req := &libraryv1.GetBookRequest{Name: "shelves/a/books/1"}
+	bg := context.Background()
+	tok := withToken(e.token)
+
+	unary := func(name string, ctx context.Context) func(*testing.B) {
+		c := e.clients[name]
+		return func(b *testing.B) {
+			if _, err := c.GetBook(ctx, req); err != nil { // warm the connection, keys and cache
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if _, err := c.GetBook(ctx, req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, cpu)
+		}
+	}
+	parallel := func(name string, ctx context.Context) func(*testing.B) {
+		c := e.clients[name]
+		return func(b *testing.B) {
+			if _, err := c.GetBook(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.GetBook(ctx, req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			reportCPU(b, cpu)
+		}
+	}
+	stream := func(name string, ctx context.Context) func(*testing.B) {
+		c := e.clients[name]
+		return func(b *testing.B) {
+			if err := exportOne(ctx, c); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu := cpuTime()
+			for i := 0; i < b.N; i++ {
+				if err := exportOne(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportCPU(b, cpu)
+		}
+	}
+
+	b.Run("noauth", unary(noauth, bg))
+	b.Run("noauth_header", unary(noauth, tok))
+	for _, name := range []string{gomwJWT, gomwJWTCache, authzStatic, gomwJWTAuthz, grpcauthHot, grpcauthCold} {
+		b.Run(name, unary(name, tok))
+	}
+	b.Run("parallel_noauth_header", parallel(noauth, tok))
+	for _, name := range []string{grpcauthHot, gomwJWTCache, grpcauthCold, gomwJWT} {
+		b.Run("parallel_"+name, parallel(name, tok))
+	}
+	b.Run("stream_noauth_header", stream(noauth, tok))
+	b.Run("stream_grpcauth_hot", stream(grpcauthHot, tok))
+}
+
+// reportCPU reports the process CPU time since start per call, as
+// cpu-ns/op (when the platform gives it: see cpuTime).
+func reportCPU(b *testing.B, start int64) {
+	if end := cpuTime(); start >= 0 && end >= 0 && b.N > 0 {
+		b.ReportMetric(float64(end-start)/float64(b.N), "cpu-ns/op")
+	}
+}
