@@ -3,7 +3,9 @@
 
 // Package jwtauth verifies BEARER_JWT credentials: signed JWT access
 // tokens of the issuers it trusts, each with its own keys (a JWKS URL, one
-// found by discovery, or a static set) and settings, through go-jose.
+// found by discovery, or a static set) and settings. JWKs are read by
+// go-jose; tokens by a strict compact-JWS parser of this package, with
+// signatures checked by crypto/rsa, crypto/ecdsa and crypto/ed25519 alone.
 //
 //	a, err := jwtauth.New(
 //		jwtauth.Issuer("https://issuer.example",
@@ -57,6 +59,19 @@
 // its [Subject] if it has one; its [RequireClaim] claims; its scope claims
 // ([ScopesFrom]), when present, well formed. Headers that point at other
 // keys (jwk, jku, x5u, x5c) are never used.
+//
+// A token is read once: each part decoded once, the header and the claims
+// each parsed once as JSON, strictly — member names compared exactly (an
+// "ALG" is not an alg), a name twice in any object refused, a number that
+// overflows a float64 refused, nothing after the JSON but white space —
+// as go-jose reads JSON, against which the parser is fuzzed (a token it
+// accepts go-jose accepts with the same claims). The header's alg must be
+// a JOSE signature algorithm, kid a string, and an embedded jwk or x5c,
+// though never used, well formed. The signature is checked once over the
+// token's bytes: RS* PKCS #1 v1.5, PS* with a salt as long as the hash,
+// ES* R‖S of exactly twice the curve's size (a DER signature is refused;
+// a high S is a valid ECDSA signature and accepted), EdDSA Ed25519 with a
+// canonical S. Wycheproof's JWS and JWK vectors are among the tests.
 //
 // Everything that needs no key is checked first, so that an expired token,
 // a wrong audience, an unknown issuer, an ID token or a crit header never
@@ -117,8 +132,10 @@
 // none quotes the token or a claim:
 //
 //	CREDENTIALS_MALFORMED    not a compact JWS: over the size cap, not three parts,
-//	                         not canonical base64url, a header that is not JSON, a
-//	                         payload that is not a JSON object; a header with crit
+//	                         not canonical base64url, a header that is not JSON (or
+//	                         a name twice, or no alg of JOSE's, a kid that is not a
+//	                         string, a jwk or x5c that does not parse), a payload
+//	                         that is not a JSON object; a header with crit
 //	                         (any value: an empty list and ["b64"] included — RFC
 //	                         7515 §4.1.11, and this server implements no extension)
 //	                         or b64 (RFC 7797)
@@ -186,8 +203,9 @@
 //	go-jose cannot read it (unknown kty or crv, bad    skipped               WARN
 //	  encoding, x5c not matching, RSA over go-jose's
 //	  MaxRSAModulusBits, 4096 bits by default)
-//	RSA under 2048 bits; a type other than RSA, EC     skipped               WARN
-//	  P-256/P-384/P-521, OKP Ed25519
+//	RSA under 2048 bits, or with the fingerprint of    skipped               WARN
+//	  ROCA's weak keys (CVE-2017-15361); a type other
+//	  than RSA, EC P-256/P-384/P-521, OKP Ed25519
 //	an alg that does not fit kty/crv (RS* and PS*      skipped               WARN
 //	  need RSA; ES256 P-256, ES384 P-384, ES512
 //	  P-521; EdDSA Ed25519; HS*, none and the rest
