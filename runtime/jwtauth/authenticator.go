@@ -221,41 +221,65 @@ func (a *Authenticator) hit(ctx context.Context, token string, e *cacheEntry) *r
 }
 
 // verify is the full verification of a token not served from the cache.
+// Everything but the signature is decided first, in verifyClaims's frame;
+// the signature is then checked from this small one, so that the stack the
+// call's goroutine needs for it stays shallow.
 func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Principal, *cacheEntry, error) {
-	// Shape, header and claims, each decoded once (jws.go); the
-	// registered claims are then read from the claims with strict types.
+	entry, signed, err := a.verifyClaims(ctx, token)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !signed.verify(entry.key.Key) {
+		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature is not valid")
+	}
+	if cnf, ok := entry.principal.Claims["cnf"]; ok {
+		if derr := checkConfirmation(ctx, cnf); derr != nil {
+			return nil, nil, derr
+		}
+		entry.cnf, _ = cnf.(map[string]any)["x5t#S256"].(string)
+	}
+	return entry.principal, entry, nil
+}
+
+// verifyClaims checks all of token but its signature: the shape, header
+// and claims, each decoded once (jws.go), the registered claims read from
+// the claims with strict types, the issuer, typ, alg, claims and scopes,
+// and the key. It returns the cache entry and principal the token has if
+// its signature verifies, and what the signature covers.
+func (a *Authenticator) verifyClaims(ctx context.Context, token string) (*cacheEntry, signature, error) {
+	var none signature
 	tok, derr := parseJWS(token)
 	if derr != nil {
-		return nil, nil, derr
+		return nil, none, derr
 	}
 	hdr, all := &tok.header, tok.claims
 	std, cerr := registeredClaims(all)
 	if cerr != nil {
-		return nil, nil, cerr
+		return nil, none, cerr
 	}
 	// Routed by iss, once: from here on only this issuer's settings and
 	// keys apply.
 	is := a.issuers[std.iss]
 	if is == nil {
-		return nil, nil, deny(runtime.ReasonIssuerUntrusted, "the token's issuer is not trusted")
+		return nil, none, deny(runtime.ReasonIssuerUntrusted, "the token's issuer is not trusted")
 	}
 	ic := is.cfg
 	if derr := ic.checkType(hdr); derr != nil {
-		return nil, nil, derr
+		return nil, none, derr
 	}
 	// The issuer's allow-list, before any key is looked up.
 	if !slices.Contains(ic.algorithms, jose.SignatureAlgorithm(hdr.alg)) {
-		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature algorithm is not accepted")
+		return nil, none, deny(runtime.ReasonTokenInvalidSignature, "the token's signature algorithm is not accepted")
 	}
 	if err := ic.checkClaims(&std, all); err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	if err := ic.checkRequired(all); err != nil {
-		return nil, nil, err
+		return nil, none, err
 	}
 	scopes, derr := ic.scopesOf(all)
 	if derr != nil {
-		return nil, nil, derr
+		return nil, none, derr
 	}
 
 	key, err := is.keys.lookup(ctx, hdr.kid)
@@ -263,34 +287,23 @@ func (a *Authenticator) verify(ctx context.Context, token string) (*runtime.Prin
 		var be *backendError
 		switch {
 		case errors.As(err, &be):
-			return nil, nil, deny(runtime.ReasonAuthBackendUnavailable, "the issuer's signing keys are unavailable; try again later").WithDetail("%v", err).WithCause(err)
+			return nil, none, deny(runtime.ReasonAuthBackendUnavailable, "the issuer's signing keys are unavailable; try again later").WithDetail("%v", err).WithCause(err)
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-			return nil, nil, err
+			return nil, none, err
 		}
-		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signing key is not known").WithDetail("%v", err)
+		return nil, none, deny(runtime.ReasonTokenInvalidSignature, "the token's signing key is not known").WithDetail("%v", err)
 	}
 	if !keyFitsAlg(key, hdr.alg) {
-		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's algorithm does not match its key").WithDetail("alg %q, key %q", hdr.alg, key.KeyID)
+		return nil, none, deny(runtime.ReasonTokenInvalidSignature, "the token's algorithm does not match its key").WithDetail("alg %q, key %q", hdr.alg, key.KeyID)
 	}
-	if !tok.verify(key.Key) {
-		return nil, nil, deny(runtime.ReasonTokenInvalidSignature, "the token's signature is not valid")
-	}
-	entry := &cacheEntry{expiry: std.exp.time(), kid: hdr.kid, key: key, issuer: is}
-	if cnf, ok := all["cnf"]; ok {
-		if derr := checkConfirmation(ctx, cnf); derr != nil {
-			return nil, nil, derr
-		}
-		entry.cnf, _ = cnf.(map[string]any)["x5t#S256"].(string)
-	}
-	entry.principal = &runtime.Principal{
+	return &cacheEntry{expiry: std.exp.time(), kid: hdr.kid, key: key, issuer: is, principal: &runtime.Principal{
 		Kind:      runtime.BearerJWT,
 		Subject:   std.sub,
 		Issuer:    std.iss,
 		Scopes:    scopes,
 		Claims:    all,
 		ExpiresAt: std.exp.time().Add(a.cfg.leeway), // as long as this server accepts it
-	}
-	return entry.principal, entry, nil
+	}}, tok.signature, nil
 }
 
 // checkType checks the typ header against the issuer's [Types] (explicit

@@ -35,8 +35,14 @@ import (
 type jwsToken struct {
 	header jwsHeader
 	claims map[string]any
-	input  string // the signing input: header and payload as sent, a part of the token
-	sig    []byte
+	signature
+}
+
+// signature is a JWS signature and what it covers.
+type signature struct {
+	alg   string
+	input string // the signing input: header and payload as sent, a part of the token
+	sig   []byte
 }
 
 // jwsHeader holds the protected header's members that matter here. A
@@ -109,6 +115,7 @@ func parseCompact(token string) (jwsToken, string, *runtime.Error) {
 	if derr := t.header.check(); derr != nil {
 		return t, "", derr
 	}
+	t.alg = t.header.alg
 	return t, text[n[0]:], nil
 }
 
@@ -264,29 +271,17 @@ func (h *jwsHeader) check() *runtime.Error {
 // pssOptions is RFC 7518 §3.5's PSS: a salt as long as the hash. Only read.
 var pssOptions = &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash}
 
-// verify reports whether t's signature is a signature of its signing input
-// by key with the header's alg, which keyFitsAlg has matched with the key:
+// verify reports whether s.sig is a signature of s.input by key with
+// s.alg, which keyFitsAlg has matched with the key:
 // RSASSA-PKCS1-v1_5 (RS*), RSASSA-PSS with a salt as long as the hash
 // (PS*), ECDSA with R‖S, each exactly as long as the curve's order (ES*),
-// Ed25519 (EdDSA). HMAC and none are never verified.
-func (t *jwsToken) verify(key crypto.PublicKey) bool {
-	alg, msg, sig := t.header.alg, bytesOf(t.input), t.sig
-	var h crypto.Hash
-	var sum [sha512.Size]byte
-	var digest []byte
-	switch alg[len(alg)-3:] {
-	case "256":
-		*(*[sha256.Size]byte)(sum[:]) = sha256.Sum256(msg)
-		h, digest = crypto.SHA256, sum[:sha256.Size]
-	case "384":
-		*(*[sha512.Size384]byte)(sum[:]) = sha512.Sum384(msg)
-		h, digest = crypto.SHA384, sum[:sha512.Size384]
-	case "512":
-		sum = sha512.Sum512(msg)
-		h, digest = crypto.SHA512, sum[:]
-	}
+// Ed25519 (EdDSA). HMAC and none are never verified. The digest is made in
+// a frame of its own, so that the signature check runs on a shallow stack.
+func (s *signature) verify(key crypto.PublicKey) bool {
+	alg, sig := s.alg, s.sig
 	switch k := key.(type) {
 	case *rsa.PublicKey:
+		h, digest := digestOf(alg, s.input)
 		switch alg[:2] {
 		case "RS":
 			return rsa.VerifyPKCS1v15(k, h, digest, sig) == nil
@@ -294,16 +289,38 @@ func (t *jwsToken) verify(key crypto.PublicKey) bool {
 			return rsa.VerifyPSS(k, h, digest, sig, pssOptions) == nil
 		}
 	case *ecdsa.PublicKey:
-		size := (k.Curve.Params().BitSize + 7) / 8
-		if alg[:2] != "ES" || len(sig) != 2*size {
-			return false
-		}
-		var der [2*(2+1+66) + 3]byte // P-521's R and S, each with a zero byte in front
-		return ecdsa.VerifyASN1(k, digest, asn1Signature(der[:0], sig[:size], sig[size:]))
+		return alg[:2] == "ES" && verifyECDSA(k, alg, s.input, sig)
 	case ed25519.PublicKey:
-		return alg == string(jose.EdDSA) && len(k) == ed25519.PublicKeySize && ed25519.Verify(k, msg, sig)
+		return alg == string(jose.EdDSA) && len(k) == ed25519.PublicKeySize && ed25519.Verify(k, bytesOf(s.input), sig)
 	}
 	return false
+}
+
+// verifyECDSA verifies the JWS signature sig, R‖S, of input with alg.
+func verifyECDSA(k *ecdsa.PublicKey, alg, input string, sig []byte) bool {
+	size := (k.Curve.Params().BitSize + 7) / 8
+	if len(sig) != 2*size {
+		return false
+	}
+	_, digest := digestOf(alg, input)
+	return ecdsa.VerifyASN1(k, digest, asn1Signature(make([]byte, 0, 2*(2+1+66)+3), sig[:size], sig[size:]))
+}
+
+// digestOf is the hash of alg (RS*, PS* or ES*) and its digest of input.
+func digestOf(alg, input string) (crypto.Hash, []byte) {
+	msg := bytesOf(input)
+	switch alg[len(alg)-3:] {
+	case "256":
+		d := sha256.Sum256(msg)
+		return crypto.SHA256, d[:]
+	case "384":
+		d := sha512.Sum384(msg)
+		return crypto.SHA384, d[:]
+	case "512":
+		d := sha512.Sum512(msg)
+		return crypto.SHA512, d[:]
+	}
+	return 0, nil
 }
 
 // asn1Signature appends to b the DER ECDSA-Sig-Value (a SEQUENCE of two
