@@ -416,21 +416,34 @@ func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, 
 	}
 	c, err := e.decide(ctx, rule)
 	if err != nil {
-		v := verdict{rule: rule, c: c, err: err, outcome: OutcomeDeny}
-		if e.observer != nil {
-			v.spent = time.Since(start)
-		}
-		if !e.dryRunOf(ctx, rule) {
-			e.report(ctx, &v)
-			return ctx, err
-		}
-		// Dry-run: report what would have happened, and let the call
-		// proceed as it would without the rule, with the principal only
-		// if the credential verified (decide returns one only then).
-		v.outcome, v.dryRun = OutcomeWouldDeny, true
-		e.report(ctx, &v)
-		return withState(ctx, authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: true}), nil
+		return e.denied(ctx, rule, c, err, start)
 	}
+	return e.allowed(ctx, rule, c, start), nil
+}
+
+// denied reports a call that decide refused, and refuses it, or lets it
+// proceed in dry-run. It and allowed are functions of their own, so that
+// authorize's frame stays small (see kindRefused).
+func (e *Enforcer) denied(ctx context.Context, rule *Rule, c caller, err *Error, start time.Time) (context.Context, error) {
+	v := verdict{rule: rule, c: c, err: err, outcome: OutcomeDeny}
+	if e.observer != nil {
+		v.spent = time.Since(start)
+	}
+	if !e.dryRunOf(ctx, rule) {
+		e.report(ctx, &v)
+		return ctx, err
+	}
+	// Dry-run: report what would have happened, and let the call
+	// proceed as it would without the rule, with the principal only
+	// if the credential verified (decide returns one only then).
+	v.outcome, v.dryRun = OutcomeWouldDeny, true
+	e.report(ctx, &v)
+	return withState(ctx, authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: true}), nil
+}
+
+// allowed reports a call that decide allowed, when anything observes it,
+// and returns its context.
+func (e *Enforcer) allowed(ctx context.Context, rule *Rule, c caller, start time.Time) context.Context {
 	st := authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: rule.DryRun}
 	if c.principal != nil && rule.Condition != "" && !rule.ConditionAtOpen {
 		st.pending = true // decided by CheckRequest, once the request is decoded
@@ -444,7 +457,7 @@ func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, 
 		}
 		e.report(ctx, &v)
 	}
-	return withState(ctx, st), nil
+	return withState(ctx, st)
 }
 
 // caller is who a call's credentials say it comes from: the kind and
@@ -563,28 +576,11 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (caller, *Error) {
 	}
 	kind := e.kindOf(rule, cred, hasCert)
 	c := caller{kind: kind}
-	if kind == NoCredential {
-		if rule.Optional {
-			return c, nil // no credential, no principal: allowed
-		}
-		accepted := kindList(rule.acceptedKinds())
-		return c, NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+accepted).
-			WithMetadata("accepted_kinds", accepted)
+	if kind == NoCredential && rule.Optional {
+		return c, nil // no credential, no principal: allowed
 	}
-	if !rule.accepts(kind) {
-		switch {
-		case rule.takesWorkload(kind):
-			accepted := kindList(rule.endUserKinds())
-			return c, NewError(ReasonCredentialsMissing, "this method takes "+kind.String()+" only with an end user's token beside it: one of "+accepted).
-				WithMetadata("accepted_end_user_kinds", accepted)
-		case rule.takesEndUser(kind):
-			accepted := kindList(rule.workloadKinds())
-			return c, NewError(ReasonCredentialsMissing, "this method takes an end user's "+kind.String()+" only with the calling workload's credential beside it: one of "+accepted).
-				WithMetadata("accepted_kinds", accepted)
-		}
-		accepted := kindList(rule.acceptedKinds())
-		return c, NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+accepted).
-			WithMetadata("accepted_kinds", accepted)
+	if kind == NoCredential || !rule.accepts(kind) {
+		return c, kindRefused(rule, kind)
 	}
 	p, derr := e.authenticate(ctx, rule, kind, cred.secret, cred.known, &conn, chain)
 	c.principal = p
@@ -600,6 +596,32 @@ func (e *Enforcer) decide(ctx context.Context, rule *Rule) (caller, *Error) {
 		}
 	}
 	return c, nil
+}
+
+// kindRefused is the denial of a call whose credential is of kind, which
+// rule does not accept (NoCredential: the call sent none). It is a
+// function of its own, as are the other rare branches of the functions
+// every call runs, so that their frames stay small: an authenticator
+// verifying a signature needs the goroutine's stack below them.
+func kindRefused(rule *Rule, kind CredentialKind) *Error {
+	if kind == NoCredential {
+		accepted := kindList(rule.acceptedKinds())
+		return NewError(ReasonCredentialsMissing, "this method needs a credential: one of "+accepted).
+			WithMetadata("accepted_kinds", accepted)
+	}
+	switch {
+	case rule.takesWorkload(kind):
+		accepted := kindList(rule.endUserKinds())
+		return NewError(ReasonCredentialsMissing, "this method takes "+kind.String()+" only with an end user's token beside it: one of "+accepted).
+			WithMetadata("accepted_end_user_kinds", accepted)
+	case rule.takesEndUser(kind):
+		accepted := kindList(rule.workloadKinds())
+		return NewError(ReasonCredentialsMissing, "this method takes an end user's "+kind.String()+" only with the calling workload's credential beside it: one of "+accepted).
+			WithMetadata("accepted_kinds", accepted)
+	}
+	accepted := kindList(rule.acceptedKinds())
+	return NewError(ReasonCredentialKindNotAccepted, "this method does not accept "+kind.String()+"; it accepts "+accepted).
+		WithMetadata("accepted_kinds", accepted)
 }
 
 // decidePair decides a call that sent a workload's credential of kind
@@ -657,8 +679,7 @@ func (e *Enforcer) authenticate(ctx context.Context, rule *Rule, kind Credential
 			p, err = ca.AuthenticateChain(ctx, chain)
 			break
 		}
-		tlsInfo, _ := conn.tls.(credentials.TLSInfo) // MTLS is decided only for TLS or a forwarded chain
-		p, err = e.mtls.AuthenticatePeer(ctx, tlsInfo)
+		p, err = e.authenticatePeer(ctx, conn)
 	default:
 		auth := e.tokenAuthenticator(kind)
 		if auth == nil {
@@ -674,7 +695,7 @@ func (e *Enforcer) authenticate(ctx context.Context, rule *Rule, kind Credential
 		return nil, asDenial(err)
 	}
 	if p == nil || p.Kind != kind {
-		return nil, NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("the %s authenticator returned no principal of its kind", kind)
+		return nil, noPrincipal(kind)
 	}
 	if e.revocation != nil && kind == BearerJWT {
 		if derr := e.checkRevocation(p); derr != nil {
@@ -682,6 +703,18 @@ func (e *Enforcer) authenticate(ctx context.Context, rule *Rule, kind Credential
 		}
 	}
 	return p, nil
+}
+
+// authenticatePeer verifies the client certificate of the call's
+// connection with the MTLS authenticator. The connection's TLS state is
+// copied here, in a frame of its own (see kindRefused).
+func (e *Enforcer) authenticatePeer(ctx context.Context, conn *callConn) (*Principal, error) {
+	tlsInfo, _ := conn.tls.(credentials.TLSInfo) // MTLS is decided only for TLS or a forwarded chain
+	return e.mtls.AuthenticatePeer(ctx, tlsInfo)
+}
+
+func noPrincipal(kind CredentialKind) *Error {
+	return NewError(ReasonAuthBackendUnavailable, "the credential could not be checked").WithDetail("the %s authenticator returned no principal of its kind", kind)
 }
 
 func notConfigured(kind CredentialKind, rule *Rule) *Error {

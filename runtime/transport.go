@@ -264,17 +264,16 @@ func HTTPConnection(r *http.Request) *Connection {
 type callConn struct {
 	secure bool                 // TLS, or a trusted proxy
 	tls    credentials.AuthInfo // the connection's own TLS AuthInfo; nil when none
+	cert   bool                 // tls holds a client certificate
 	proxy  *TrustedProxy        // the trusted proxy the call came from, nil if none
 	http   *Connection          // handed over by an integration, nil for gRPC
 	addr   net.Addr             // the peer, for logs
 }
 
 // hasCert reports whether the connection itself presented a client
-// certificate.
-func (c *callConn) hasCert() bool {
-	ti, ok := c.tls.(credentials.TLSInfo)
-	return ok && len(ti.State.PeerCertificates) > 0
-}
+// certificate. (connOf found out: the TLS state is not copied again into
+// the frame of a function every call runs.)
+func (c *callConn) hasCert() bool { return c.cert }
 
 // connOf determines the call's connection: the Connection an integration
 // handed over, else the gRPC peer.
@@ -282,7 +281,7 @@ func (e *Enforcer) connOf(ctx context.Context) callConn {
 	if hc, ok := ConnectionFrom(ctx); ok {
 		c := callConn{http: hc, addr: hc.RemoteAddr}
 		if hc.TLS != nil && hc.TLS.HandshakeComplete {
-			c.secure = true
+			c.secure, c.cert = true, len(hc.TLS.PeerCertificates) > 0
 			c.tls = credentials.TLSInfo{State: *hc.TLS, CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}
 			return c
 		}
@@ -297,7 +296,8 @@ func (e *Enforcer) connOf(ctx context.Context) callConn {
 	}
 	c := callConn{addr: p.Addr}
 	if private(p.AuthInfo) {
-		c.secure, c.tls = true, p.AuthInfo
+		ti, ok := p.AuthInfo.(credentials.TLSInfo)
+		c.secure, c.tls, c.cert = true, p.AuthInfo, ok && len(ti.State.PeerCertificates) > 0
 		return c
 	}
 	if c.proxy = e.trustedProxy(p.Addr, p.LocalAddr); c.proxy != nil {
