@@ -254,22 +254,22 @@ type Enforcer struct {
 	// KnownTokens, else nil.
 	jwtKnown, oauth2Known KnownTokens
 	// clocks is clockOf of each credential kind, by kind.
-	clocks [numCredentialKinds]func() time.Time
-	apiKeys               TokenAuthenticator
-	mtls                  PeerAuthenticator
-	allowPlaintext        bool
-	observer              Observer
-	auditCond             AuditCondition
-	sinks                 []AuditSink
-	dryRunMethods         map[string]bool // from WithDryRun: full methods and "/pkg.Service/*"
-	undeclaredDryRun      bool
-	built                 bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
-	logger                *slog.Logger
-	maxCredentialSize     int
-	noStreamExpiry        bool
-	streamRecheck         time.Duration  // 0: off
-	proxies               []TrustedProxy // WithTrustedProxies
-	served                servedRegistry // what generated registration registered, for CheckServed
+	clocks            [numCredentialKinds]func() time.Time
+	apiKeys           TokenAuthenticator
+	mtls              PeerAuthenticator
+	allowPlaintext    bool
+	observer          Observer
+	auditCond         AuditCondition
+	sinks             []AuditSink
+	dryRunMethods     map[string]bool // from WithDryRun: full methods and "/pkg.Service/*"
+	undeclaredDryRun  bool
+	built             bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
+	logger            *slog.Logger
+	maxCredentialSize int
+	noStreamExpiry    bool
+	streamRecheck     time.Duration  // 0: off
+	proxies           []TrustedProxy // WithTrustedProxies
+	served            servedRegistry // what generated registration registered, for CheckServed
 
 	// revocation is asked about every JWT (WithRevocation); nil: nothing is.
 	revocation RevocationStore
