@@ -48,7 +48,7 @@ groups=(
   "BenchmarkTelemetry: hot hot_metrics"
   "BenchmarkTelemetry: otelgrpc_hot otelgrpc_hot_otelauth"
   "BenchmarkPeers: noauth_header noauth gomw_jwt gomw_jwt_cache authz_static gomw_jwt_authz grpcauth_hot grpcauth_cold"
-  "BenchmarkPeers: stream_noauth_header stream_grpcauth_hot"
+  "BenchmarkPeers: stream_noauth_header stream_gomw_jwt_cache stream_grpcauth_hot stream_grpcauth_unguarded"
 )
 
 # pkg: the folder whose test binary holds a benchmark. BenchmarkPeers is in
