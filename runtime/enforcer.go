@@ -253,21 +253,23 @@ type Enforcer struct {
 	// jwtKnown and oauth2Known are jwt and oauth2 when they implement
 	// KnownTokens, else nil.
 	jwtKnown, oauth2Known KnownTokens
-	apiKeys               TokenAuthenticator
-	mtls                  PeerAuthenticator
-	allowPlaintext        bool
-	observer              Observer
-	auditCond             AuditCondition
-	sinks                 []AuditSink
-	dryRunMethods         map[string]bool // from WithDryRun: full methods and "/pkg.Service/*"
-	undeclaredDryRun      bool
-	built                 bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
-	logger                *slog.Logger
-	maxCredentialSize     int
-	noStreamExpiry        bool
-	streamRecheck         time.Duration  // 0: off
-	proxies               []TrustedProxy // WithTrustedProxies
-	served                servedRegistry // what generated registration registered, for CheckServed
+	// clocks is clockOf of each credential kind, by kind.
+	clocks            [numCredentialKinds]func() time.Time
+	apiKeys           TokenAuthenticator
+	mtls              PeerAuthenticator
+	allowPlaintext    bool
+	observer          Observer
+	auditCond         AuditCondition
+	sinks             []AuditSink
+	dryRunMethods     map[string]bool // from WithDryRun: full methods and "/pkg.Service/*"
+	undeclaredDryRun  bool
+	built             bool // NewEnforcer has returned: AddRules logs dry-run rules as they come
+	logger            *slog.Logger
+	maxCredentialSize int
+	noStreamExpiry    bool
+	streamRecheck     time.Duration  // 0: off
+	proxies           []TrustedProxy // WithTrustedProxies
+	served            servedRegistry // what generated registration registered, for CheckServed
 
 	// revocation is asked about every JWT (WithRevocation); nil: nothing is.
 	revocation RevocationStore
@@ -305,6 +307,9 @@ func NewEnforcer(opts ...Option) (*Enforcer, error) {
 	}
 	e.jwtKnown, _ = e.jwt.(KnownTokens)
 	e.oauth2Known, _ = e.oauth2.(KnownTokens)
+	for _, k := range []CredentialKind{BearerJWT, OAuth2Token, APIKey, MTLS} {
+		e.clocks[k] = e.clockOf(k) // once: a method value made per stream costs an allocation
+	}
 	e.logDryRunConfig()
 	// Rules added by options (exemptions, WithRules) were added before
 	// every option was read: dry-run from the options applies to them too.
@@ -723,11 +728,20 @@ func notConfigured(kind CredentialKind, rule *Rule) *Error {
 		WithDetail("no authenticator is configured for %s", kind)
 }
 
-// clockFor returns the clock of the authenticator of kind: its Now when it
+// clockFor returns the clock of the authenticator of kind (see clockOf),
+// as NewEnforcer found it.
+func (e *Enforcer) clockFor(kind CredentialKind) func() time.Time {
+	if int(kind) < len(e.clocks) && e.clocks[kind] != nil {
+		return e.clocks[kind]
+	}
+	return time.Now
+}
+
+// clockOf returns the clock of the authenticator of kind: its Now when it
 // has one (as jwtauth, introspection and mtls do), else the system clock.
 // Streams are dated by it, so that a test sets one clock, the
 // authenticator's, for both the credential and the stream it opens.
-func (e *Enforcer) clockFor(kind CredentialKind) func() time.Time {
+func (e *Enforcer) clockOf(kind CredentialKind) func() time.Time {
 	var a any
 	if kind == MTLS {
 		if e.mtls != nil {

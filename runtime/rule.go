@@ -52,6 +52,8 @@ const (
 	APIKey
 	// MTLS is a verified TLS client certificate.
 	MTLS
+
+	numCredentialKinds = iota // how many kinds there are
 )
 
 // String returns the kind's name as written in .proto files, such as

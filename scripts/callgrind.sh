@@ -41,13 +41,14 @@ mkdir -p .bench/callgrind
 groups=(
   "BenchmarkAuth/bufconn: noauth noauth_header hot"
   "BenchmarkAuth/bufconn: stream_noauth stream_hot"
+  "BenchmarkMetadata: one strict"
   "BenchmarkCondition: none simple tenant_claim"
   "BenchmarkKinds: noauth_tls jwt_rs256 oauth2_introspection api_key mtls"
   "BenchmarkRevocation: off memory redis"
   "BenchmarkTelemetry: hot hot_metrics"
   "BenchmarkTelemetry: otelgrpc_hot otelgrpc_hot_otelauth"
   "BenchmarkPeers: noauth_header noauth gomw_jwt gomw_jwt_cache authz_static gomw_jwt_authz grpcauth_hot grpcauth_cold"
-  "BenchmarkPeers: stream_noauth_header stream_grpcauth_hot"
+  "BenchmarkPeers: stream_noauth_header stream_gomw_jwt_cache stream_grpcauth_hot stream_grpcauth_unguarded"
 )
 
 # pkg: the folder whose test binary holds a benchmark. BenchmarkPeers is in

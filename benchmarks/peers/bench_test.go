@@ -118,7 +118,9 @@ func BenchmarkPeers(b *testing.B) {
 		b.Run("parallel_"+name, parallel(name, tok))
 	}
 	b.Run("stream_noauth_header", stream(noauth, tok))
+	b.Run("stream_gomw_jwt_cache", stream(gomwJWTCache, tok))
 	b.Run("stream_grpcauth_hot", stream(grpcauthHot, tok))
+	b.Run("stream_grpcauth_unguarded", stream(grpcauthUnguarded, tok))
 }
 
 // reportCPU reports the process CPU time since start per call, as

@@ -37,6 +37,10 @@ const (
 	gomwJWTAuthz = "gomw_jwt_authz" // gomw_jwt, then authz_static
 	grpcauthHot  = "grpcauth_hot"   // this project, verified-token cache on (the default)
 	grpcauthCold = "grpcauth_cold"  // this project, cache off: every call verifies
+	// grpcauthUnguarded is grpcauth_hot without the stream guard
+	// (WithoutStreamExpiry, WithStreamRecheck(0)): a stream's decision
+	// alone, to set the guard's cost apart.
+	grpcauthUnguarded = "grpcauth_unguarded"
 )
 
 // env is every server of BenchmarkPeers over bufconn with TLS, the same CA
@@ -110,15 +114,25 @@ func newEnv(tb testing.TB, record bool) *env {
 	start(gomwJWTAuthz,
 		grpc.ChainUnaryInterceptor(peers.Unary(jwtAuth.AuthFunc), az.UnaryInterceptor),
 		grpc.ChainStreamInterceptor(peers.Stream(jwtAuth.AuthFunc), az.StreamInterceptor))(raw)
-	enforced := func(opts ...jwtauth.Option) func(grpc.ServiceRegistrar, libraryv1.LibraryServiceServer) {
+	enforced := func(opts ...any) func(grpc.ServiceRegistrar, libraryv1.LibraryServiceServer) {
+		var jopts []jwtauth.Option
+		ropts := []runtime.Option{runtime.WithLogger(nil)}
+		for _, o := range opts {
+			switch o := o.(type) {
+			case jwtauth.Option:
+				jopts = append(jopts, o)
+			case runtime.Option:
+				ropts = append(ropts, o)
+			}
+		}
 		a, err := jwtauth.New(append([]jwtauth.Option{
 			jwtauth.Issuer(e.iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(e.iss.JWKSURL())),
 			jwtauth.HTTPClient(e.iss.HTTPClient()),
-		}, opts...)...)
+		}, jopts...)...)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		enf, err := runtime.NewEnforcer(runtime.WithJWT(a), runtime.WithLogger(nil))
+		enf, err := runtime.NewEnforcer(append(ropts, runtime.WithJWT(a))...)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -128,6 +142,7 @@ func newEnv(tb testing.TB, record bool) *env {
 	}
 	start(grpcauthHot)(enforced())
 	start(grpcauthCold)(enforced(jwtauth.CacheSize(0)))
+	start(grpcauthUnguarded)(enforced(runtime.WithoutStreamExpiry(), runtime.WithStreamRecheck(0)))
 	return e
 }
 

@@ -18,7 +18,7 @@ import (
 )
 
 // authenticating are the servers that verify the token.
-var authenticating = []string{gomwJWT, gomwJWTCache, gomwJWTAuthz, grpcauthHot, grpcauthCold}
+var authenticating = []string{gomwJWT, gomwJWTCache, gomwJWTAuthz, grpcauthHot, grpcauthCold, grpcauthUnguarded}
 
 // forge flips the bytes of a token's signature.
 func forge(t *testing.T, token string) string {
