@@ -145,8 +145,7 @@ func decodeBase64URL(dst []byte, s string) (int, bool) {
 		if (a|b|c|d)&0xc0 != 0 {
 			return 0, false
 		}
-		v := uint(a)<<18 | uint(b)<<12 | uint(c)<<6 | uint(d)
-		dst[n], dst[n+1], dst[n+2] = byte(v>>16), byte(v>>8), byte(v)
+		dst[n], dst[n+1], dst[n+2] = a<<2|b>>4, b<<4|c>>2, c<<6|d
 		n += 3
 	}
 	switch len(s) {
@@ -164,8 +163,7 @@ func decodeBase64URL(dst []byte, s string) (int, bool) {
 		if (a|b|c)&0xc0 != 0 || c&0x03 != 0 {
 			return 0, false
 		}
-		v := uint(a)<<12 | uint(b)<<6 | uint(c)
-		dst[n], dst[n+1] = byte(v>>10), byte(v>>2)
+		dst[n], dst[n+1] = a<<2|b>>4, b<<4|c>>2
 		n += 2
 	}
 	return n, true
@@ -334,8 +332,10 @@ func asn1Signature(b, r, s []byte) []byte {
 		}
 		return 0
 	}
+	// R and S are at most 66 bytes (P-521's), so that every length below
+	// fits a byte, the SEQUENCE's in the long form 0x81 from 0x80 up.
 	integer := func(b, v []byte) []byte {
-		b = append(b, 0x02, byte(len(v)+pad(v)))
+		b = append(b, 0x02, byte(len(v)+pad(v))) //nolint:gosec // G115: at most 67
 		if pad(v) == 1 {
 			b = append(b, 0)
 		}
@@ -346,5 +346,5 @@ func asn1Signature(b, r, s []byte) []byte {
 	if n >= 0x80 {
 		b = append(b, 0x81)
 	}
-	return integer(integer(append(b, byte(n)), r), s)
+	return integer(integer(append(b, byte(n)), r), s) //nolint:gosec // G115: at most 2*(2+67)
 }
