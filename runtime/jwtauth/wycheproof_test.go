@@ -4,8 +4,11 @@
 package jwtauth
 
 import (
+	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -145,6 +148,129 @@ func TestWycheproofJOSE(t *testing.T) {
 				t.Errorf("counts: got %+v, want %+v", got, wantCounts)
 			}
 			t.Logf("%+v", got)
+		})
+	}
+}
+
+// wycheproofSignatures is a Wycheproof file of signature vectors: a key
+// per group (as DER), a message and a signature per test.
+type wycheproofSignatures struct {
+	NumberOfTests int `json:"numberOfTests"`
+	TestGroups    []struct {
+		PublicKeyDer string `json:"publicKeyDer"`
+		Tests        []struct {
+			TcID    int    `json:"tcId"`
+			Comment string `json:"comment"`
+			Msg     string `json:"msg"`
+			Sig     string `json:"sig"`
+			Result  string `json:"result"`
+		} `json:"tests"`
+	} `json:"testGroups"`
+}
+
+// TestWycheproofSignatures runs Wycheproof's signature vectors of every
+// algorithm a token may use through the verification tokens get: the key
+// through the key-set policy (as a JWK of a set of one), keyFitsAlg, then
+// the signature over the message as if it were a token's signing input.
+// Vectors in a form or with a salt JWS does not use must be refused even
+// where Wycheproof calls them valid: ECDSA in DER, PSS salts other than the
+// hash's length. (TestSecurity12_Wycheproof checks the same rules with its
+// own verifier; this runs them through the package's.) The files come from
+// the Wycheproof module, downloaded into the module cache as that test
+// does.
+func TestWycheproofSignatures(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("the go command is not available: %v", err)
+	}
+	cmd := exec.Command(goTool, "mod", "download", "-json", "github.com/c2sp/wycheproof@v0.0.0-20260902155932-3fa63dd0344a")
+	cmd.Dir = t.TempDir() // outside any module: go.mod and go.sum stay untouched
+	out, err := cmd.Output()
+	var mod struct{ Dir, Error string }
+	if jerr := json.Unmarshal(out, &mod); jerr != nil || err != nil || mod.Error != "" || mod.Dir == "" {
+		t.Fatalf("go mod download: want the module directory, got %v %s %s", err, mod.Error, out)
+	}
+	algs := make([]jose.SignatureAlgorithm, 0, len(asymmetric))
+	for a := range asymmetric {
+		algs = append(algs, a)
+	}
+	// A vector of a refused form that is a JWS signature after all.
+	jwsValid := map[string]int{"rsa_pss_2048_sha256_mgf1_0_test.json": 69} // salt 32, PS256's
+	files := []struct {
+		alg          string
+		name         string
+		validRefused bool
+	}{
+		{"ES256", "ecdsa_secp256r1_sha256_p1363_test.json", false},
+		{"ES384", "ecdsa_secp384r1_sha384_p1363_test.json", false},
+		{"ES512", "ecdsa_secp521r1_sha512_p1363_test.json", false},
+		{"EdDSA", "ed25519_test.json", false},
+		{"RS256", "rsa_signature_2048_sha256_test.json", false},
+		{"RS256", "rsa_signature_4096_sha256_test.json", false},
+		{"RS384", "rsa_signature_3072_sha384_test.json", false},
+		{"RS512", "rsa_signature_4096_sha512_test.json", false},
+		{"PS256", "rsa_pss_2048_sha256_mgf1_32_test.json", false},
+		{"PS256", "rsa_pss_3072_sha256_mgf1_32_test.json", false},
+		{"PS384", "rsa_pss_2048_sha384_mgf1_48_test.json", false},
+		{"PS512", "rsa_pss_4096_sha512_mgf1_64_test.json", false},
+		{"ES256", "ecdsa_secp256r1_sha256_test.json", true},      // DER
+		{"PS256", "rsa_pss_2048_sha256_mgf1_0_test.json", true},  // salt 0
+		{"PS512", "rsa_pss_4096_sha512_mgf1_32_test.json", true}, // salt 32, not 64
+	}
+	for _, f := range files {
+		t.Run(f.name, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(mod.Dir, "testvectors_v1", f.name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var vf wycheproofSignatures
+			if err := json.Unmarshal(data, &vf); err != nil {
+				t.Fatal(err)
+			}
+			ran, accepted := 0, 0
+			for _, g := range vf.TestGroups {
+				der, err := hex.DecodeString(g.PublicKeyDer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pub, err := x509.ParsePKIXPublicKey(der)
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, err := json.Marshal(jose.JSONWebKey{Key: pub, Use: "sig"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				km, skipped, _ := buildKeyMap([]json.RawMessage{raw}, algs)
+				if len(km.noKID) != 1 {
+					t.Fatalf("the key-set policy refuses the group's key: %+v", skipped)
+				}
+				key := km.noKID[0]
+				for _, tc := range g.Tests {
+					msg, err1 := hex.DecodeString(tc.Msg)
+					sig, err2 := hex.DecodeString(tc.Sig)
+					if err1 != nil || err2 != nil {
+						t.Fatalf("tcId %d: bad hex", tc.TcID)
+					}
+					s := signature{alg: f.alg, input: string(msg), sig: sig}
+					got := keyFitsAlg(key, f.alg) && s.verify(key.Key)
+					ran++
+					if got {
+						accepted++
+					}
+					switch {
+					case got && jwsValid[f.name] == tc.TcID:
+					case got && (f.validRefused || tc.Result == "invalid"):
+						t.Errorf("tcId %d (%s, %s): want refused, got accepted", tc.TcID, tc.Comment, tc.Result)
+					case !got && !f.validRefused && tc.Result == "valid":
+						t.Errorf("tcId %d (%s): want accepted, got refused", tc.TcID, tc.Comment)
+					}
+				}
+			}
+			if ran != vf.NumberOfTests {
+				t.Errorf("ran %d vectors; the file has %d", ran, vf.NumberOfTests)
+			}
+			t.Logf("%s: %d vectors, %d accepted", f.alg, ran, accepted)
 		})
 	}
 }
