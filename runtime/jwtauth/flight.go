@@ -217,8 +217,8 @@ func bindingFails(ctx context.Context, e *cacheEntry) error {
 // ownCopy gives a waiter its own copy of a flight's denial, which it may
 // annotate.
 func ownCopy(err error) error {
-	re, ok := err.(*runtime.Error)
-	if !ok {
+	var re *runtime.Error
+	if !errors.As(err, &re) {
 		return err
 	}
 	c := *re
