@@ -870,9 +870,6 @@ func authorizePair(rule *Rule, w, p *Principal) *Error {
 // private reports whether a connection has privacy and integrity (TLS);
 // an AuthInfo that does not say is plaintext. Server and client use it.
 func private(ai credentials.AuthInfo) bool {
-	if ti, ok := ai.(credentials.TLSInfo); ok { // grpc-go's TLS: no interface look-up
-		return ti.SecurityLevel == credentials.PrivacyAndIntegrity
-	}
 	ci, ok := ai.(interface {
 		GetCommonAuthInfo() credentials.CommonAuthInfo
 	})

@@ -295,13 +295,23 @@ func (e *Enforcer) connOf(ctx context.Context) callConn {
 		return callConn{}
 	}
 	c := callConn{addr: p.Addr}
-	if private(p.AuthInfo) {
-		ti, ok := p.AuthInfo.(credentials.TLSInfo)
-		c.secure, c.tls, c.cert = true, p.AuthInfo, ok && len(ti.State.PeerCertificates) > 0
+	if secure, cert := tlsOf(p.AuthInfo); secure {
+		c.secure, c.tls, c.cert = true, p.AuthInfo, cert
 		return c
 	}
 	if c.proxy = e.trustedProxy(p.Addr, p.LocalAddr); c.proxy != nil {
 		c.secure = true
 	}
 	return c
+}
+
+// tlsOf reports whether ai is a connection with privacy and integrity
+// (private) and whether it presented a client certificate (one of
+// grpc-go's credentials.TLSInfo with peer certificates), reading grpc-go's
+// TLSInfo, a large struct, once.
+func tlsOf(ai credentials.AuthInfo) (secure, cert bool) {
+	if ti, ok := ai.(credentials.TLSInfo); ok {
+		return ti.SecurityLevel == credentials.PrivacyAndIntegrity, len(ti.State.PeerCertificates) > 0
+	}
+	return private(ai), false
 }

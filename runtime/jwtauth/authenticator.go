@@ -210,7 +210,7 @@ func (a *Authenticator) hit(ctx context.Context, token string, e *cacheEntry) *r
 			return nil
 		}
 	}
-	if km.keyFor(e.kid) != e.key {
+	if km != e.keys && km.keyFor(e.kid) != e.key {
 		a.cache.drop(token)
 		return nil
 	}
@@ -296,7 +296,11 @@ func (a *Authenticator) verifyClaims(ctx context.Context, token string) (*cacheE
 	if !keyFitsAlg(key, hdr.alg) {
 		return nil, none, deny(runtime.ReasonTokenInvalidSignature, "the token's algorithm does not match its key").WithDetail("alg %q, key %q", hdr.alg, key.KeyID)
 	}
-	return &cacheEntry{expiry: std.exp.time(), kid: hdr.kid, key: key, issuer: is, principal: &runtime.Principal{
+	var keys *keyMap
+	if km := is.keys.current.Load(); km != nil && km.keyFor(hdr.kid) == key {
+		keys = km
+	}
+	return &cacheEntry{expiry: std.exp.time(), kid: hdr.kid, key: key, keys: keys, issuer: is, principal: &runtime.Principal{
 		Kind:      runtime.BearerJWT,
 		Subject:   std.sub,
 		Issuer:    std.iss,

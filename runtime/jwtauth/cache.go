@@ -53,6 +53,10 @@ type cacheEntry struct {
 	expiry    time.Time          // the token's exp
 	kid       string
 	key       *jose.JSONWebKey // the key that verified it
+	// keys is a published key map (immutable) known to hold key under
+	// kid, or nil: while the issuer's current map is this one, a hit needs
+	// no look-up of the key.
+	keys *keyMap
 	cnf       string           // the x5t#S256 the token is bound to, if any
 	issuer    *issuer          // the issuer the token was routed to: its keys decide a hit
 }
@@ -69,8 +73,12 @@ func newVerifiedCache(size int) *verifiedCache {
 	return c
 }
 
+// shard is token's shard, chosen by a seeded hash of its last 32 bytes
+// (a JWT's signature, or all of a short token): hashing every byte of a
+// long token twice, here and in the shard's map, costs more than the rest
+// of a hit's choice, and the seed keeps a caller from choosing the shard.
 func (c *verifiedCache) shard(token string) *cacheShard {
-	return &c.shards[maphash.String(c.seed, token)%cacheShards]
+	return &c.shards[maphash.String(c.seed, token[len(token)-min(len(token), 32):])%cacheShards]
 }
 
 // get returns token's entry, if any, and its shard, where the caller counts

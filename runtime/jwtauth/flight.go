@@ -198,7 +198,7 @@ func (a *Authenticator) entryUsable(e *cacheEntry, now time.Time) bool {
 // kid names in keys that may be used at now.
 func (a *Authenticator) keyUsable(e *cacheEntry, now time.Time) bool {
 	km := e.issuer.keys.current.Load()
-	return km != nil && (e.issuer.cfg.staticKeys != nil || now.Before(km.staleAt)) && km.keyFor(e.kid) == e.key
+	return km != nil && (e.issuer.cfg.staticKeys != nil || now.Before(km.staleAt)) && (km == e.keys || km.keyFor(e.kid) == e.key)
 }
 
 // bindingFails checks e's certificate binding, if it has one, on the call's
