@@ -56,9 +56,9 @@ type cacheEntry struct {
 	// keys is a published key map (immutable) known to hold key under
 	// kid, or nil: while the issuer's current map is this one, a hit needs
 	// no look-up of the key.
-	keys *keyMap
-	cnf       string           // the x5t#S256 the token is bound to, if any
-	issuer    *issuer          // the issuer the token was routed to: its keys decide a hit
+	keys   *keyMap
+	cnf    string  // the x5t#S256 the token is bound to, if any
+	issuer *issuer // the issuer the token was routed to: its keys decide a hit
 }
 
 func newVerifiedCache(size int) *verifiedCache {
