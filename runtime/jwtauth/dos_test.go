@@ -1,0 +1,124 @@
+// Copyright 2026 The protoc-gen-go-grpcauth Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+package jwtauth_test
+
+import (
+	"fmt"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
+)
+
+// junkToken is a token of header and claims (JSON, encoded) and a junk
+// signature: it never reaches a key lookup.
+func junkToken(header, claims string) string {
+	return b64([]byte(header)) + "." + b64([]byte(claims)) + "." + b64([]byte("sig"))
+}
+
+// repeatTo is {"x":[el,el,...,0]} of about n bytes.
+func repeatTo(el string, n int) string {
+	var b strings.Builder
+	b.WriteString(`{"x":[`)
+	for b.Len() < n {
+		b.WriteString(el)
+	}
+	b.WriteString(`0]}`)
+	return b.String()
+}
+
+// bytesPerCall is the memory one Authenticate of token allocates, in bytes.
+func bytesPerCall(t *testing.T, a *jwtauth.Authenticator, token string) uint64 {
+	t.Helper()
+	const n = 20
+	_, _ = a.Authenticate(t.Context(), token) // warm
+	var before, after goruntime.MemStats
+	goruntime.ReadMemStats(&before)
+	for range n {
+		if _, err := a.Authenticate(t.Context(), token); err == nil {
+			t.Fatal("a junk token was accepted")
+		}
+	}
+	goruntime.ReadMemStats(&after)
+	return (after.TotalAlloc - before.TotalAlloc) / n
+}
+
+// TestJunkTokenAllocationBounded: a junk token at the size cap, refused
+// before any key lookup, allocates memory in proportion to its size
+// whatever its JSON holds: strings with an escape, a lone surrogate or
+// invalid UTF-8, in values or in member names, in the claims or in the
+// header. (The JSON decoder once gave each such string a buffer as long as
+// all the input left after it: an 8 KiB token of short escaped strings
+// allocated about 4 MB, 500 times its size.)
+func TestJunkTokenAllocationBounded(t *testing.T) {
+	a := newAuth(t, newIssuer(t))
+	const size = 6000 // decoded JSON: the token is about 8 KiB, at the default cap
+	const maxRatio = 32
+	hdr := `{"alg":"ES256","typ":"at+jwt"}`
+	names := func(name string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := 0; b.Len() < size; i++ {
+			fmt.Fprintf(&b, `"%s%d":0,`, name, i)
+		}
+		b.WriteString(`"z":0}`)
+		return b.String()
+	}
+	cases := map[string]string{
+		"escaped strings":        junkToken(hdr, repeatTo(`"\n",`, size)),
+		"escaped unicode":        junkToken(hdr, repeatTo(`"\u00e9",`, size)),
+		"lone surrogates":        junkToken(hdr, repeatTo(`"\ud800",`, size)),
+		"invalid UTF-8":          junkToken(hdr, repeatTo("\"\xff\",", size)),
+		"escaped member names":   junkToken(hdr, names(`\n`)),
+		"escaped header strings": junkToken(strings.Replace(repeatTo(`"\n",`, size), `{`, `{"alg":"ES256",`, 1), `{}`),
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			if len(tok) > jwtauth.DefaultMaxTokenSize {
+				t.Fatalf("test setup: token of %d bytes is over the cap", len(tok))
+			}
+			if got := bytesPerCall(t, a, tok); got > maxRatio*uint64(len(tok)) {
+				t.Errorf("a %d-byte junk token allocates %d bytes (%dx its size); want at most %dx", len(tok), got, got/uint64(len(tok)), maxRatio)
+			}
+		})
+	}
+}
+
+// TestHeaderMembersLinearTime: a junk token whose header has many
+// distinct members is refused in time linear in its size: the header's
+// member names are checked for duplicates without comparing each with
+// every other (a token eight times longer takes about eight times as
+// long, not 64). Timed as the fastest of several runs of each size.
+func TestHeaderMembersLinearTime(t *testing.T) {
+	a := newAuth(t, newIssuer(t), jwtauth.MaxTokenSize(1<<17))
+	header := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`{"alg":"ES256"`)
+		for i := 0; b.Len() < n; i++ {
+			fmt.Fprintf(&b, `,"%x":0`, i)
+		}
+		b.WriteString("}")
+		return junkToken(b.String(), `{}`)
+	}
+	fastest := func(tok string, rounds int) time.Duration {
+		best := time.Duration(1 << 62)
+		for range 7 {
+			start := time.Now()
+			for range rounds {
+				if _, err := a.Authenticate(t.Context(), tok); err == nil {
+					t.Fatal("a junk token was accepted")
+				}
+			}
+			best = min(best, time.Since(start)/time.Duration(rounds))
+		}
+		return best
+	}
+	small, large := header(6000), header(8*6000)
+	ts, tl := fastest(small, 40), fastest(large, 5)
+	if ratio := float64(tl) / float64(ts); ratio > 24 {
+		t.Errorf("a header of %d bytes takes %v, one of %d bytes %v: %.0fx for 8x the size; want about 8x", len(small), ts, len(large), tl, ratio)
+	}
+}
