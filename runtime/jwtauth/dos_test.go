@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 )
 
@@ -120,5 +121,36 @@ func TestHeaderMembersLinearTime(t *testing.T) {
 	ts, tl := fastest(small, 40), fastest(large, 5)
 	if ratio := float64(tl) / float64(ts); ratio > 24 {
 		t.Errorf("a header of %d bytes takes %v, one of %d bytes %v: %.0fx for 8x the size; want about 8x", len(small), ts, len(large), tl, ratio)
+	}
+}
+
+// TestHeaderDuplicateMembersAmongMany: a member named twice in a header
+// of many members is refused wherever the two are: the names are kept in
+// an array while they are few and in a map past that, and a duplicate is
+// found in both, across the switch.
+func TestHeaderDuplicateMembersAmongMany(t *testing.T) {
+	a := newAuth(t, newIssuer(t))
+	members := func(names ...string) string {
+		var b strings.Builder
+		b.WriteString(`{"alg":"ES256","typ":"at+jwt"`)
+		for _, n := range names {
+			fmt.Fprintf(&b, `,%q:0`, n)
+		}
+		b.WriteString("}")
+		return junkToken(b.String(), `{"iss":"https://untrusted.example"}`)
+	}
+	var many []string
+	for i := range 20 {
+		many = append(many, fmt.Sprintf("m%d", i))
+	}
+	mustDeny(t, a, members(many...), runtime.ReasonIssuerUntrusted) // read: the header is well formed
+	for _, dup := range []struct {
+		name string
+		at   int
+	}{{"alg", 3}, {"alg", 7}, {"alg", 15}, {"typ", 6}, {"typ", 19}, {"m0", 5}, {"m0", 6}, {"m2", 12}, {"m9", 10}, {"m12", 19}} {
+		names := append(append(append([]string(nil), many[:dup.at]...), dup.name), many[dup.at:]...)
+		t.Run(fmt.Sprintf("%s_at_%d", dup.name, dup.at), func(t *testing.T) {
+			mustDeny(t, a, members(names...), runtime.ReasonCredentialsMalformed)
+		})
 	}
 }
