@@ -6,11 +6,13 @@ package jwtauth_test
 import (
 	"fmt"
 	goruntime "runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime"
+	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/jwtauth"
 )
 
@@ -88,6 +90,24 @@ func TestJunkTokenAllocationBounded(t *testing.T) {
 	}
 }
 
+// fastest is the time of the fastest of several runs of rounds
+// Authenticate calls of token, each refused, per call.
+func fastest(t *testing.T, a *jwtauth.Authenticator, token string, rounds int) time.Duration {
+	t.Helper()
+	_, _ = a.Authenticate(t.Context(), token) // warm: a key fetch, the first time
+	best := time.Duration(1 << 62)
+	for range 7 {
+		start := time.Now()
+		for range rounds {
+			if _, err := a.Authenticate(t.Context(), token); err == nil {
+				t.Fatal("a junk token was accepted")
+			}
+		}
+		best = min(best, time.Since(start)/time.Duration(rounds))
+	}
+	return best
+}
+
 // TestHeaderMembersLinearTime: a junk token whose header has many
 // distinct members is refused in time linear in its size: the header's
 // member names are checked for duplicates without comparing each with
@@ -104,21 +124,8 @@ func TestHeaderMembersLinearTime(t *testing.T) {
 		b.WriteString("}")
 		return junkToken(b.String(), `{}`)
 	}
-	fastest := func(tok string, rounds int) time.Duration {
-		best := time.Duration(1 << 62)
-		for range 7 {
-			start := time.Now()
-			for range rounds {
-				if _, err := a.Authenticate(t.Context(), tok); err == nil {
-					t.Fatal("a junk token was accepted")
-				}
-			}
-			best = min(best, time.Since(start)/time.Duration(rounds))
-		}
-		return best
-	}
 	small, large := header(6000), header(8*6000)
-	ts, tl := fastest(small, 40), fastest(large, 5)
+	ts, tl := fastest(t, a, small, 40), fastest(t, a, large, 5)
 	if ratio := float64(tl) / float64(ts); ratio > 24 {
 		t.Errorf("a header of %d bytes takes %v, one of %d bytes %v: %.0fx for 8x the size; want about 8x", len(small), ts, len(large), tl, ratio)
 	}
@@ -152,5 +159,47 @@ func TestHeaderDuplicateMembersAmongMany(t *testing.T) {
 		t.Run(fmt.Sprintf("%s_at_%d", dup.name, dup.at), func(t *testing.T) {
 			mustDeny(t, a, members(names...), runtime.ReasonCredentialsMalformed)
 		})
+	}
+}
+
+// TestScopeClaimLinearTime: the scopes of a token are read in time linear
+// in their number. They are read before the signature is checked, so any
+// caller chooses them (with a trusted iss, the audience and times right,
+// and a junk signature): a scope claim of many distinct scopes once took
+// time quadratic in their number, each compared with all before it.
+func TestScopeClaimLinearTime(t *testing.T) {
+	iss := newIssuer(t)
+	a := newAuth(t, iss, jwtauth.MaxTokenSize(1<<17))
+	token := func(n int) string {
+		scopes := make([]string, n)
+		for i := range scopes {
+			scopes[i] = fmt.Sprintf("%x", i)
+		}
+		c := claimsFor(iss.URL(), time.Now())
+		c["scope"] = strings.Join(scopes, " ")
+		return b64([]byte(`{"alg":"RS256","typ":"at+jwt","kid":"unknown"}`)) + "." + b64JSON(t, c) + "." + b64([]byte("sig"))
+	}
+	small, large := token(1200), token(8*1200)
+	ts, tl := fastest(t, a, small, 40), fastest(t, a, large, 5)
+	if ratio := float64(tl) / float64(ts); ratio > 24 {
+		t.Errorf("a scope claim of %d scopes takes %v, one of %d %v: %.0fx for 8x as many; want about 8x", 1200, ts, 8*1200, tl, ratio)
+	}
+}
+
+// TestManyScopesDedupedInOrder: a token's scopes are its distinct scopes
+// in the order they first appear, past the few that are compared one by
+// one as well as before.
+func TestManyScopesDedupedInOrder(t *testing.T) {
+	iss := newIssuer(t)
+	a := newAuth(t, iss)
+	var want []string
+	for i := range 40 {
+		want = append(want, fmt.Sprintf("s%d", i))
+	}
+	sent := append(append([]string(nil), want[:20]...), "s3", "s19", "s0")
+	sent = append(append(sent, want[20:]...), "s39", "s20", "s1", "s16", "s17")
+	got := mustAccept(t, a, iss.Mint(authtest.Scopes(sent...))).Scopes
+	if !slices.Equal(got, want) {
+		t.Errorf("scopes %q; want %q", got, want)
 	}
 }
