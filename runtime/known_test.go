@@ -131,3 +131,61 @@ func TestKnownTokens(t *testing.T) {
 		}
 	})
 }
+
+// policyJWT is a user's authenticator that adds a check of its own to
+// jwtauth's, by embedding: it refuses the subject mallory, whose tokens
+// jwtauth verifies. Embedding promotes jwtauth's AuthenticateKnown, which
+// knows nothing of the check.
+type policyJWT struct {
+	*jwtauth.Authenticator
+	full atomic.Int32
+}
+
+func (p *policyJWT) Authenticate(ctx context.Context, token string) (*runtime.Principal, error) {
+	p.full.Add(1)
+	pr, err := p.Authenticator.Authenticate(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	if pr.Subject == "mallory" {
+		return nil, runtime.NewError(runtime.ReasonCredentialsInvalid, "this subject is not allowed here")
+	}
+	return pr, nil
+}
+
+// TestKnownTokensKeepWrapperChecks: an authenticator that wraps jwtauth's
+// by embedding it and refuses a token in its own Authenticate refuses it
+// on every call. jwtauth's cache holds the token (jwtauth accepted it), so
+// an AuthenticateKnown promoted from the embedded authenticator must not
+// serve it past the wrapper's Authenticate.
+func TestKnownTokensKeepWrapperChecks(t *testing.T) {
+	t.Skip("finding: runtime.KnownTokens is found by a type assertion on the authenticator given to WithJWT/WithOAuth2, so a wrapper that embeds *jwtauth.Authenticator (or *introspection.Authenticator) and overrides Authenticate with checks of its own gets jwtauth's AuthenticateKnown promoted: from the second call on, a token its Authenticate refused is served from jwtauth's cache and allowed")
+	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
+	ca, err := authtest.NewCA("known CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS, err := ca.ServerTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &policyJWT{Authenticator: mustJWT(t, iss)}
+	enf, err := runtime.NewEnforcer(runtime.WithJWT(a), runtime.WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	impl := &recorder{}
+	lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, impl, enf) }, grpc.Creds(credentials.NewTLS(serverTLS)))
+	c := libraryv1.NewLibraryServiceClient(dial(t, lis, credentials.NewTLS(withServerName(ca.ClientTLS()))))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+iss.Mint(authtest.Subject("mallory"), authtest.Scopes("library.read")))
+	for i := range 3 {
+		_, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/a/books/1"})
+		if err == nil {
+			t.Fatalf("call %d of a token the wrapper's Authenticate refuses was allowed (Authenticate ran %d times, the handler %d)", i+1, a.full.Load(), impl.calls.Load())
+		}
+		wantDenied(t, err, codes.Unauthenticated, runtime.ReasonCredentialsInvalid)
+	}
+	if n := impl.calls.Load(); n != 0 {
+		t.Errorf("the handler ran %d times; want 0", n)
+	}
+}

@@ -575,3 +575,33 @@ func TestGuardedStreamMessagesIntact(t *testing.T) {
 		})
 	}
 }
+// TestServerStreamRequestAfterExpiry: a server-streaming call whose
+// client opens the stream with a valid token and sends its one request
+// only after the token expired never reaches the method: the request,
+// received in place by the guard (or by the typed wrapper before it
+// authorizes), is refused with 16 TOKEN_EXPIRED.
+func TestServerStreamRequestAfterExpiry(t *testing.T) {
+	kindsModes(t, func(t *testing.T, m mode) {
+		clock := &fakeClock{t: time.Now()}
+		probe := newStreamProbe()
+		f := newKindsFixture(t, m, kindsOptions{impl: probe, jwtOpts: []jwtauth.Option{jwtauth.Clock(clock.Now), jwtauth.Leeway(0)}})
+		ctx := probeCtx(t, bearerMD(f.iss.Mint(authtest.Scopes("s"), authtest.ExpiresIn(time.Minute))), serverIdle, "err")
+		s, err := f.conn.NewStream(ctx, &grpc.StreamDesc{ServerStreams: true}, grpcauthtestv1.Kinds_WatchAny_FullMethodName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(150 * time.Millisecond) // the server waits for the request
+		clock.Add(2 * time.Minute)
+		if err := s.SendMsg(&grpcauthtestv1.Msg{Text: "tick"}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.CloseSend(); err != nil {
+			t.Fatal(err)
+		}
+		err = s.RecvMsg(new(grpcauthtestv1.Msg))
+		if md, _ := s.Header(); len(md.Get("x-probe")) > 0 {
+			t.Errorf("the method ran on a request sent after the token expired")
+		}
+		wantDenied(t, err, codes.Unauthenticated, runtime.ReasonTokenExpired)
+	})
+}

@@ -239,7 +239,11 @@ func (d *decoder) str() (string, bool) {
 // unquote reads the string whose text starts at start, unescaping it.
 func (d *decoder) unquote(start int) (string, bool) {
 	s := d.s
-	b := make([]byte, 0, len(s)-start)
+	// As long as the string as sent (its unescaped text is about as long;
+	// append grows it for the rest), not as the input left after it: a
+	// buffer that long for each of many short strings would make a small
+	// token allocate memory quadratic in its size.
+	b := make([]byte, 0, quotedLen(s[start:]))
 	for i := start; i < len(s); {
 		switch c := s[i]; {
 		case c == '"':
@@ -294,6 +298,21 @@ func (d *decoder) unquote(start int) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// quotedLen is the length of the text of the string that s starts inside:
+// up to its closing quote, escapes skipped over, or all of s when none
+// closes it.
+func quotedLen(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '"':
+			return i
+		case '\\':
+			i++
+		}
+	}
+	return len(s)
 }
 
 // hex4 is the code unit of the \uXXXX escape s starts with, or -1.

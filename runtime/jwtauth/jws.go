@@ -180,13 +180,27 @@ func bytesOf(s string) []byte {
 // value, read and checked as the claims are.
 func parseHeader(s string) (h jwsHeader, ok bool) {
 	d := decoder{s: s}
+	// The names seen, to refuse one given twice: in an array while they are
+	// few, as in any header a token has, then in a map, so that a header
+	// of many members is not read in time quadratic in their number.
 	var seen [8]string
 	names := seen[:0]
+	var many map[string]struct{}
 	ok = d.objectStart() && d.members(func(name string) bool {
-		if slices.Contains(names, name) {
+		switch _, dup := many[name]; {
+		case dup || many == nil && slices.Contains(names, name):
 			return false
+		case many != nil:
+			many[name] = struct{}{}
+		case len(names) < len(seen):
+			names = append(names, name)
+		default:
+			many = make(map[string]struct{}, 2*len(seen))
+			for _, n := range names {
+				many[n] = struct{}{}
+			}
+			many[name] = struct{}{}
 		}
-		names = append(names, name)
 		start := d.i
 		str, isStr, v, ok := d.stringOr()
 		switch name {

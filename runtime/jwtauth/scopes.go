@@ -149,6 +149,10 @@ func (c *issuerConfig) checkRequired(claims map[string]any) *runtime.Error {
 	return nil
 }
 
+// smallScopes is how many scopes scopesOf dedupes by comparing each with
+// those before it; past that, by a map.
+const smallScopes = 16
+
 // scopesOf reads the issuer's scopes from claims: the scopes of every
 // scope claim the token has, each once, in order.
 func (c *issuerConfig) scopesOf(claims map[string]any) ([]string, *runtime.Error) {
@@ -156,14 +160,32 @@ func (c *issuerConfig) scopesOf(claims map[string]any) ([]string, *runtime.Error
 	if sources == nil {
 		sources = defaultScopeClaims
 	}
+	// The scopes, each once: the few a token has are compared with those
+	// before them; past smallScopes they are kept in a map too, since the
+	// claims are read before the signature is checked, and a caller's
+	// thousands of distinct scopes must not take quadratic time.
 	var out []string
+	var seen map[string]struct{}
 	add := func(s string) {
+		if seen != nil {
+			if _, dup := seen[s]; !dup {
+				seen[s] = struct{}{}
+				out = append(out, s)
+			}
+			return
+		}
 		for _, have := range out {
 			if have == s {
 				return
 			}
 		}
 		out = append(out, s)
+		if len(out) > smallScopes {
+			seen = make(map[string]struct{}, 2*len(out))
+			for _, have := range out {
+				seen[have] = struct{}{}
+			}
+		}
 	}
 	for _, sc := range sources {
 		v, present, ok := lookupClaim(claims, sc.path)
