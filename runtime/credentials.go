@@ -226,12 +226,12 @@ func errBearerSyntax() *Error {
 // and Authenticate serves it with the forwarded certificate in its context.
 func (e *Enforcer) checkBearer(ctx context.Context, cred *credential) *Error {
 	cred.unchecked = false
-	k := e.oauth2Known
+	k, as := e.oauth2Known, e.oauth2
 	if e.jwt != nil && cred.jwtShaped {
-		k = e.jwtKnown
+		k, as = e.jwtKnown, e.jwt
 	}
 	if k != nil {
-		if p, ok := k.AuthenticateKnown(ctx, cred.secret); ok && p != nil {
+		if p, ok := k.AuthenticateKnown(ctx, as, cred.secret); ok && p != nil {
 			cred.known = p
 			return nil
 		}

@@ -36,16 +36,24 @@ type TokenAuthenticator interface {
 // the method's scopes and condition, revocation, and, in
 // AuthenticateKnown, the expiry and a certificate binding.
 type KnownTokens interface {
-	// AuthenticateKnown returns the principal Authenticate would return
-	// for token, and true, when token is one this authenticator verified
-	// before and still serves from memory, with every check that depends
-	// on the call made (expiry at this instant, the key that verified it
-	// still trusted, a certificate binding on this call's connection).
-	// Otherwise it returns false and no error: the enforcer checks the
-	// token's syntax and calls Authenticate, which decides and says why.
-	// It must only ever serve tokens given to Authenticate that
-	// Authenticate accepted.
-	AuthenticateKnown(ctx context.Context, token string) (*Principal, bool)
+	// AuthenticateKnown returns the principal as.Authenticate would
+	// return for token, and true, when token is one this authenticator
+	// verified before and still serves from memory, with every check that
+	// depends on the call made (expiry at this instant, the key that
+	// verified it still trusted, a certificate binding on this call's
+	// connection). Otherwise it returns false and no error: the enforcer
+	// checks the token's syntax and calls as.Authenticate, which decides
+	// and says why.
+	//
+	// as is the authenticator the enforcer was given (WithJWT,
+	// WithOAuth2). An implementation serves a token only when as is itself:
+	// a type that embeds it, to add checks of its own in Authenticate, has
+	// this method promoted but is another value, and its calls must reach
+	// its Authenticate. (A wrapper whose Authenticate adds nothing that
+	// depends on the token may implement AuthenticateKnown itself, passing
+	// the embedded authenticator as as.) It must only ever serve tokens
+	// that as.Authenticate accepted.
+	AuthenticateKnown(ctx context.Context, as TokenAuthenticator, token string) (*Principal, bool)
 }
 
 // PeerAuthenticator authenticates the caller by the connection's verified

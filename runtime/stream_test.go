@@ -575,6 +575,7 @@ func TestGuardedStreamMessagesIntact(t *testing.T) {
 		})
 	}
 }
+
 // TestServerStreamRequestAfterExpiry: a server-streaming call whose
 // client opens the stream with a valid token and sends its one request
 // only after the token expired never reaches the method: the request,

@@ -101,9 +101,12 @@ var _ runtime.KnownTokens = (*Authenticator)(nil)
 // again at this instant, a certificate binding held by this call's
 // connection). Otherwise it returns false and Authenticate decides (and
 // says why). The enforcer calls it before it checks the token's syntax
-// ([runtime.KnownTokens]).
-func (a *Authenticator) AuthenticateKnown(ctx context.Context, token string) (*runtime.Principal, bool) {
-	if a.cache == nil || token == "" || len(token) > a.cfg.maxTokenSize {
+// ([runtime.KnownTokens]). It serves only when as, the authenticator the
+// enforcer was given, is a itself: a type that embeds a to add checks to
+// Authenticate gets this method promoted, and its calls go to its own
+// Authenticate.
+func (a *Authenticator) AuthenticateKnown(ctx context.Context, as runtime.TokenAuthenticator, token string) (*runtime.Principal, bool) {
+	if as != runtime.TokenAuthenticator(a) || a.cache == nil || token == "" || len(token) > a.cfg.maxTokenSize {
 		return nil, false
 	}
 	e := a.cache.get(newCacheKey(a.endpoint, token))

@@ -1175,27 +1175,33 @@ func TestAuthenticateKnown(t *testing.T) {
 	s := newServer(t, clock, reply(fmt.Sprintf(`{"active":true,"sub":"alice","exp":%d}`, clock.Unix(time.Minute))))
 	a := newAuth(t, s, introspection.CacheTTL(time.Hour))
 	ctx := context.Background()
-	if _, ok := a.AuthenticateKnown(ctx, "tok-1"); ok {
+	if _, ok := a.AuthenticateKnown(ctx, a, "tok-1"); ok {
 		t.Fatal("a token never introspected was served from memory")
 	}
 	p := mustOK(t, a, "tok-1")
-	got, ok := a.AuthenticateKnown(ctx, "tok-1")
+	got, ok := a.AuthenticateKnown(ctx, a, "tok-1")
 	if !ok || got.Subject != p.Subject || got.Kind != runtime.OAuth2Token {
 		t.Fatalf("an active cached token: served %v (%+v); want alice's principal", ok, got)
 	}
 	wantRequests(t, s, 1)
-	if _, ok := a.AuthenticateKnown(ctx, "tok-2"); ok {
+	if _, ok := a.AuthenticateKnown(ctx, wrapped{a}, "tok-1"); ok {
+		t.Fatal("a token was served from memory for another authenticator (one that embeds this one)")
+	}
+	if _, ok := a.AuthenticateKnown(ctx, a, "tok-2"); ok {
 		t.Fatal("another token was served from memory")
 	}
 	clock.Advance(2 * time.Minute)
-	if _, ok := a.AuthenticateKnown(ctx, "tok-1"); ok {
+	if _, ok := a.AuthenticateKnown(ctx, a, "tok-1"); ok {
 		t.Fatal("an expired token was served from memory")
 	}
 
 	s.setAnswer(reply(`{"active":false}`))
 	_, err := a.Authenticate(ctx, "tok-3")
 	wantDenial(t, err, runtime.ReasonTokenRevoked)
-	if _, ok := a.AuthenticateKnown(ctx, "tok-3"); ok {
+	if _, ok := a.AuthenticateKnown(ctx, a, "tok-3"); ok {
 		t.Fatal("an inactive token was served from memory")
 	}
 }
+
+// wrapped is an authenticator that embeds introspection's.
+type wrapped struct{ *introspection.Authenticator }
