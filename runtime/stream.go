@@ -69,6 +69,11 @@ type streamGuard struct {
 	// denial ends the stream once set; it is set before ctx is cancelled
 	// with it, so that a receive woken by the cancellation finds it.
 	denial atomic.Pointer[Error]
+	// ended is made, under mu, by a receive that waits on after the
+	// handler's context ended without a denial (the client left, an outer
+	// deadline), and closed by trip: the denial still ends that wait at
+	// once.
+	ended chan struct{}
 
 	mu        sync.Mutex // serialises trip, finish and the timer
 	timer     *time.Timer
@@ -227,6 +232,9 @@ func (g *streamGuard) trip(derr *Error) *Error {
 	g.enf.deny(g.ctx, g.rule, caller{kind: g.principal.Kind, principal: g.principal, workload: g.workload}, derr)
 	g.denial.Store(derr)
 	g.cancel(derr)
+	if g.ended != nil {
+		close(g.ended)
+	}
 	g.timer.Stop()
 	return derr
 }
@@ -366,9 +374,24 @@ func (g *streamGuard) await() error {
 		if d := g.denial.Load(); d != nil {
 			return d
 		}
-		// The stream itself is ending (the client left, the deadline
-		// passed): its receive returns, with the reason.
-		return g.received1(<-g.received)
+	}
+	// The handler's context ended otherwise (the client left, a deadline of
+	// the stream's or of an interceptor's passed): the receive returns, or
+	// the guard ends the stream meanwhile, whichever is first.
+	g.mu.Lock()
+	if g.ended == nil {
+		g.ended = make(chan struct{})
+	}
+	ended := g.ended
+	g.mu.Unlock()
+	if d := g.denial.Load(); d != nil {
+		return d
+	}
+	select {
+	case err := <-g.received:
+		return g.received1(err)
+	case <-ended:
+		return g.denial.Load()
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -605,4 +606,56 @@ func TestServerStreamRequestAfterExpiry(t *testing.T) {
 		}
 		wantDenied(t, err, codes.Unauthenticated, runtime.ReasonTokenExpired)
 	})
+}
+
+// deadlineStream is a server stream whose context is ctx.
+type deadlineStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s *deadlineStream) Context() context.Context { return s.ctx }
+
+// TestStreamEndsAtExpiryAfterOuterDeadline: when an interceptor in front
+// of the enforcer's gives the stream a deadline of its own, and it passes
+// while the handler waits in Recv (the receive goes on: grpc-go's does not
+// watch that context), the credential's expiry still ends the wait at its
+// instant.
+func TestStreamEndsAtExpiryAfterOuterDeadline(t *testing.T) {
+	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
+	ahead := func() time.Time { return time.Now().Add(30 * time.Second) } // the default leeway: ExpiresAt is exp
+	enf, err := runtime.NewEnforcer(runtime.WithJWT(mustJWT(t, iss, jwtauth.Clock(ahead))), runtime.WithLogger(nil),
+		runtime.WithRules(libraryv1.LibraryServiceAuthRules))
+	if err != nil {
+		t.Fatal(err)
+	}
+	outer := func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		ctx, cancel := context.WithTimeout(ss.Context(), 200*time.Millisecond)
+		defer cancel()
+		return h(srv, &deadlineStream{ServerStream: ss, ctx: ctx})
+	}
+	ca, err := authtest.NewCA("outer CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS, err := ca.ServerTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServer(s, &recorder{}) },
+		grpc.Creds(credentials.NewTLS(serverTLS)), grpc.ChainStreamInterceptor(outer, enf.StreamServerInterceptor()))
+	c := libraryv1.NewLibraryServiceClient(dial(t, lis, credentials.NewTLS(withServerName(ca.ClientTLS()))))
+	exp := time.Unix(time.Now().Add(1500*time.Millisecond).Unix(), 0)
+	token := iss.Mint(authtest.Scopes("library.read"), authtest.Claim("exp", exp.Unix()))
+	ctx, cancel := context.WithTimeout(withToken(token), 10*time.Second)
+	defer cancel()
+	s, err := c.SyncShelf(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Recv() // the handler waits in Recv: the client sends nothing
+	wantDenied(t, err, codes.Unauthenticated, runtime.ReasonTokenExpired)
+	if late := time.Since(exp); late > 2*time.Second {
+		t.Errorf("ended %v after the token expired; want at the instant", late)
+	}
 }
