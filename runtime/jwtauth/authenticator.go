@@ -151,7 +151,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 	e, shard := a.cache.get(token)
 	if e != nil {
 		if p := a.hit(ctx, token, e); p != nil {
-			shard.hits.Add(1)
+			a.cache.hit()
 			return p, nil
 		}
 	}

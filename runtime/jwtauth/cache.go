@@ -5,6 +5,7 @@ package jwtauth
 
 import (
 	"hash/maphash"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,13 +36,28 @@ type verifiedCache struct {
 	maxPerShard int
 	seed        maphash.Seed
 	shards      [cacheShards]cacheShard
+	// hits is counted on one of several counters, each on a cache line
+	// of its own, picked at random: a token served to many cores at once
+	// would otherwise have them all write one counter on every call.
+	hits [hitStripes]struct {
+		n atomic.Uint64
+		_ [56]byte
+	}
 }
+
+const hitStripes = 8
 
 type cacheShard struct {
 	mu sync.RWMutex
 	m  map[string]*cacheEntry
+	// last is the entry last found in m, read without mu: a token
+	// presented again and again (a client reusing its token from many
+	// goroutines) is found without taking mu, whose reader count every
+	// core would otherwise write on every call. It is cleared, under mu,
+	// when its token's entry is dropped, replaced or evicted.
+	last atomic.Pointer[cacheEntry]
 	// Counted per shard, so that concurrent calls rarely share a counter.
-	hits, misses, evictions atomic.Uint64
+	misses, evictions atomic.Uint64
 	// The verifications in flight of tokens of this shard (flight.go), and
 	// the misses that waited for one instead of verifying.
 	flights   flightMap
@@ -49,6 +65,7 @@ type cacheShard struct {
 }
 
 type cacheEntry struct {
+	token     string             // the token, as the map's key (the same bytes)
 	principal *runtime.Principal // shared by every hit: never modified
 	expiry    time.Time          // the token's exp
 	kid       string
@@ -85,10 +102,26 @@ func (c *verifiedCache) shard(token string) *cacheShard {
 // the look-up as a hit or a miss.
 func (c *verifiedCache) get(token string) (*cacheEntry, *cacheShard) {
 	s := c.shard(token)
+	if e := s.last.Load(); e != nil && e.token == token {
+		return e, s
+	}
 	s.mu.RLock()
 	e := s.m[token]
 	s.mu.RUnlock()
+	if e != nil && s.last.Load() != e {
+		s.last.Store(e)
+	}
 	return e, s
+}
+
+// hit counts a look-up answered from the cache.
+func (c *verifiedCache) hit() { c.hits[rand.Uint32()%hitStripes].n.Add(1) }
+
+// forget clears s.last if it is token's entry; s.mu is held.
+func (s *cacheShard) forget(token string) {
+	if e := s.last.Load(); e != nil && e.token == token {
+		s.last.Store(nil)
+	}
 }
 
 // put stores e, evicting from a full shard first an expired entry among a
@@ -112,10 +145,13 @@ func (c *verifiedCache) put(token string, e *cacheEntry, now time.Time) {
 			}
 		}
 		delete(s.m, victim)
+		s.forget(victim)
 		if live {
 			s.evictions.Add(1)
 		}
 	}
+	s.forget(token) // a replaced entry
+	e.token = token
 	s.m[token] = e
 }
 
@@ -123,18 +159,21 @@ func (c *verifiedCache) drop(token string) {
 	s := c.shard(token)
 	s.mu.Lock()
 	delete(s.m, token)
+	s.forget(token)
 	s.mu.Unlock()
 }
 
 // stats sums the shards' counters.
 func (c *verifiedCache) stats() runtime.CacheStats {
 	st := runtime.CacheStats{Capacity: c.maxPerShard * cacheShards}
+	for i := range c.hits {
+		st.Hits += c.hits[i].n.Load()
+	}
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.RLock()
 		st.Entries += len(s.m)
 		s.mu.RUnlock()
-		st.Hits += s.hits.Load()
 		st.Misses += s.misses.Load()
 		st.Evictions += s.evictions.Load()
 		st.Coalesced += s.coalesced.Load()

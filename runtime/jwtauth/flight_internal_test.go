@@ -5,6 +5,7 @@ package jwtauth
 
 import (
 	"context"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -81,5 +82,43 @@ func TestThumbprintForm(t *testing.T) {
 	}
 	if err := checkConfirmation(context.Background(), map[string]any{"x5t#S256": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}); err != nil {
 		t.Errorf("a well-formed thumbprint: %v", err)
+	}
+}
+
+// TestLastEntryForgotten: the entry a shard keeps for lock-free hits is
+// never served once its token's entry is dropped, replaced or evicted.
+func TestLastEntryForgotten(t *testing.T) {
+	c := newVerifiedCache(cacheShards) // one entry per shard
+	now := time.Now()
+	e1, e2 := &cacheEntry{expiry: now.Add(time.Hour)}, &cacheEntry{expiry: now.Add(time.Hour)}
+	c.put("tokA", e1, now)
+	if got, _ := c.get("tokA"); got != e1 {
+		t.Fatal("put, then get: not the entry put")
+	}
+	if got, _ := c.get("tokA"); got != e1 || c.shard("tokA").last.Load() != e1 {
+		t.Fatal("a second get is not served by the shard's last entry")
+	}
+	c.drop("tokA")
+	if got, _ := c.get("tokA"); got != nil {
+		t.Fatal("a dropped token was served")
+	}
+	c.put("tokA", e1, now)
+	c.get("tokA")
+	c.put("tokA", e2, now)
+	if got, _ := c.get("tokA"); got != e2 {
+		t.Fatal("a replaced entry was served")
+	}
+	other := ""
+	for i := 0; other == ""; i++ {
+		if k := "tok" + strconv.Itoa(i); c.shard(k) == c.shard("tokA") {
+			other = k
+		}
+	}
+	c.put(other, e1, now) // the shard holds one: tokA is evicted
+	if got, _ := c.get("tokA"); got != nil {
+		t.Fatal("an evicted token was served")
+	}
+	if st := c.stats(); st.Entries != 1 {
+		t.Fatalf("%d entries; want 1", st.Entries)
 	}
 }

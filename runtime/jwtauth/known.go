@@ -27,7 +27,7 @@ func (a *Authenticator) AuthenticateKnown(ctx context.Context, as runtime.TokenA
 	if as != runtime.TokenAuthenticator(a) || a.cache == nil || len(token) > a.cfg.maxTokenSize {
 		return nil, false
 	}
-	e, shard := a.cache.get(token)
+	e, _ := a.cache.get(token)
 	if e == nil {
 		return nil, false
 	}
@@ -35,6 +35,6 @@ func (a *Authenticator) AuthenticateKnown(ctx context.Context, as runtime.TokenA
 	if p == nil {
 		return nil, false
 	}
-	shard.hits.Add(1)
+	a.cache.hit()
 	return p, true
 }
