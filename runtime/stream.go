@@ -107,17 +107,19 @@ func guardFor(ctx context.Context) *streamGuard {
 		return nil
 	}
 	e := st.enf
-	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, workload: st.workload, now: e.clockFor(st.principal.Kind), dryRun: st.dryRun}
+	var expiresAt time.Time
 	if !e.noStreamExpiry {
-		g.expiresAt = st.principal.ExpiresAt
-		if w := st.workload; w != nil && !w.ExpiresAt.IsZero() && (g.expiresAt.IsZero() || w.ExpiresAt.Before(g.expiresAt)) {
-			g.expiresAt = w.ExpiresAt // the end user's token or the workload's certificate, whichever ends first
+		expiresAt = st.principal.ExpiresAt
+		if w := st.workload; w != nil && !w.ExpiresAt.IsZero() && (expiresAt.IsZero() || w.ExpiresAt.Before(expiresAt)) {
+			expiresAt = w.ExpiresAt // the end user's token or the workload's certificate, whichever ends first
 		}
 	}
 	recheck := e.streamRecheck > 0
-	if g.expiresAt.IsZero() && !recheck {
-		return nil
+	if expiresAt.IsZero() && !recheck {
+		return nil // decided before anything is allocated: most streams of such a server
 	}
+	g := &streamGuard{enf: e, rule: st.rule, principal: st.principal, workload: st.workload, expiresAt: expiresAt,
+		now: e.clockFor(st.principal.Kind), dryRun: st.dryRun}
 	st.guard = g
 	g.ctx, g.cancel = context.WithCancelCause(ctx)
 	now := g.now()
