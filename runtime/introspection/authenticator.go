@@ -113,13 +113,36 @@ func (a *Authenticator) AuthenticateKnown(ctx context.Context, as runtime.TokenA
 	if e == nil {
 		return nil, false
 	}
-	now := a.cfg.now()
-	if exp := e.resp.Exp.time(); (!exp.IsZero() && !now.Before(exp)) || !now.Before(e.until) ||
-		a.check(e.resp, now) != nil || checkBinding(ctx, e.resp) != nil {
-		return nil, false
+	if _, err := a.judge(ctx, e, a.cfg.now()); err != nil {
+		return nil, false // Authenticate says why, and drops the entry if it must go
 	}
 	a.cache.hits.Add(1)
 	return principalOf(e.resp), true
+}
+
+// errStale is judge's answer for an entry past its cache lifetime: not a
+// denial, the endpoint is asked again.
+var errStale = errors.New("introspection: cached answer past its lifetime")
+
+// judge decides whether the cached answer e serves this call at now: nil
+// when it does; else the denial (errStale when the entry is only past its
+// lifetime); and whether e must be dropped (it is wrong for every call,
+// not only for this call's connection). Its checks are made again on every
+// hit: the clock has moved since, and the binding is the call's.
+func (a *Authenticator) judge(ctx context.Context, e *entry, now time.Time) (drop bool, err error) {
+	if exp := e.resp.Exp.time(); !exp.IsZero() && !now.Before(exp) {
+		return true, deny(runtime.ReasonTokenExpired, "the token has expired").WithDetail("cached introspection: exp passed")
+	}
+	if !now.Before(e.until) {
+		return true, errStale
+	}
+	if err := a.check(e.resp, now); err != nil {
+		return true, err
+	}
+	if err := checkBinding(ctx, e.resp); err != nil {
+		return false, err // the entry stays: it is good on the connection it is bound to
+	}
+	return false, nil
 }
 
 // Authenticate checks token at the introspection endpoint, or in the cache
@@ -158,26 +181,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, token string) (*runtim
 
 	if a.cache != nil {
 		if e := a.cache.get(key); e != nil {
-			now := a.cfg.now()
-			if exp := e.resp.Exp.time(); !exp.IsZero() && !now.Before(exp) {
+			drop, err := a.judge(ctx, e, a.cfg.now())
+			if drop {
 				a.cache.remove(key, e)
-				return nil, deny(runtime.ReasonTokenExpired, "the token has expired").WithDetail("cached introspection: exp passed")
 			}
-			if now.Before(e.until) {
-				// Checked again on every hit: the clock has moved since.
-				if err := a.check(e.resp, now); err != nil {
-					a.cache.remove(key, e)
-					return nil, err
-				}
-				// The entry stays: it is good on the connection it is
-				// bound to.
-				if err := checkBinding(ctx, e.resp); err != nil {
-					return nil, err
-				}
+			switch {
+			case err == nil:
 				a.cache.hits.Add(1)
 				return principalOf(e.resp), nil
+			case err != errStale: //nolint:errorlint // judge's own sentinel, never wrapped
+				return nil, err
 			}
-			a.cache.remove(key, e)
 		}
 		a.cache.misses.Add(1)
 	}
