@@ -185,11 +185,23 @@ func TestKnownTokensKeepWrapperChecks(t *testing.T) {
 	impl := &recorder{}
 	lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, impl, enf) }, grpc.Creds(credentials.NewTLS(serverTLS)))
 	c := libraryv1.NewLibraryServiceClient(dial(t, lis, credentials.NewTLS(withServerName(ca.ClientTLS()))))
-	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+iss.Mint(authtest.Subject("mallory"), authtest.Scopes("library.read")))
+	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+iss.Mint(authtest.Subject("mallory"), authtest.Scopes("library.read", "library.export")))
 	for i := range 3 {
 		_, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/a/books/1"})
 		if err == nil {
 			t.Fatalf("call %d of a token the wrapper's Authenticate refuses was allowed (Authenticate ran %d times, the handler %d)", i+1, a.full.Load(), impl.calls.Load())
+		}
+		wantDenied(t, err, codes.Unauthenticated, runtime.ReasonCredentialsInvalid)
+	}
+	// The same on a stream, whose decision is the same path's: every open
+	// is refused too.
+	for i := range 3 {
+		s, err := c.ExportShelf(ctx, &libraryv1.ExportShelfRequest{Shelf: "shelves/a"})
+		if err == nil {
+			err = recvAll(s.Recv)
+		}
+		if err == nil {
+			t.Fatalf("stream %d of a token the wrapper's Authenticate refuses was allowed", i+1)
 		}
 		wantDenied(t, err, codes.Unauthenticated, runtime.ReasonCredentialsInvalid)
 	}
