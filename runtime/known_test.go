@@ -61,12 +61,10 @@ func (f *fakeKnown) Authenticate(context.Context, string) (*runtime.Principal, e
 	return nil, runtime.NewError(runtime.ReasonCredentialsInvalid, "not known")
 }
 
-// TestKnownTokens: a token the authenticator verified before is served by
-// AuthenticateKnown, with the rest of the decision made as usual; any
-// other token has its syntax checked and goes to Authenticate; a known
-// principal of another kind than the call's is not used.
-func TestKnownTokens(t *testing.T) {
-	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
+// knownServer serves LibraryService with its generated rules over TLS
+// (bufconn), enforced with opts, and returns a client and the service.
+func knownServer(t *testing.T, opts ...runtime.Option) (libraryv1.LibraryServiceClient, *recorder) {
+	t.Helper()
 	ca, err := authtest.NewCA("known CA")
 	if err != nil {
 		t.Fatal(err)
@@ -75,16 +73,21 @@ func TestKnownTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clientTLS := credentials.NewTLS(withServerName(ca.ClientTLS()))
-	client := func(t *testing.T, opts ...runtime.Option) (libraryv1.LibraryServiceClient, *recorder) {
-		enf, err := runtime.NewEnforcer(append(opts, runtime.WithLogger(nil))...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		impl := &recorder{}
-		lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, impl, enf) }, grpc.Creds(credentials.NewTLS(serverTLS)))
-		return libraryv1.NewLibraryServiceClient(dial(t, lis, clientTLS)), impl
+	enf, err := runtime.NewEnforcer(append(opts, runtime.WithLogger(nil))...)
+	if err != nil {
+		t.Fatal(err)
 	}
+	impl := &recorder{}
+	lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, impl, enf) }, grpc.Creds(credentials.NewTLS(serverTLS)))
+	return libraryv1.NewLibraryServiceClient(dial(t, lis, credentials.NewTLS(withServerName(ca.ClientTLS())))), impl
+}
+
+// TestKnownTokens: a token the authenticator verified before is served by
+// AuthenticateKnown, with the rest of the decision made as usual; any
+// other token has its syntax checked and goes to Authenticate; a known
+// principal of another kind than the call's is not used.
+func TestKnownTokens(t *testing.T) {
+	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
 	call := func(c libraryv1.LibraryServiceClient, token string) error {
 		ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+token)
 		_, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/a/books/1"})
@@ -93,7 +96,7 @@ func TestKnownTokens(t *testing.T) {
 
 	t.Run("jwtauth", func(t *testing.T) {
 		a := &countingJWT{Authenticator: mustJWT(t, iss)}
-		c, impl := client(t, runtime.WithJWT(a))
+		c, impl := knownServer(t, runtime.WithJWT(a))
 		tok := iss.Mint(authtest.Subject("alice"), authtest.Scopes("library.read"))
 		for range 5 {
 			if err := call(c, tok); err != nil {
@@ -115,7 +118,7 @@ func TestKnownTokens(t *testing.T) {
 	})
 	t.Run("unknown_token_syntax_checked", func(t *testing.T) {
 		f := &fakeKnown{known: "a.b.c", kind: runtime.BearerJWT}
-		c, impl := client(t, runtime.WithJWT(f))
+		c, impl := knownServer(t, runtime.WithJWT(f))
 		if err := call(c, "a.b.c"); err != nil {
 			t.Fatalf("known token: %v", err)
 		}
@@ -133,7 +136,7 @@ func TestKnownTokens(t *testing.T) {
 	})
 	t.Run("known_principal_of_another_kind_unused", func(t *testing.T) {
 		f := &fakeKnown{known: "a.b.c", kind: runtime.OAuth2Token}
-		c, _ := client(t, runtime.WithJWT(f))
+		c, _ := knownServer(t, runtime.WithJWT(f))
 		wantDenied(t, call(c, "a.b.c"), codes.Unauthenticated, runtime.ReasonCredentialsInvalid)
 		if n := f.full.Load(); n != 1 {
 			t.Fatalf("a known principal of kind OAUTH2_TOKEN for a JWT: Authenticate ran %d times; want it to decide", n)
@@ -169,22 +172,8 @@ func (p *policyJWT) Authenticate(ctx context.Context, token string) (*runtime.Pr
 // serve it past the wrapper's Authenticate.
 func TestKnownTokensKeepWrapperChecks(t *testing.T) {
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-	ca, err := authtest.NewCA("known CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := &policyJWT{Authenticator: mustJWT(t, iss)}
-	enf, err := runtime.NewEnforcer(runtime.WithJWT(a), runtime.WithLogger(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	impl := &recorder{}
-	lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, impl, enf) }, grpc.Creds(credentials.NewTLS(serverTLS)))
-	c := libraryv1.NewLibraryServiceClient(dial(t, lis, credentials.NewTLS(withServerName(ca.ClientTLS()))))
+	c, impl := knownServer(t, runtime.WithJWT(a))
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+iss.Mint(authtest.Subject("mallory"), authtest.Scopes("library.read", "library.export")))
 	for i := range 3 {
 		_, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/a/books/1"})
