@@ -420,6 +420,12 @@ func (e *Enforcer) Authorize(ctx context.Context, rule *Rule) (context.Context, 
 
 // authorize is Authorize for a rule that is already e's own copy.
 func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, error) {
+	return e.authorizeIn(ctx, rule, nil)
+}
+
+// authorizeIn is authorize, whose context on success is in, when in is
+// not nil: a stream's one allocation holds it (see streamCall).
+func (e *Enforcer) authorizeIn(ctx context.Context, rule *Rule, in *authContext) (context.Context, error) {
 	if s := stateFrom(ctx); s != nil && s.rule == rule && s.enf == e && rule != nil {
 		return ctx, nil
 	}
@@ -429,15 +435,15 @@ func (e *Enforcer) authorize(ctx context.Context, rule *Rule) (context.Context, 
 	}
 	c, err := e.decide(ctx, rule)
 	if err != nil {
-		return e.denied(ctx, rule, c, err, start)
+		return e.denied(ctx, rule, c, err, start, in)
 	}
-	return e.allowed(ctx, rule, c, start), nil
+	return e.allowed(ctx, rule, c, start, in), nil
 }
 
 // denied reports a call that decide refused, and refuses it, or lets it
 // proceed in dry-run. It and allowed are functions of their own, so that
 // authorize's frame stays small (see kindRefused).
-func (e *Enforcer) denied(ctx context.Context, rule *Rule, c caller, err *Error, start time.Time) (context.Context, error) {
+func (e *Enforcer) denied(ctx context.Context, rule *Rule, c caller, err *Error, start time.Time, in *authContext) (context.Context, error) {
 	v := verdict{rule: rule, c: c, err: err, outcome: OutcomeDeny}
 	if e.observer != nil {
 		v.spent = time.Since(start)
@@ -451,12 +457,12 @@ func (e *Enforcer) denied(ctx context.Context, rule *Rule, c caller, err *Error,
 	// if the credential verified (decide returns one only then).
 	v.outcome, v.dryRun = OutcomeWouldDeny, true
 	e.report(ctx, &v)
-	return withState(ctx, authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: true}), nil
+	return withStateIn(in, ctx, authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: true}), nil
 }
 
 // allowed reports a call that decide allowed, when anything observes it,
 // and returns its context.
-func (e *Enforcer) allowed(ctx context.Context, rule *Rule, c caller, start time.Time) context.Context {
+func (e *Enforcer) allowed(ctx context.Context, rule *Rule, c caller, start time.Time, in *authContext) context.Context {
 	st := authState{rule: rule, principal: c.principal, workload: c.workload, enf: e, dryRun: rule.DryRun}
 	if c.principal != nil && rule.Condition != "" && !rule.ConditionAtOpen {
 		st.pending = true // decided by CheckRequest, once the request is decoded
@@ -470,7 +476,7 @@ func (e *Enforcer) allowed(ctx context.Context, rule *Rule, c caller, start time
 		}
 		e.report(ctx, &v)
 	}
-	return withState(ctx, st)
+	return withStateIn(in, ctx, st)
 }
 
 // caller is who a call's credentials say it comes from: the kind and

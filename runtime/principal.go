@@ -131,6 +131,15 @@ func withState(ctx context.Context, st authState) context.Context {
 	return &authContext{Context: ctx, st: st}
 }
 
+// withStateIn is withState in c, when c is not nil.
+func withStateIn(c *authContext, ctx context.Context, st authState) context.Context {
+	if c == nil {
+		return withState(ctx, st)
+	}
+	c.Context, c.st = ctx, st
+	return c
+}
+
 func stateFrom(ctx context.Context) *authState {
 	s, _ := ctx.Value(authStateKey{}).(*authState)
 	return s

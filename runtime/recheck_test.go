@@ -49,7 +49,7 @@ func TestStreamRecheckRevocation(t *testing.T) {
 		t.Parallel()
 		dir := t.TempDir()
 		keyFile := filepath.Join(dir, "keys.json")
-		shapes := []string{bidiMoving, bidiIdle, serverTicking, serverIdle}
+		shapes := []string{bidiMoving, bidiIdle, serverTicking, serverIdle, serverUnwatched}
 		keys := map[string]string{} // client name → key
 		var keptClients, allClients []apikey.Client
 		for _, name := range append([]string{"kept"}, shapes...) {

@@ -35,11 +35,7 @@ func (e *Enforcer) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
 func (e *Enforcer) StreamServerInterceptor() grpc.StreamServerInterceptor {
 	e.served.stream.Store(true) // for CheckServed's InterceptorsInstalled
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		ctx, err := e.authorize(ss.Context(), e.rule(info.FullMethod))
-		if err != nil {
-			return err
-		}
-		return serveStream(ctx, ss, info.IsClientStream, func(ss grpc.ServerStream) error { return handler(srv, ss) })
+		return e.serveStream(srv, ss, e.rule(info.FullMethod), info.IsClientStream, handler)
 	}
 }
 
@@ -95,29 +91,41 @@ func (e *Enforcer) ServiceDesc(desc *grpc.ServiceDesc, rules *ServiceRules) *grp
 		rule := e.own(rules.Lookup("/" + desc.ServiceName + "/" + s.StreamName))
 		h, clientStreams := s.Handler, s.ClientStreams
 		s.Handler = func(srv any, ss grpc.ServerStream) error {
-			ctx, err := e.authorize(ss.Context(), rule)
-			if err != nil {
-				return err
-			}
-			return serveStream(ctx, ss, clientStreams, func(ss grpc.ServerStream) error { return h(srv, ss) })
+			return e.serveStream(srv, ss, rule, clientStreams, h)
 		}
 		out.Streams[i] = s
 	}
 	return &out
 }
 
-// serveStream runs handler on ss for a stream that Authorize allowed with
-// ctx: with the guard's context and its result through the guard, when the
-// stream has one. clientStreams is false for a server-streaming method:
-// its one request is received by grpc-go's generated handler before the
-// method's own code runs, so the guard receives it in place (see
-// streamGuard.inPlace).
-func serveStream(ctx context.Context, ss grpc.ServerStream, clientStreams bool, handler func(grpc.ServerStream) error) error {
-	g := guardFor(ctx)
-	if g != nil && !clientStreams {
-		g.inPlace = true
+// serveStream decides a stream to the method of rule, e's own, and runs
+// handler on ss if it is allowed: with the guard's context and its result
+// through the guard, when the stream has one. clientStreams is false for a
+// server-streaming method: its one request is received by grpc-go's
+// generated handler before the method's own code runs, so the guard
+// receives it in place (see streamGuard.inPlace).
+func (e *Enforcer) serveStream(srv any, ss grpc.ServerStream, rule *Rule, clientStreams bool, handler grpc.StreamHandler) error {
+	sc := new(streamCall)
+	ctx, err := e.authorizeIn(ss.Context(), rule, &sc.auth)
+	if err != nil {
+		return err
 	}
-	return g.finish(handler(&contextStream{ServerStream: ss, ctx: g.handlerContext(ctx), g: g}))
+	sc.stream = contextStream{ServerStream: ss, ctx: ctx, st: stateFrom(ctx)}
+	if sc.guard.open(ctx) {
+		g := &sc.guard
+		g.inPlace = !clientStreams
+		sc.stream.ctx, sc.stream.g = g, g
+	}
+	return sc.stream.g.finish(handler(srv, &sc.stream))
+}
+
+// streamCall is what a stream that the enforcer serves allocates, in one
+// allocation: the context the decision leaves, the guard, and the stream
+// the handler gets. A unary call allocates the first alone.
+type streamCall struct {
+	auth   authContext
+	guard  streamGuard
+	stream contextStream
 }
 
 // contextStream is a server stream whose context carries the decision and
@@ -125,6 +133,7 @@ func serveStream(ctx context.Context, ss grpc.ServerStream, clientStreams bool, 
 type contextStream struct {
 	grpc.ServerStream
 	ctx context.Context
+	st  *authState // the decision's, in ctx
 	g   *streamGuard
 }
 
@@ -141,7 +150,7 @@ func (s *contextStream) RecvMsg(m any) error {
 		return err
 	}
 	// A server-streaming method's condition is decided on its request.
-	if st := stateFrom(s.ctx); st != nil && st.pending {
+	if st := s.st; st != nil && st.pending {
 		return st.enf.CheckRequest(s.ctx, m)
 	}
 	return nil

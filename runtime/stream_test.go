@@ -48,7 +48,10 @@ const (
 //   - ChatAny echoes every message.
 //   - UploadAny receives until the client closes.
 //   - WatchAny with text "idle" waits for its context to end; with "tick" it
-//     sends a message every 20ms.
+//     sends a message every 20ms; with "unwatched" too, but it never looks
+//     at its context; with "nap" it sleeps 3s, sends nothing and returns,
+//     having looked at nothing of its context but its values (unless
+//     x-probe-return is "ctx").
 type streamProbe struct {
 	grpcauthtestv1.UnimplementedKindsServer
 	received atomic.Int64 // messages the handlers received
@@ -61,6 +64,8 @@ type streamProbe struct {
 type probeEnd struct {
 	err   error // what ended the handler's loop
 	cause error // context.Cause of the handler's context then
+	// unasked: the handler ended without asking (serverNap).
+	unasked bool
 }
 
 func newStreamProbe() *streamProbe { return &streamProbe{ends: map[string]probeEnd{}} }
@@ -89,6 +94,23 @@ func (p *streamProbe) end(ctx context.Context, err error) error {
 		return status.Error(codes.Aborted, "the handler gave up")
 	}
 	return err
+}
+
+// endUnasked records the end of a stream whose handler never asked how
+// it ended, and returns what the handler returns: nothing of its context
+// but its values is looked at, unless x-probe-return is "ctx".
+func (p *streamProbe) endUnasked(ctx context.Context) error {
+	md, _ := metadata.FromIncomingContext(ctx)
+	p.mu.Lock()
+	p.ends[firstOf(md.Get(probeIDKey))] = probeEnd{unasked: true}
+	p.mu.Unlock()
+	switch firstOf(md.Get(probeReturnKey)) {
+	case "ctx":
+		return ctx.Err()
+	case "own":
+		return status.Error(codes.Aborted, "the handler gave up")
+	}
+	return nil
 }
 
 // endOf returns how the stream id ended, and false if its handler has not
@@ -138,7 +160,23 @@ func (p *streamProbe) WatchAny(m *grpcauthtestv1.Msg, stream grpc.ServerStreamin
 	if err := stream.SendHeader(metadata.Pairs("x-probe", "open")); err != nil {
 		return p.end(ctx, err)
 	}
-	if m.GetText() != "tick" {
+	switch m.GetText() {
+	case "unwatched":
+		// Sends every 20ms and never looks at its context: only the
+		// guard's checks at each send can end it.
+		for {
+			time.Sleep(20 * time.Millisecond)
+			if err := stream.Send(&grpcauthtestv1.Msg{Text: "tick"}); err != nil {
+				return p.end(ctx, err)
+			}
+		}
+	case "nap":
+		// Sleeps past any expiry of the tests, then returns, having sent
+		// nothing and never looked at its context.
+		time.Sleep(3 * time.Second)
+		return p.endUnasked(ctx)
+	case "tick":
+	default:
 		<-ctx.Done()
 		return p.end(ctx, ctx.Err())
 	}
@@ -162,7 +200,11 @@ const (
 	bidiMoving    = "bidi-moving"    // a message each way every 20ms
 	serverIdle    = "server-idle"    // the handler sends nothing
 	serverTicking = "server-ticking" // the handler sends every 20ms
-	clientIdle    = "client-idle"    // one message, then the handler waits in Recv
+	// serverUnwatched: the handler sends every 20ms and never looks at its
+	// context (nothing derives the guard's context or sets its timer).
+	serverUnwatched = "server-unwatched"
+	serverNap       = "server-nap"  // the handler sleeps 3s and returns
+	clientIdle      = "client-idle" // one message, then the handler waits in Recv
 )
 
 // streamEnd is how a client saw its stream end: the final error (nil
@@ -217,11 +259,8 @@ func openStream(t *testing.T, ctx context.Context, c grpcauthtestv1.KindsClient,
 				time.Sleep(20 * time.Millisecond)
 			}
 		}()
-	case serverIdle, serverTicking:
-		text := "idle"
-		if shape == serverTicking {
-			text = "tick"
-		}
+	case serverIdle, serverTicking, serverUnwatched, serverNap:
+		text := map[string]string{serverIdle: "idle", serverTicking: "tick", serverUnwatched: "unwatched", serverNap: "nap"}[shape]
 		s, err := c.WatchAny(ctx, &grpcauthtestv1.Msg{Text: text})
 		if err != nil {
 			fail("open", err)
@@ -292,6 +331,7 @@ func waitDenied(t *testing.T, f *kindsFixture, probe *streamProbe, s openedStrea
 	switch {
 	case !ok:
 		t.Errorf("%s: the handler did not see its stream end", s.id)
+	case pe.unasked:
 	case !errors.As(pe.cause, &cause) || cause.Reason != s.reason:
 		t.Errorf("%s: the handler's context cause is %v (loop ended by %v); want the %s denial", s.id, pe.cause, pe.err, s.reason)
 	}
@@ -337,7 +377,7 @@ func TestStreamEndsAtExpiry(t *testing.T) {
 		f := newKindsFixture(t, m, kindsOptions{impl: probe, jwtOpts: []jwtauth.Option{jwtauth.Leeway(0)}})
 		var streams []openedStream
 		exps := map[string]time.Time{}
-		for _, shape := range []string{bidiIdle, serverIdle, clientIdle, bidiMoving, serverTicking} {
+		for _, shape := range []string{bidiIdle, serverIdle, clientIdle, bidiMoving, serverTicking, serverUnwatched, serverNap} {
 			for _, ret := range []string{"err", "ctx", "own"} {
 				id := shape + "." + ret
 				token, exp := expiringToken(f.iss, id)

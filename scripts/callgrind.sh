@@ -19,7 +19,8 @@
 # N (default 3000) tunes it; ONLY (a regexp) keeps the groups whose
 # benchmark prefix matches it (ONLY=Peers: the peer rows alone, from the
 # module benchmarks/peers; a test binary is built only for the groups
-# kept). BenchmarkRevocation/redis needs a Redis server at
+# kept); ROWS (a regexp) keeps, of those, the rows whose full name matches it
+# and each group's baseline. BenchmarkRevocation/redis needs a Redis server at
 # GRPCAUTH_REDIS_ADDR and is left out without one. Output: a table of
 # instructions per call and each row's ratio to its baseline (the first row
 # of its group), also in .bench/callgrind.md.
@@ -95,6 +96,9 @@ count() { # $1: benchmark path; prints instructions per call
     build "$(pkg "$prefix")"
     base=""
     for r in "${rows[@]}"; do
+      if [[ -n "${ROWS:-}" && -n "$base" && ! "$prefix/$r" =~ $ROWS ]]; then
+        continue
+      fi
       if [[ "$prefix/$r" == BenchmarkRevocation/redis && -z "${GRPCAUTH_REDIS_ADDR:-}" ]]; then
         echo "callgrind: $prefix/$r skipped: GRPCAUTH_REDIS_ADDR is not set" >&2
         continue
