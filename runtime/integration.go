@@ -106,18 +106,19 @@ func (m *MethodCredentials) RetryExpired(ctx context.Context, call func(context.
 // [StreamGuard.Finish] puts it in place of the handler's result. A nil
 // *StreamGuard guards nothing. Its methods are safe for concurrent use
 // with the timer, but Receive must not be called concurrently with itself.
-type StreamGuard struct{ g *streamGuard }
+type StreamGuard struct{ g streamGuard }
 
 // GuardStream returns the context a stream's handler must run with and
 // the stream's guard, for the context [Enforcer.Authorize] returned; a nil
 // guard when the stream needs none (a public method, a credential that
 // never expires without rechecks) or already has one.
 func GuardStream(ctx context.Context) (context.Context, *StreamGuard) {
-	g := guardFor(ctx)
-	if g == nil {
-		return ctx, nil
+	if !needsGuard(ctx) {
+		return ctx, nil // decided before anything is allocated
 	}
-	return g.handlerContext(ctx), &StreamGuard{g: g}
+	s := new(StreamGuard)
+	s.g.open(ctx)
+	return &s.g, s
 }
 
 // Check returns the denial that ended the stream, or nil; call it before
@@ -137,7 +138,7 @@ func (s *StreamGuard) Receive(m any, recv func(any) error) error {
 	if s == nil {
 		return recv(m)
 	}
-	g := s.g
+	g := &s.g
 	if err := g.check(); err != nil {
 		return err
 	}

@@ -110,11 +110,10 @@ func (e *Enforcer) serveStream(srv any, ss grpc.ServerStream, rule *Rule, client
 	if err != nil {
 		return err
 	}
-	sc.stream = contextStream{ServerStream: ss, ctx: ctx, st: stateFrom(ctx)}
-	if sc.guard.open(ctx) {
-		g := &sc.guard
-		g.inPlace = !clientStreams
-		sc.stream.ctx, sc.stream.g = g, g
+	sc.stream = contextStream{ServerStream: ss, st: stateFrom(ctx)}
+	sc.stream.ctx, sc.stream.g = guardIn(ctx, &sc.guard)
+	if sc.stream.g != nil {
+		sc.stream.g.inPlace = !clientStreams
 	}
 	return sc.stream.g.finish(handler(srv, &sc.stream))
 }
@@ -173,8 +172,9 @@ func (s *contextStream) SendMsg(m any) error {
 //
 // For generated code; applications do not call it.
 func ServeServerStream[Res any](ctx context.Context, stream grpc.ServerStreamingServer[Res], handler func(grpc.ServerStreamingServer[Res]) error) error {
-	g := guardFor(ctx)
-	return g.finish(handler(&serverStreaming[Res]{ServerStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
+	w := &serverStreaming[Res]{ServerStreamingServer: stream}
+	w.ctx, w.g = guardIn(ctx, &w.guard)
+	return w.g.finish(handler(w))
 }
 
 // ServeClientStream is [ServeServerStream] for a client-streaming method:
@@ -182,8 +182,9 @@ func ServeServerStream[Res any](ctx context.Context, stream grpc.ServerStreaming
 //
 // For generated code; applications do not call it.
 func ServeClientStream[Req, Res any](ctx context.Context, stream grpc.ClientStreamingServer[Req, Res], handler func(grpc.ClientStreamingServer[Req, Res]) error) error {
-	g := guardFor(ctx)
-	return g.finish(handler(&clientStreaming[Req, Res]{ClientStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
+	w := &clientStreaming[Req, Res]{ClientStreamingServer: stream}
+	w.ctx, w.g = guardIn(ctx, &w.guard)
+	return w.g.finish(handler(w))
 }
 
 // ServeBidiStream is [ServeServerStream] for a bidi-streaming method: a
@@ -191,8 +192,9 @@ func ServeClientStream[Req, Res any](ctx context.Context, stream grpc.ClientStre
 //
 // For generated code; applications do not call it.
 func ServeBidiStream[Req, Res any](ctx context.Context, stream grpc.BidiStreamingServer[Req, Res], handler func(grpc.BidiStreamingServer[Req, Res]) error) error {
-	g := guardFor(ctx)
-	return g.finish(handler(&bidiStreaming[Req, Res]{BidiStreamingServer: stream, ctx: g.handlerContext(ctx), g: g}))
+	w := &bidiStreaming[Req, Res]{BidiStreamingServer: stream}
+	w.ctx, w.g = guardIn(ctx, &w.guard)
+	return w.g.finish(handler(w))
 }
 
 // recvTyped is a typed Recv through g.
@@ -219,8 +221,9 @@ func recvMsgThrough(g *streamGuard, ss grpc.ServerStream, m any) error {
 
 type serverStreaming[Res any] struct {
 	grpc.ServerStreamingServer[Res]
-	ctx context.Context
-	g   *streamGuard
+	ctx   context.Context
+	g     *streamGuard // &guard when the stream has one
+	guard streamGuard
 }
 
 func (s *serverStreaming[Res]) Context() context.Context { return s.ctx }
@@ -245,8 +248,9 @@ func (s *serverStreaming[Res]) RecvMsg(m any) error {
 
 type clientStreaming[Req, Res any] struct {
 	grpc.ClientStreamingServer[Req, Res]
-	ctx context.Context
-	g   *streamGuard
+	ctx   context.Context
+	g     *streamGuard // &guard when the stream has one
+	guard streamGuard
 }
 
 func (s *clientStreaming[Req, Res]) Context() context.Context { return s.ctx }
@@ -275,8 +279,9 @@ func (s *clientStreaming[Req, Res]) SendMsg(m any) error {
 
 type bidiStreaming[Req, Res any] struct {
 	grpc.BidiStreamingServer[Req, Res]
-	ctx context.Context
-	g   *streamGuard
+	ctx   context.Context
+	g     *streamGuard // &guard when the stream has one
+	guard streamGuard
 }
 
 func (s *bidiStreaming[Req, Res]) Context() context.Context { return s.ctx }

@@ -123,17 +123,17 @@ type streamGuard struct {
 	inPlace bool
 }
 
-// guardFor returns the guard of the stream whose context Authorize
-// returned, or nil when the stream needs none or already has one (an
-// interceptor guarded it before a generated wrapper ran). The handler must
-// run with the guard's context, and its result go through finish.
-func guardFor(ctx context.Context) *streamGuard {
-	if !needsGuard(ctx) {
-		return nil // decided before anything is allocated: most streams of some servers
+// guardIn makes guard, zero and held by the stream's wrapper (one
+// allocation for both), the guard of the stream whose context Authorize
+// returned, and returns the context the handler must run with and the
+// guard; ctx and nil when the stream needs none or already has one (an
+// interceptor guarded it before a generated wrapper ran). The handler's
+// result must go through the guard's finish (a nil guard's returns it).
+func guardIn(ctx context.Context, guard *streamGuard) (context.Context, *streamGuard) {
+	if !guard.open(ctx) {
+		return ctx, nil
 	}
-	g := new(streamGuard)
-	g.open(ctx)
-	return g
+	return guard, guard
 }
 
 // needsGuard reports whether the stream whose context Authorize returned
@@ -651,13 +651,4 @@ func (g *streamGuard) finish(err error) error {
 		return d
 	}
 	return err
-}
-
-// handlerContext is the context the handler runs with: the guard, or ctx
-// when there is no guard.
-func (g *streamGuard) handlerContext(ctx context.Context) context.Context {
-	if g == nil {
-		return ctx
-	}
-	return g
 }

@@ -83,8 +83,8 @@ func TestGuardDerivesOnDemand(t *testing.T) {
 	open := func(expiresIn time.Duration) *streamGuard {
 		t.Helper()
 		p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(expiresIn)}
-		g := guardFor(withState(parent, authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e}))
-		if g == nil {
+		g := new(streamGuard)
+		if !g.open(withState(parent, authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e})) {
 			t.Fatal("no guard for an expiring principal")
 		}
 		return g
