@@ -74,7 +74,7 @@ count() { # $1: benchmark path; prints instructions per call
   for part in "${parts[@]}"; do re+="${re:+/}^${part}\$"; done
   out=".bench/callgrind/$(echo "$path" | tr '/' '_')"
   rm -f "$out".*
-  (cd "$dir" && GRPCAUTH_BENCH_WORKERS="$WORKERS" GOMAXPROCS=1 GOGC=off GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 \
+  (cd "$dir" && GRPCAUTH_BENCH_WORKERS="$WORKERS" GRPCAUTH_BENCH_WARMUP=0 GOMAXPROCS=1 GOGC=off GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 \
     valgrind --tool=callgrind --dump-instr=no \
       --zero-before='testing.(*B).ResetTimer' --dump-before='testing.(*B).StopTimer' \
       --callgrind-out-file="$OLDPWD/$out.%p" \

@@ -5,9 +5,15 @@
     if ($(i+1) == "ns/op")     ns[name] = ns[name] " " $i
     if ($(i+1) == "B/op")      bo[name] = bo[name] " " $i
     if ($(i+1) == "allocs/op") al[name] = al[name] " " $i
-    if ($(i+1) == "cpu-ns/op") { cpu[name] = cpu[name] " " $i; hascpu = 1 }
+    if ($(i+1) == "cpu-ns/op") { cpu[name] = cpu[name] " " $i; hascpu = 1; cpuk[name]++; cpuv[name, cpuk[name]] = $i }
   }
   if (!(name in seen)) { seen[name] = 1; order[++n] = name }
+}
+# quantile q (0..1) of the k values in array a[1..k], sorted in place.
+function quantile(a, k, q,   i, j, t, p, f) {
+  for (i = 1; i <= k; i++) for (j = i + 1; j <= k; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
+  p = 1 + q * (k - 1); f = int(p)
+  return (f >= k) ? a[k] : a[f] + (p - f) * (a[f + 1] - a[f])
 }
 function median(s,   a, k, i, j, t) {
   k = split(s, a, " ")
@@ -45,5 +51,20 @@ END {
     v = median(cpu[m]); b = baseline(m); r = "-"; vs = ""
     if (b != "" && b != m && (b in cpu) && median(cpu[b]) > 0) { r = sprintf("%.3fx", v / median(cpu[b])); vs = b; sub(/^Benchmark[^\/]*\//, "", vs) }
     printf "| %s | %.0f | %s | %s |\n", m, v, r, vs
+  }
+  # Paired: each round's ratio of a row to its baseline measured beside
+  # it, then their median and quartiles over the rounds. Drift between
+  # rounds cancels; the quartiles show how far the measure moves (compare
+  # the *_again rows, a baseline set against itself).
+  printf "\n| benchmark | paired cpu ratio (median) | quartiles | rounds | vs |\n|---|---:|---|---:|---|\n"
+  for (i = 1; i <= n; i++) {
+    m = order[i]; b = baseline(m)
+    if (!(m in cpuk) || b == "" || b == m || !(b in cpuk)) continue
+    k = (cpuk[m] < cpuk[b]) ? cpuk[m] : cpuk[b]; kk = 0
+    split("", rs)
+    for (j = 1; j <= k; j++) if (cpuv[b, j] > 0) rs[++kk] = cpuv[m, j] / cpuv[b, j]
+    if (kk == 0) continue
+    vs = b; sub(/^Benchmark[^\/]*\//, "", vs)
+    printf "| %s | %.3fx | %.3f-%.3f | %d | %s |\n", m, quantile(rs, kk, 0.5), quantile(rs, kk, 0.25), quantile(rs, kk, 0.75), kk, vs
   }
 }
