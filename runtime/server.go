@@ -110,8 +110,12 @@ func (e *Enforcer) serveStream(srv any, ss grpc.ServerStream, rule *Rule, client
 	if err != nil {
 		return err
 	}
-	sc.stream = contextStream{ServerStream: ss, st: stateFrom(ctx)}
-	sc.stream.ctx, sc.stream.g = guardIn(ctx, &sc.guard)
+	st := &sc.auth.st
+	if ctx != context.Context(&sc.auth) {
+		st = stateFrom(ctx) // decided before, by an interceptor of e's
+	}
+	sc.stream = contextStream{ServerStream: ss, st: st}
+	sc.stream.ctx, sc.stream.g = guardInWith(ctx, st, &sc.guard)
 	if sc.stream.g != nil {
 		sc.stream.g.inPlace = !clientStreams
 	}

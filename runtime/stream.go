@@ -130,7 +130,12 @@ type streamGuard struct {
 // interceptor guarded it before a generated wrapper ran). The handler's
 // result must go through the guard's finish (a nil guard's returns it).
 func guardIn(ctx context.Context, guard *streamGuard) (context.Context, *streamGuard) {
-	if !guard.open(ctx) {
+	return guardInWith(ctx, stateFrom(ctx), guard)
+}
+
+// guardInWith is guardIn for ctx, whose decision is st.
+func guardInWith(ctx context.Context, st *authState, guard *streamGuard) (context.Context, *streamGuard) {
+	if !guard.openWith(ctx, st) {
 		return ctx, nil
 	}
 	return guard, guard
@@ -139,8 +144,10 @@ func guardIn(ctx context.Context, guard *streamGuard) (context.Context, *streamG
 // needsGuard reports whether the stream whose context Authorize returned
 // needs a guard (an allowed principal whose credential expires, or
 // rechecks) and has none yet.
-func needsGuard(ctx context.Context) bool {
-	st := stateFrom(ctx)
+func needsGuard(ctx context.Context) bool { return stateNeedsGuard(stateFrom(ctx)) }
+
+// stateNeedsGuard is needsGuard for the decision st.
+func stateNeedsGuard(st *authState) bool {
 	if st == nil || st.principal == nil || st.enf == nil || st.guard != nil {
 		return false
 	}
@@ -163,11 +170,13 @@ func streamExpiry(st *authState) time.Time {
 
 // open makes g, zero, the guard of the stream whose context Authorize
 // returned, if it needs one (see needsGuard), and reports whether it does.
-func (g *streamGuard) open(ctx context.Context) bool {
-	if !needsGuard(ctx) {
+func (g *streamGuard) open(ctx context.Context) bool { return g.openWith(ctx, stateFrom(ctx)) }
+
+// openWith is open for ctx, whose decision is st.
+func (g *streamGuard) openWith(ctx context.Context, st *authState) bool {
+	if !stateNeedsGuard(st) {
 		return false
 	}
-	st := stateFrom(ctx)
 	e := st.enf
 	g.enf, g.rule, g.principal, g.workload, g.dryRun, g.parent = e, st.rule, st.principal, st.workload, st.dryRun, ctx
 	g.expiresAt = streamExpiry(st)

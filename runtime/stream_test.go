@@ -624,7 +624,9 @@ func TestGuardedStreamMessagesIntact(t *testing.T) {
 // authorizes), is refused with 16 TOKEN_EXPIRED.
 func TestServerStreamRequestAfterExpiry(t *testing.T) {
 	kindsModes(t, func(t *testing.T, m mode) {
-		clock := &fakeClock{t: time.Now()}
+		// A second ahead: with no leeway, a token minted in the next
+		// second (its iat) would otherwise be not yet valid.
+		clock := &fakeClock{t: time.Now().Add(time.Second)}
 		probe := newStreamProbe()
 		f := newKindsFixture(t, m, kindsOptions{impl: probe, jwtOpts: []jwtauth.Option{jwtauth.Clock(clock.Now), jwtauth.Leeway(0)}})
 		ctx := probeCtx(t, bearerMD(f.iss.Mint(authtest.Scopes("s"), authtest.ExpiresIn(time.Minute))), serverIdle, "err")
