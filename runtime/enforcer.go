@@ -198,7 +198,9 @@ func WithMaxCredentialSize(n int) Option {
 // token's exp plus the authenticator's leeway, a client certificate's
 // NotAfter) with UNAUTHENTICATED TOKEN_EXPIRED, whether or not a message
 // moves: the handler's context is cancelled then with the denial as its
-// cause ([context.Cause]), a receive waiting then returns the denial, no
+// cause ([context.Cause]; a context that nothing has waited on yet is
+// cancelled when it is first looked at, or when the handler next receives,
+// sends or returns), a receive waiting then returns the denial, no
 // message received later reaches the handler, every later send fails, and
 // whatever the handler returns, the caller gets the denial. It is logged
 // and audited once. Rechecks ([WithStreamRecheck]) still run, but one that

@@ -103,9 +103,14 @@ func (m *MethodCredentials) RetryExpired(ctx context.Context, call func(context.
 // [WithStreamRecheck] interval refuses the credential it was opened with.
 // Then the handler's context is cancelled with the denial as its cause,
 // [StreamGuard.Receive] and [StreamGuard.Check] return the denial, and
-// [StreamGuard.Finish] puts it in place of the handler's result. A nil
-// *StreamGuard guards nothing. Its methods are safe for concurrent use
-// with the timer, but Receive must not be called concurrently with itself.
+// [StreamGuard.Finish] puts it in place of the handler's result. As the
+// enforcer's own, the context is made cancellable, and the instants timed,
+// once something waits on it or asks for its error; until then Receive,
+// Check, Finish and the context's Done and Err check them by the clock (see
+// "Streams" in the README). A nil *StreamGuard guards nothing; a
+// StreamGuard is used through the pointer GuardStream returns and must not
+// be copied. Its methods are safe for concurrent use with the timer, but
+// Receive must not be called concurrently with itself.
 type StreamGuard struct{ g streamGuard }
 
 // GuardStream returns the context a stream's handler must run with and

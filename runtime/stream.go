@@ -56,9 +56,10 @@ import (
 // receiver), and when the guard trips. Until then the instants are
 // checked by the clock at every receive and send and when the handler
 // returns, and a recheck that is due runs there, in the handler's
-// goroutine: a stream that nothing waits on cannot tell an instant kept
-// by a timer from one kept so (only its denial is logged when the handler
-// next receives, sends or returns, not at the instant). Most streams are
+// goroutine, and when the context is first asked for (Done, Err): a
+// stream that nothing waits on cannot tell an instant kept by a timer from
+// one kept so (only its denial is logged when the handler next receives,
+// sends, looks at its context or returns, not at the instant). Most streams are
 // over long before either instant, having paid for neither the context
 // nor the timer: they were 3,300 instructions and 4 allocations of the
 // 5,800 the guard cost each stream when both were made at its opening.
@@ -84,8 +85,10 @@ type streamGuard struct {
 
 	// recheckAt is when the next recheck is due, by the stream's clock in
 	// Unix nanoseconds (0: none); a recheck is claimed by moving it on
-	// (claimRecheck), so that one runs at a time. dueAt is the earlier of
-	// it and the expiry: a check before dueAt has nothing to do.
+	// (claimRecheck), so that each is run once. (One that outlasts the
+	// interval can overlap the next; trip ends the stream once either
+	// way.) dueAt is the earlier of it and the expiry: a check before dueAt
+	// has nothing to do.
 	recheckAt atomic.Int64
 	dueAt     atomic.Int64
 
@@ -107,8 +110,10 @@ type streamGuard struct {
 	finished bool
 
 	// dryRun: the stream's method runs in dry-run: trip reports the end
-	// it would make (once) and the stream goes on.
+	// it would make (once) and the stream goes on, unguarded from then on
+	// (stopped: checks are not made, rechecks not run).
 	dryRun, reported bool
+	stopped          atomic.Bool
 
 	// inPlace: receives run in the handler's goroutine, into the caller's
 	// message, and their result is checked when they return. Set for a
@@ -183,10 +188,10 @@ func (g *streamGuard) openWith(ctx context.Context, st *authState) bool {
 	g.now = e.clockFor(st.principal.Kind)
 	due := int64(math.MaxInt64)
 	if !g.expiresAt.IsZero() {
-		due = g.expiresAt.UnixNano()
+		due = unixNano(g.expiresAt)
 	}
 	if e.streamRecheck > 0 {
-		at := g.now().Add(e.streamRecheck).UnixNano()
+		at := unixNano(g.now().Add(e.streamRecheck))
 		g.recheckAt.Store(at)
 		due = min(due, at)
 	}
@@ -209,23 +214,24 @@ var _ context.Context = (*streamGuard)(nil)
 func (g *streamGuard) Deadline() (time.Time, bool) { return g.parent.Deadline() }
 func (g *streamGuard) String() string              { return "grpcauth stream context" }
 
-// Done derives the context, and ends the stream first if its credential
-// has expired meanwhile, so that a context first waited on after the
-// instant is already done.
+// Done derives the context. It checks the stream first, as a receive or a
+// send does: a context first waited on after the expiry, or when a
+// recheck is due (which runs then), is done already if that ends the
+// stream, as it would be had the timer kept the instants from the start.
 func (g *streamGuard) Done() <-chan struct{} {
 	if d := g.derived.Load(); d != nil {
 		return d.ctx.Done()
 	}
-	g.expireDue()
+	_ = g.check()
 	return g.derive().ctx.Done()
 }
 
-// Err is Done's context's error.
+// Err is Done's context's error; it checks the stream first as Done does.
 func (g *streamGuard) Err() error {
 	if d := g.derived.Load(); d != nil {
 		return d.ctx.Err()
 	}
-	g.expireDue()
+	_ = g.check()
 	return g.derive().ctx.Err()
 }
 
@@ -238,13 +244,6 @@ func (g *streamGuard) Value(key any) any {
 		return d.ctx.Value(key)
 	}
 	return g.parent.Value(key)
-}
-
-// expireDue ends the stream if its credential has expired by now.
-func (g *streamGuard) expireDue() {
-	if g.denial.Load() == nil && g.expired(g.now()) {
-		_ = g.trip(tokenExpired())
-	}
 }
 
 // derive returns the guard's cancellable context, deriving it from parent
@@ -286,15 +285,15 @@ func (g *streamGuard) deriveLocked() *derivedContext {
 // the next one on by the interval: the caller runs this one.
 func (g *streamGuard) claimRecheck(now time.Time) bool {
 	at := g.recheckAt.Load()
-	if at == 0 || now.UnixNano() < at {
+	if at == 0 || unixNano(now) < at {
 		return false
 	}
-	next := now.Add(g.enf.streamRecheck).UnixNano()
+	next := unixNano(now.Add(g.enf.streamRecheck))
 	if !g.recheckAt.CompareAndSwap(at, next) {
 		return false
 	}
 	if !g.expiresAt.IsZero() {
-		next = min(next, g.expiresAt.UnixNano())
+		next = min(next, unixNano(g.expiresAt))
 	}
 	g.dueAt.Store(next)
 	return true
@@ -302,7 +301,31 @@ func (g *streamGuard) claimRecheck(now time.Time) bool {
 
 // untilNext returns how long from now the timer is next due.
 func (g *streamGuard) untilNext(now time.Time) time.Duration {
-	return time.Duration(g.dueAt.Load() - now.UnixNano())
+	due, n := g.dueAt.Load(), unixNano(now)
+	if n < 0 && due > math.MaxInt64+n {
+		return math.MaxInt64 // the difference overflows: as good as never
+	}
+	return time.Duration(due - n)
+}
+
+// The instants that Unix nanoseconds can hold (1677 to 2262).
+var (
+	maxUnixNano = time.Unix(0, math.MaxInt64)
+	minUnixNano = time.Unix(0, math.MinInt64)
+)
+
+// unixNano is t in Unix nanoseconds, saturated at the ends of what an
+// int64 holds: t.UnixNano is undefined beyond them, and a credential may
+// well expire after 2262 (RFC 5280's 99991231235959Z, a certificate that
+// has no expiry), which must not wrap to a date in the past.
+func unixNano(t time.Time) int64 {
+	switch {
+	case t.After(maxUnixNano):
+		return math.MaxInt64
+	case t.Before(minUnixNano):
+		return math.MinInt64
+	}
+	return t.UnixNano()
 }
 
 // fire runs when the timer is due: it ends an expired stream, rechecks one
@@ -394,6 +417,7 @@ func (g *streamGuard) trip(derr *Error) *Error {
 		// once, and the guard stops.
 		if !g.reported {
 			g.reported = true
+			g.stopped.Store(true)
 			if g.timer != nil {
 				g.timer.Stop()
 			}
@@ -427,8 +451,11 @@ func (g *streamGuard) check() error {
 	if d := g.denial.Load(); d != nil {
 		return d
 	}
+	if g.stopped.Load() {
+		return nil // a dry-run stream that reported the end it would make
+	}
 	now := g.now()
-	if now.UnixNano() < g.dueAt.Load() {
+	if unixNano(now) < g.dueAt.Load() {
 		return nil
 	}
 	if g.expired(now) {

@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -162,6 +163,97 @@ func TestGuardDerivesOnDemand(t *testing.T) {
 	}
 	if c := context.Cause(g); !isExpired(c) {
 		t.Errorf("context.Cause = %v; want the TOKEN_EXPIRED denial", c)
+	}
+	_ = g.finish(nil)
+}
+
+// TestGuardInstantsAtTheEnds: a credential that expires after 2262
+// (RFC 5280's 99991231235959Z, a certificate with no expiry), beyond what
+// Unix nanoseconds hold, is due never, not at a wrapped-around instant in
+// the past: the stream is not ended, and its timer is not due at once
+// (it would fire again and again).
+func TestGuardInstantsAtTheEnds(t *testing.T) {
+	e, err := NewEnforcer(WithLogger(nil), WithStreamRecheck(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Principal{Kind: MTLS, Subject: "s", ExpiresAt: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}
+	g := new(streamGuard)
+	if !g.open(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e})) {
+		t.Fatal("no guard")
+	}
+	defer g.finish(nil)
+	if due := g.dueAt.Load(); due != math.MaxInt64 {
+		t.Errorf("dueAt = %d; want math.MaxInt64", due)
+	}
+	if err := g.check(); err != nil {
+		t.Fatalf("check = %v", err)
+	}
+	if d := g.untilNext(time.Now()); d < 24*time.Hour {
+		t.Errorf("untilNext = %s; want the far future", d)
+	}
+	if d := g.untilNext(time.Unix(-1e9, 0)); d <= 0 {
+		t.Errorf("untilNext from before 1970 = %s; want positive, not an overflow", d)
+	}
+	_ = g.Done()
+	if err := g.Err(); err != nil {
+		t.Errorf("Err = %v", err)
+	}
+}
+
+// TestGuardRecheckWhenFirstAsked: a recheck that came due before anything
+// asked for the context runs when the context is first asked for (Err,
+// Done), and a denial ends the stream then, as the timer would have: the
+// handler does not see a live context. A dry-run stream that has reported
+// the end it would make is not checked again.
+func TestGuardRecheckWhenFirstAsked(t *testing.T) {
+	e, err := NewEnforcer(WithLogger(nil), WithStreamRecheck(MinStreamRecheck))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func(dryRun bool) *streamGuard {
+		// No credential in the context: the recheck's decision denies.
+		p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}
+		g := new(streamGuard)
+		if !g.open(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e, dryRun: dryRun})) {
+			t.Fatal("no guard")
+		}
+		return g
+	}
+	due := func(g *streamGuard) { g.recheckAt.Store(1); g.dueAt.Store(1) }
+
+	for _, ask := range []string{"Err", "Done"} {
+		g := open(false)
+		due(g)
+		if ask == "Err" {
+			if err := g.Err(); !errors.Is(err, context.Canceled) {
+				t.Errorf("Err with a recheck due that denies = %v; want context.Canceled", err)
+			}
+		} else {
+			select {
+			case <-g.Done():
+			default:
+				t.Error("Done with a recheck due that denies is not closed")
+			}
+		}
+		var d *Error
+		if c := context.Cause(g); !errors.As(c, &d) {
+			t.Errorf("%s: context.Cause = %v; want the recheck's denial", ask, c)
+		}
+		_ = g.finish(nil)
+	}
+
+	g := open(true)
+	due(g)
+	if err := g.check(); err != nil {
+		t.Fatalf("dry-run check = %v; want nil (it reports)", err)
+	}
+	if !g.stopped.Load() {
+		t.Fatal("a dry-run stream that reported is not stopped")
+	}
+	due(g)
+	if err := g.check(); err != nil || g.recheckAt.Load() != 1 {
+		t.Errorf("a stopped dry-run stream was checked again (err %v, recheckAt moved to %d)", err, g.recheckAt.Load())
 	}
 	_ = g.finish(nil)
 }
