@@ -80,11 +80,25 @@ func firstOf(vs []string) string {
 // end records how the stream of ctx ended and returns what the handler
 // returns.
 func (p *streamProbe) end(ctx context.Context, err error) error {
+	return p.record(ctx, probeEnd{err: err, cause: context.Cause(ctx)})
+}
+
+// endUnasked records the end of a stream whose handler never asked how
+// it ended, and returns what the handler returns: nothing of its context
+// but its values is looked at, unless x-probe-return is "ctx".
+func (p *streamProbe) endUnasked(ctx context.Context) error {
+	return p.record(ctx, probeEnd{unasked: true})
+}
+
+// record keeps e as the end of the stream of ctx and returns what its
+// handler returns, as x-probe-return says: e.err by default (nil for the
+// client's io.EOF), ctx.Err() or an error of its own.
+func (p *streamProbe) record(ctx context.Context, e probeEnd) error {
 	md, _ := metadata.FromIncomingContext(ctx)
 	p.mu.Lock()
-	p.ends[firstOf(md.Get(probeIDKey))] = probeEnd{err: err, cause: context.Cause(ctx)}
+	p.ends[firstOf(md.Get(probeIDKey))] = e
 	p.mu.Unlock()
-	if errors.Is(err, io.EOF) {
+	if errors.Is(e.err, io.EOF) {
 		return nil
 	}
 	switch firstOf(md.Get(probeReturnKey)) {
@@ -93,24 +107,7 @@ func (p *streamProbe) end(ctx context.Context, err error) error {
 	case "own":
 		return status.Error(codes.Aborted, "the handler gave up")
 	}
-	return err
-}
-
-// endUnasked records the end of a stream whose handler never asked how
-// it ended, and returns what the handler returns: nothing of its context
-// but its values is looked at, unless x-probe-return is "ctx".
-func (p *streamProbe) endUnasked(ctx context.Context) error {
-	md, _ := metadata.FromIncomingContext(ctx)
-	p.mu.Lock()
-	p.ends[firstOf(md.Get(probeIDKey))] = probeEnd{unasked: true}
-	p.mu.Unlock()
-	switch firstOf(md.Get(probeReturnKey)) {
-	case "ctx":
-		return ctx.Err()
-	case "own":
-		return status.Error(codes.Aborted, "the handler gave up")
-	}
-	return nil
+	return e.err
 }
 
 // endOf returns how the stream id ended, and false if its handler has not
