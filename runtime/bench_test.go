@@ -102,6 +102,20 @@ func BenchmarkAuth(b *testing.B) {
 	}
 }
 
+// benchCreds is the TLS of the benchmarks' servers and clients: a server
+// certificate for localhost from a fresh CA, and a client trusting it.
+func benchCreds(b *testing.B) (server grpc.ServerOption, client credentials.TransportCredentials) {
+	ca, err := authtest.NewCA("bench CA")
+	if err != nil {
+		b.Fatal(err)
+	}
+	serverTLS, err := ca.ServerTLS()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return grpc.Creds(credentials.NewTLS(serverTLS)), credentials.NewTLS(withServerName(ca.ClientTLS()))
+}
+
 // benchServerOptions returns opts, and with GRPCAUTH_BENCH_WORKERS=n set
 // (scripts/callgrind.sh sets it for its second table) grpc.NumStreamWorkers(n)
 // too: calls then run on long-lived worker goroutines instead of a new
@@ -134,24 +148,16 @@ func (e *benchEnv) withToken(token string) context.Context {
 
 func newBenchEnv(b *testing.B, transport string) *benchEnv {
 	e := &benchEnv{iss: authtest.NewIssuer(b, authtest.DefaultAudience("library"))}
-	ca, err := authtest.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		b.Fatal(err)
-	}
-	clientCreds := credentials.NewTLS(withServerName(ca.ClientTLS()))
+	serverCreds, clientCreds := benchCreds(b)
 	start := func(register func(*grpc.Server)) libraryv1.LibraryServiceClient {
 		if transport == "bufconn" {
-			return libraryv1.NewLibraryServiceClient(dial(b, serve(b, register, benchServerOptions(grpc.Creds(credentials.NewTLS(serverTLS)))...), clientCreds))
+			return libraryv1.NewLibraryServiceClient(dial(b, serve(b, register, benchServerOptions(serverCreds)...), clientCreds))
 		}
 		lis, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			b.Fatal(err)
 		}
-		s := grpc.NewServer(benchServerOptions(grpc.Creds(credentials.NewTLS(serverTLS)))...)
+		s := grpc.NewServer(benchServerOptions(serverCreds)...)
 		register(s)
 		go s.Serve(lis)
 		b.Cleanup(s.Stop)
@@ -202,16 +208,9 @@ func BenchmarkRuleLookup(b *testing.B) {
 // same header from a prepared context, both against a server without auth,
 // so the difference is the client path alone.
 func BenchmarkClient(b *testing.B) {
-	ca, err := authtest.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		b.Fatal(err)
-	}
-	lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServer(s, &recorder{}) }, grpc.Creds(credentials.NewTLS(serverTLS)))
-	conn := dial(b, lis, credentials.NewTLS(withServerName(ca.ClientTLS())))
+	serverCreds, clientCreds := benchCreds(b)
+	lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServer(s, &recorder{}) }, serverCreds)
+	conn := dial(b, lis, clientCreds)
 	req := &libraryv1.GetBookRequest{Name: "shelves/a/books/1"}
 	token := "header.payload.signature"
 	b.Run("plain_client", func(b *testing.B) {
@@ -349,17 +348,9 @@ func BenchmarkKinds(b *testing.B) {
 // goroutine of their own.
 func BenchmarkStreamMessage(b *testing.B) {
 	iss := authtest.NewIssuer(b, authtest.DefaultAudience("library"))
-	ca, err := authtest.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		b.Fatal(err)
-	}
-	clientCreds := credentials.NewTLS(withServerName(ca.ClientTLS()))
+	serverCreds, clientCreds := benchCreds(b)
 	start := func(register func(*grpc.Server)) libraryv1.LibraryServiceClient {
-		return libraryv1.NewLibraryServiceClient(dial(b, serve(b, register, benchServerOptions(grpc.Creds(credentials.NewTLS(serverTLS)))...), clientCreds))
+		return libraryv1.NewLibraryServiceClient(dial(b, serve(b, register, benchServerOptions(serverCreds)...), clientCreds))
 	}
 	enforced := func(opts ...runtime.Option) libraryv1.LibraryServiceClient {
 		a := mustJWT(b, iss)
@@ -411,21 +402,14 @@ func BenchmarkStreamMessage(b *testing.B) {
 // a copy of the whole metadata. BENCHMARKS.md sets strict − one beside
 // the hot path's cost over its baseline.
 func BenchmarkMetadata(b *testing.B) {
-	ca, err := authtest.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		b.Fatal(err)
-	}
+	serverCreds, clientCreds := benchCreds(b)
 	var captured context.Context
 	capture := grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		captured = ctx
 		return h(ctx, req)
 	})
-	lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServer(s, &recorder{}) }, grpc.Creds(credentials.NewTLS(serverTLS)), capture)
-	c := libraryv1.NewLibraryServiceClient(dial(b, lis, credentials.NewTLS(withServerName(ca.ClientTLS()))))
+	lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServer(s, &recorder{}) }, serverCreds, capture)
+	c := libraryv1.NewLibraryServiceClient(dial(b, lis, clientCreds))
 	iss := authtest.NewIssuer(b, authtest.DefaultAudience("library"))
 	ctx := metadata.AppendToOutgoingContext(context.Background(), "authorization", "Bearer "+iss.Mint())
 	if _, err := c.GetBook(ctx, &libraryv1.GetBookRequest{Name: "shelves/a/books/1"}); err != nil {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/internal/redistest"
@@ -30,15 +29,7 @@ import (
 // scripts/callgrind.sh counts its instructions per call.
 func BenchmarkRevocation(b *testing.B) {
 	iss := authtest.NewIssuer(b, authtest.DefaultAudience("library"))
-	ca, err := authtest.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		b.Fatal(err)
-	}
-	clientCreds := credentials.NewTLS(withServerName(ca.ClientTLS()))
+	serverCreds, clientCreds := benchCreds(b)
 	fill := func(s runtime.RevocationStore) {
 		for i := 0; i < 1000; i++ {
 			if err := s.RevokeToken(context.Background(), iss.URL(), fmt.Sprint("revoked-", i), time.Now().Add(time.Hour)); err != nil {
@@ -54,7 +45,7 @@ func BenchmarkRevocation(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, &recorder{}, enf) }, grpc.Creds(credentials.NewTLS(serverTLS)))
+		lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, &recorder{}, enf) }, serverCreds)
 		return libraryv1.NewLibraryServiceClient(dial(b, lis, clientCreds))
 	}
 	hot := withToken(iss.Mint(authtest.Scopes("library.read"), authtest.Claim("jti", "caller"), authtest.ExpiresIn(24*time.Hour)))

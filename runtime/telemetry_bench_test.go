@@ -35,14 +35,7 @@ import (
 // scripts/callgrind.sh counts the instructions of each pair.
 func BenchmarkTelemetry(b *testing.B) {
 	iss := authtest.NewIssuer(b, authtest.DefaultAudience("library"))
-	ca, err := authtest.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		b.Fatal(err)
-	}
+	serverCreds, clientCreds := benchCreds(b)
 	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(iss.JWKSURL())), jwtauth.HTTPClient(iss.HTTPClient()))
 	if err != nil {
 		b.Fatal(err)
@@ -62,14 +55,14 @@ func BenchmarkTelemetry(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		serverOpts := []grpc.ServerOption{grpc.Creds(credentials.NewTLS(serverTLS))}
+		serverOpts := []grpc.ServerOption{serverCreds}
 		dialOpts := []grpc.DialOption{}
 		if withOtelgrpc {
 			serverOpts = append(serverOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(mp))))
 			dialOpts = append(dialOpts, grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithMeterProvider(mp))))
 		}
 		lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, &recorder{}, enf) }, serverOpts...)
-		return libraryv1.NewLibraryServiceClient(dialWith(b, lis, credentials.NewTLS(withServerName(ca.ClientTLS())), dialOpts...))
+		return libraryv1.NewLibraryServiceClient(dialWith(b, lis, clientCreds, dialOpts...))
 	}
 	ctx := (&benchEnv{}).withToken(iss.Mint(authtest.Scopes("library.read")))
 	req := &libraryv1.GetBookRequest{Name: "shelves/a/books/1"}
