@@ -12,7 +12,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	goruntime "runtime"
 	"testing"
 	"time"
 
@@ -233,19 +232,7 @@ func TestBurstCertificateBinding(t *testing.T) {
 // once, leaves no flight, no retained map of many flights and no goroutine
 // once their requests have ended.
 func TestBurstJunkLeavesNothing(t *testing.T) {
-	before := goruntime.NumGoroutine()
-	// Registered first, so it runs last: after the server's Close.
-	t.Cleanup(func() {
-		deadline := time.Now().Add(30 * time.Second)
-		for goruntime.NumGoroutine() > before {
-			if time.Now().After(deadline) {
-				buf := make([]byte, 1<<20)
-				t.Errorf("%d goroutines before, %d after:\n%s", before, goruntime.NumGoroutine(), buf[:goruntime.Stack(buf, true)])
-				return
-			}
-			time.Sleep(time.Millisecond)
-		}
-	})
+	noGoroutineLeft(t) // registered first, so it runs last: after the server's Close
 	clock := newClock()
 	release := make(chan struct{})
 	s := newServer(t, clock, heldUntil(release, http.StatusOK, `{"active":false}`))

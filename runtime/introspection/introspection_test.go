@@ -1085,11 +1085,11 @@ func TestHTTPClientCopied(t *testing.T) {
 	}
 }
 
-// TestNoGoroutineLeak ends every request, shared, cancelled or timed out,
-// with no goroutine left once the server and its connections are closed.
-func TestNoGoroutineLeak(t *testing.T) {
+// noGoroutineLeft fails t if, when its cleanups run, more goroutines
+// are running than now (waiting up to 30s for them to end). Called first
+// in a test, its cleanup runs last.
+func noGoroutineLeft(t *testing.T) {
 	before := goruntime.NumGoroutine()
-	// Registered first, so it runs last: after the server's Close.
 	t.Cleanup(func() {
 		deadline := time.Now().Add(30 * time.Second)
 		for goruntime.NumGoroutine() > before {
@@ -1101,6 +1101,12 @@ func TestNoGoroutineLeak(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	})
+}
+
+// TestNoGoroutineLeak ends every request, shared, cancelled or timed out,
+// with no goroutine left once the server and its connections are closed.
+func TestNoGoroutineLeak(t *testing.T) {
+	noGoroutineLeft(t) // registered first, so it runs last: after the server's Close
 	clock := newClock()
 	release := make(chan struct{})
 	s := newServer(t, clock, func(w http.ResponseWriter, r *http.Request, token string) {
