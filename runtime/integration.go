@@ -118,11 +118,12 @@ type StreamGuard struct{ g streamGuard }
 // guard when the stream needs none (a public method, a credential that
 // never expires without rechecks) or already has one.
 func GuardStream(ctx context.Context) (context.Context, *StreamGuard) {
-	if !needsGuard(ctx) {
+	st := stateFrom(ctx)
+	if !needsGuard(st) {
 		return ctx, nil // decided before anything is allocated
 	}
 	s := new(StreamGuard)
-	s.g.open(ctx)
+	s.g.open(ctx, st)
 	return &s.g, s
 }
 

@@ -115,7 +115,7 @@ func (e *Enforcer) serveStream(srv any, ss grpc.ServerStream, rule *Rule, client
 		st = stateFrom(ctx) // decided before, by an interceptor of e's
 	}
 	sc.stream = contextStream{ServerStream: ss, st: st}
-	sc.stream.ctx, sc.stream.g = guardInWith(ctx, st, &sc.guard)
+	sc.stream.ctx, sc.stream.g = guardIn(ctx, st, &sc.guard)
 	if sc.stream.g != nil {
 		sc.stream.g.inPlace = !clientStreams
 	}
@@ -177,7 +177,7 @@ func (s *contextStream) SendMsg(m any) error {
 // For generated code; applications do not call it.
 func ServeServerStream[Res any](ctx context.Context, stream grpc.ServerStreamingServer[Res], handler func(grpc.ServerStreamingServer[Res]) error) error {
 	w := &serverStreaming[Res]{ServerStreamingServer: stream}
-	w.ctx, w.g = guardIn(ctx, &w.guard)
+	w.ctx, w.g = guardIn(ctx, stateFrom(ctx), &w.guard)
 	return w.g.finish(handler(w))
 }
 
@@ -187,7 +187,7 @@ func ServeServerStream[Res any](ctx context.Context, stream grpc.ServerStreaming
 // For generated code; applications do not call it.
 func ServeClientStream[Req, Res any](ctx context.Context, stream grpc.ClientStreamingServer[Req, Res], handler func(grpc.ClientStreamingServer[Req, Res]) error) error {
 	w := &clientStreaming[Req, Res]{ClientStreamingServer: stream}
-	w.ctx, w.g = guardIn(ctx, &w.guard)
+	w.ctx, w.g = guardIn(ctx, stateFrom(ctx), &w.guard)
 	return w.g.finish(handler(w))
 }
 
@@ -197,7 +197,7 @@ func ServeClientStream[Req, Res any](ctx context.Context, stream grpc.ClientStre
 // For generated code; applications do not call it.
 func ServeBidiStream[Req, Res any](ctx context.Context, stream grpc.BidiStreamingServer[Req, Res], handler func(grpc.BidiStreamingServer[Req, Res]) error) error {
 	w := &bidiStreaming[Req, Res]{BidiStreamingServer: stream}
-	w.ctx, w.g = guardIn(ctx, &w.guard)
+	w.ctx, w.g = guardIn(ctx, stateFrom(ctx), &w.guard)
 	return w.g.finish(handler(w))
 }
 

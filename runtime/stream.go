@@ -80,8 +80,6 @@ type streamGuard struct {
 	// once something waits on it (see derive).
 	parent  context.Context
 	derived atomic.Pointer[derivedContext]
-	// over is set when the handler has returned.
-	over atomic.Bool
 
 	// recheckAt is when the next recheck is due, by the stream's clock in
 	// Unix nanoseconds (0: none); a recheck is claimed by moving it on
@@ -111,9 +109,9 @@ type streamGuard struct {
 
 	// dryRun: the stream's method runs in dry-run: trip reports the end
 	// it would make (once) and the stream goes on, unguarded from then on
-	// (stopped: checks are not made, rechecks not run).
-	dryRun, reported bool
-	stopped          atomic.Bool
+	// (stopped, set under mu: checks are not made, rechecks not run).
+	dryRun  bool
+	stopped atomic.Bool
 
 	// inPlace: receives run in the handler's goroutine, into the caller's
 	// message, and their result is checked when they return. Set for a
@@ -130,29 +128,22 @@ type streamGuard struct {
 
 // guardIn makes guard, zero and held by the stream's wrapper (one
 // allocation for both), the guard of the stream whose context Authorize
-// returned, and returns the context the handler must run with and the
-// guard; ctx and nil when the stream needs none or already has one (an
-// interceptor guarded it before a generated wrapper ran). The handler's
-// result must go through the guard's finish (a nil guard's returns it).
-func guardIn(ctx context.Context, guard *streamGuard) (context.Context, *streamGuard) {
-	return guardInWith(ctx, stateFrom(ctx), guard)
-}
-
-// guardInWith is guardIn for ctx, whose decision is st.
-func guardInWith(ctx context.Context, st *authState, guard *streamGuard) (context.Context, *streamGuard) {
-	if !guard.openWith(ctx, st) {
+// returned with the decision st, and returns the context the handler must
+// run with and the guard; ctx and nil when the stream needs none or
+// already has one (an interceptor guarded it before a generated wrapper
+// ran). The handler's result must go through the guard's finish (a nil
+// guard's returns it).
+func guardIn(ctx context.Context, st *authState, guard *streamGuard) (context.Context, *streamGuard) {
+	if !guard.open(ctx, st) {
 		return ctx, nil
 	}
 	return guard, guard
 }
 
-// needsGuard reports whether the stream whose context Authorize returned
-// needs a guard (an allowed principal whose credential expires, or
-// rechecks) and has none yet.
-func needsGuard(ctx context.Context) bool { return stateNeedsGuard(stateFrom(ctx)) }
-
-// stateNeedsGuard is needsGuard for the decision st.
-func stateNeedsGuard(st *authState) bool {
+// needsGuard reports whether the stream of the decision st needs a guard
+// (an allowed principal whose credential expires, or rechecks) and has
+// none yet.
+func needsGuard(st *authState) bool {
 	if st == nil || st.principal == nil || st.enf == nil || st.guard != nil {
 		return false
 	}
@@ -174,12 +165,10 @@ func streamExpiry(st *authState) time.Time {
 }
 
 // open makes g, zero, the guard of the stream whose context Authorize
-// returned, if it needs one (see needsGuard), and reports whether it does.
-func (g *streamGuard) open(ctx context.Context) bool { return g.openWith(ctx, stateFrom(ctx)) }
-
-// openWith is open for ctx, whose decision is st.
-func (g *streamGuard) openWith(ctx context.Context, st *authState) bool {
-	if !stateNeedsGuard(st) {
+// returned with the decision st, if it needs one (see needsGuard), and
+// reports whether it does.
+func (g *streamGuard) open(ctx context.Context, st *authState) bool {
+	if !needsGuard(st) {
 		return false
 	}
 	e := st.enf
@@ -272,7 +261,7 @@ func (g *streamGuard) deriveLocked() *derivedContext {
 		cancel(derr)
 	case g.finished:
 		cancel(nil)
-	case g.dryRun && g.reported:
+	case g.stopped.Load():
 		// A dry-run stream reports the end it would make once; then
 		// nothing is left to time.
 	default:
@@ -346,7 +335,7 @@ func (g *streamGuard) fire() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.finished || g.denial.Load() != nil || (g.dryRun && g.reported) {
+	if g.finished || g.denial.Load() != nil || g.stopped.Load() {
 		return
 	}
 	// Early for the expiry when the clock and the timer disagree: the
@@ -386,7 +375,10 @@ func (g *streamGuard) ending() bool {
 	if d := g.derived.Load(); d != nil {
 		return d.ctx.Err() != nil
 	}
-	return g.over.Load() || g.parent.Err() != nil
+	g.mu.Lock()
+	finished := g.finished
+	g.mu.Unlock()
+	return finished || g.parent.Err() != nil
 }
 
 func (g *streamGuard) expired(now time.Time) bool {
@@ -415,8 +407,7 @@ func (g *streamGuard) trip(derr *Error) *Error {
 	if g.dryRun {
 		// Dry-run: the stream goes on; the end it would make is reported
 		// once, and the guard stops.
-		if !g.reported {
-			g.reported = true
+		if !g.stopped.Load() {
 			g.stopped.Store(true)
 			if g.timer != nil {
 				g.timer.Stop()
@@ -679,7 +670,6 @@ func (g *streamGuard) finish(err error) error {
 		g.timer.Stop()
 	}
 	g.mu.Unlock()
-	g.over.Store(true)
 	if d := g.derived.Load(); d != nil {
 		d.cancel(nil)
 	}

@@ -85,7 +85,7 @@ func TestGuardDerivesOnDemand(t *testing.T) {
 		t.Helper()
 		p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(expiresIn)}
 		g := new(streamGuard)
-		if !g.open(withState(parent, authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e})) {
+		if !g.open(ctxState(withState(parent, authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e}))) {
 			t.Fatal("no guard for an expiring principal")
 		}
 		return g
@@ -179,7 +179,7 @@ func TestGuardInstantsAtTheEnds(t *testing.T) {
 	}
 	p := &Principal{Kind: MTLS, Subject: "s", ExpiresAt: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}
 	g := new(streamGuard)
-	if !g.open(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e})) {
+	if !g.open(ctxState(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e}))) {
 		t.Fatal("no guard")
 	}
 	defer g.finish(nil)
@@ -215,7 +215,7 @@ func TestGuardRecheckWhenFirstAsked(t *testing.T) {
 		// No credential in the context: the recheck's decision denies.
 		p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}
 		g := new(streamGuard)
-		if !g.open(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e, dryRun: dryRun})) {
+		if !g.open(ctxState(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e, dryRun: dryRun}))) {
 			t.Fatal("no guard")
 		}
 		return g
@@ -257,3 +257,6 @@ func TestGuardRecheckWhenFirstAsked(t *testing.T) {
 	}
 	_ = g.finish(nil)
 }
+
+// ctxState is ctx and its decision, as open takes them.
+func ctxState(ctx context.Context) (context.Context, *authState) { return ctx, stateFrom(ctx) }
