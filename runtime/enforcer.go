@@ -263,7 +263,8 @@ type Enforcer struct {
 	// jwtKnown and oauth2Known are jwt and oauth2 when they implement
 	// KnownTokens, else nil.
 	jwtKnown, oauth2Known KnownTokens
-	// clocks is clockOf of each credential kind, by kind.
+	// clocks is clockOf of each credential kind, by kind (nil: the
+	// system clock).
 	clocks            [numCredentialKinds]func() time.Time
 	apiKeys           TokenAuthenticator
 	mtls              PeerAuthenticator
@@ -745,18 +746,21 @@ func notConfigured(kind CredentialKind, rule *Rule) *Error {
 }
 
 // clockFor returns the clock of the authenticator of kind (see clockOf),
-// as NewEnforcer found it.
+// as NewEnforcer found it: nil for the system clock.
 func (e *Enforcer) clockFor(kind CredentialKind) func() time.Time {
-	if int(kind) < len(e.clocks) && e.clocks[kind] != nil {
+	if int(kind) < len(e.clocks) {
 		return e.clocks[kind]
 	}
-	return time.Now
+	return nil
 }
 
-// clockOf returns the clock of the authenticator of kind: its Now when it
-// has one (as jwtauth, introspection and mtls do), else the system clock.
-// Streams are dated by it, so that a test sets one clock, the
-// authenticator's, for both the credential and the stream it opens.
+// clockOf returns the clock of the authenticator of kind, nil for the
+// system clock: what its Clock returns when it has one (as jwtauth,
+// introspection and mtls do: nil unless a clock was set), else its Now
+// when it has one, else nil. Streams are dated by it, so that a test sets
+// one clock, the authenticator's, for both the credential and the stream
+// it opens; a stream on the system clock reads the coarse clock at its
+// messages (see coarseClock).
 func (e *Enforcer) clockOf(kind CredentialKind) func() time.Time {
 	var a any
 	if kind == MTLS {
@@ -766,10 +770,13 @@ func (e *Enforcer) clockOf(kind CredentialKind) func() time.Time {
 	} else if t := e.tokenAuthenticator(kind); t != nil {
 		a = t
 	}
+	if c, ok := a.(interface{ Clock() func() time.Time }); ok {
+		return c.Clock()
+	}
 	if c, ok := a.(interface{ Now() time.Time }); ok {
 		return c.Now
 	}
-	return time.Now
+	return nil
 }
 
 func (e *Enforcer) tokenAuthenticator(kind CredentialKind) TokenAuthenticator {

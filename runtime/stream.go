@@ -73,7 +73,7 @@ type streamGuard struct {
 	principal *Principal
 	workload  *Principal       // on a stream opened on behalf of an end user
 	expiresAt time.Time        // zero: the stream does not expire
-	now       func() time.Time // the clock of the authenticator that made the principal
+	now       func() time.Time // the clock of the authenticator that made the principal; nil: the system clock (see clock)
 
 	// parent is the context Authorize returned. The guard's context is
 	// parent's values, and the cancellable context derived from parent
@@ -180,7 +180,17 @@ func (g *streamGuard) open(ctx context.Context, st *authState) bool {
 		due = unixNano(g.expiresAt)
 	}
 	if e.streamRecheck > 0 {
-		at := unixNano(g.now().Add(e.streamRecheck))
+		// On the system clock, from the coarse clock's reading: at most
+		// a tick behind, which makes the first recheck due that much
+		// early at most.
+		var n int64
+		if g.now == nil {
+			n = coarse.load()
+		}
+		if n == 0 {
+			n = unixNano(g.clock())
+		}
+		at := addNano(n, e.streamRecheck)
 		g.recheckAt.Store(at)
 		due = min(due, at)
 	}
@@ -265,7 +275,7 @@ func (g *streamGuard) deriveLocked() *derivedContext {
 		// A dry-run stream reports the end it would make once; then
 		// nothing is left to time.
 	default:
-		g.timer = time.AfterFunc(g.untilNext(g.now()), g.fire)
+		g.timer = time.AfterFunc(g.untilNext(g.clock()), g.fire)
 	}
 	return d
 }
@@ -277,7 +287,7 @@ func (g *streamGuard) claimRecheck(now time.Time) bool {
 	if at == 0 || unixNano(now) < at {
 		return false
 	}
-	next := unixNano(now.Add(g.enf.streamRecheck))
+	next := addNano(unixNano(now), g.enf.streamRecheck)
 	if !g.recheckAt.CompareAndSwap(at, next) {
 		return false
 	}
@@ -297,7 +307,10 @@ func (g *streamGuard) untilNext(now time.Time) time.Duration {
 	return time.Duration(due - n)
 }
 
-// The instants that Unix nanoseconds can hold (1677 to 2262).
+// The instants that Unix nanoseconds can hold (1677 to 2262); the whole
+// seconds within them, either way, are fewer than maxUnixSec.
+const maxUnixSec = math.MaxInt64 / int64(time.Second)
+
 var (
 	maxUnixNano = time.Unix(0, math.MaxInt64)
 	minUnixNano = time.Unix(0, math.MinInt64)
@@ -308,6 +321,9 @@ var (
 // well expire after 2262 (RFC 5280's 99991231235959Z, a certificate that
 // has no expiry), which must not wrap to a date in the past.
 func unixNano(t time.Time) int64 {
+	if s := t.Unix(); s > -maxUnixSec && s < maxUnixSec {
+		return t.UnixNano() // every instant a clock reads, without the two comparisons
+	}
 	switch {
 	case t.After(maxUnixNano):
 		return math.MaxInt64
@@ -317,11 +333,27 @@ func unixNano(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// addNano is n+d, Unix nanoseconds and a positive duration, saturated.
+func addNano(n int64, d time.Duration) int64 {
+	if n > math.MaxInt64-int64(d) {
+		return math.MaxInt64
+	}
+	return n + int64(d)
+}
+
+// clock is the stream's clock: its authenticator's, or the system clock.
+func (g *streamGuard) clock() time.Time {
+	if g.now == nil {
+		return time.Now()
+	}
+	return g.now()
+}
+
 // fire runs when the timer is due: it ends an expired stream, rechecks one
 // whose recheck is due, and sets the timer again. The timer is set again
 // only at its end, so fire never runs twice at once.
 func (g *streamGuard) fire() {
-	now := g.now()
+	now := g.clock()
 	if g.expired(now) {
 		_ = g.trip(tokenExpired()) // the handler sees it through its context
 		return
@@ -331,7 +363,7 @@ func (g *streamGuard) fire() {
 			_ = g.trip(derr)
 			return
 		}
-		now = g.now()
+		now = g.clock()
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -445,8 +477,12 @@ func (g *streamGuard) check() error {
 	if g.stopped.Load() {
 		return nil // a dry-run stream that reported the end it would make
 	}
-	now := g.now()
-	if unixNano(now) < g.dueAt.Load() {
+	due := g.dueAt.Load()
+	if g.now == nil && coarse.before(due) {
+		return nil // more than coarseSlack before either instant
+	}
+	now := g.clock()
+	if unixNano(now) < due {
 		return nil
 	}
 	if g.expired(now) {

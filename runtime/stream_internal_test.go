@@ -260,3 +260,54 @@ func TestGuardRecheckWhenFirstAsked(t *testing.T) {
 
 // ctxState is ctx and its decision, as open takes them.
 func ctxState(ctx context.Context) (context.Context, *authState) { return ctx, stateFrom(ctx) }
+
+// TestCoarseClock: the coarse clock answers 0 (read the clock) when it is
+// not ticking and starts; then its readings are never ahead of the clock
+// and at most a tick and a little behind it, for as long as it is read;
+// left unread for a tick, it stops (0 again, its timer not set again);
+// read again, it starts again. before trusts a reading only more than
+// coarseSlack before the instant, and never overflows at the ends.
+func TestCoarseClock(t *testing.T) {
+	var c coarseClock
+	if n := c.load(); n != 0 {
+		t.Fatalf("first load = %d; want 0 (not ticking)", n)
+	}
+	if c.now.Load() == 0 {
+		t.Fatal("the first load did not start the coarse clock")
+	}
+	// Read for three ticks: every reading is behind the clock by less
+	// than a tick and a margin for a slow machine, never ahead.
+	for end := time.Now().Add(3 * coarseTick); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		before := time.Now()
+		n := c.load()
+		after := time.Now()
+		switch {
+		case n == 0:
+			t.Fatal("load = 0 while read: the clock stopped")
+		case n > after.UnixNano():
+			t.Fatalf("reading %s is ahead of the clock (%s)", time.Unix(0, n).Format(time.StampMicro), after.Format(time.StampMicro))
+		case before.Sub(time.Unix(0, n)) > coarseTick+200*time.Millisecond:
+			t.Fatalf("reading is %s behind the clock; want at most about a tick (%s)", before.Sub(time.Unix(0, n)), coarseTick)
+		}
+	}
+	n := c.load()
+	if !c.before(n+coarseSlack+int64(time.Second)) || c.before(n+coarseSlack) || c.before(math.MinInt64) || !c.before(math.MaxInt64) {
+		t.Errorf("before misjudges an instant around the slack (%d) or at the ends", coarseSlack)
+	}
+	// Unread, it stops within two ticks.
+	for deadline := time.Now().Add(10 * time.Second); c.now.Load() != 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the unread coarse clock still ticks")
+		}
+	}
+	time.Sleep(2 * coarseTick)
+	if n := c.now.Load(); n != 0 {
+		t.Fatalf("the stopped coarse clock ticked again: %d", n)
+	}
+	if n := c.load(); n != 0 {
+		t.Fatalf("load after the stop = %d; want 0 (starting again)", n)
+	}
+	if n := c.load(); n == 0 {
+		t.Fatal("the coarse clock did not start again")
+	}
+}

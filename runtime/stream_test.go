@@ -58,6 +58,9 @@ type streamProbe struct {
 
 	mu   sync.Mutex
 	ends map[string]probeEnd // by probe id
+	// sent is when the last send that went through began, by probe id
+	// (the "unwatched" handler's).
+	sent map[string]time.Time
 }
 
 // probeEnd is how a handler saw its stream end.
@@ -68,7 +71,17 @@ type probeEnd struct {
 	unasked bool
 }
 
-func newStreamProbe() *streamProbe { return &streamProbe{ends: map[string]probeEnd{}} }
+func newStreamProbe() *streamProbe {
+	return &streamProbe{ends: map[string]probeEnd{}, sent: map[string]time.Time{}}
+}
+
+// lastSent returns when the last send of stream id that went through
+// began; zero when none did.
+func (p *streamProbe) lastSent(id string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.sent[id]
+}
 
 func firstOf(vs []string) string {
 	if len(vs) == 0 {
@@ -161,11 +174,16 @@ func (p *streamProbe) WatchAny(m *grpcauthtestv1.Msg, stream grpc.ServerStreamin
 	case "unwatched":
 		// Sends every 20ms and never looks at its context: only the
 		// guard's checks at each send can end it.
+		id := firstOf(metadata.ValueFromIncomingContext(ctx, probeIDKey))
 		for {
 			time.Sleep(20 * time.Millisecond)
+			began := time.Now()
 			if err := stream.Send(&grpcauthtestv1.Msg{Text: "tick"}); err != nil {
 				return p.end(ctx, err)
 			}
+			p.mu.Lock()
+			p.sent[id] = began
+			p.mu.Unlock()
 		}
 	case "nap":
 		// Sleeps past any expiry of the tests, then returns, having sent
@@ -388,6 +406,35 @@ func TestStreamEndsAtExpiry(t *testing.T) {
 			if ended := waitDenied(t, f, probe, s, exp.Add(3*time.Second)); !ended.IsZero() && ended.Before(exp) {
 				t.Errorf("%s: ended at %s, before the token expired at %s", s.id, ended.Format(time.StampMilli), exp.Format(time.StampMilli))
 			}
+		}
+	})
+}
+
+// TestStreamEndsAtExpiryOnTheSystemClock: on the system clock a guard
+// checks its sends by the coarse clock while the expiry is more than
+// coarseSlack (1.25s) away, and by the clock itself from then on. A
+// handler that sends every 20ms and never looks at its context, with a
+// token that expires 2.5-3.5s after the stream opens, sends until the
+// expiry and gets no send through that began at or after it, and the
+// stream ends then, for each way of serving it.
+func TestStreamEndsAtExpiryOnTheSystemClock(t *testing.T) {
+	kindsModes(t, func(t *testing.T, m mode) {
+		t.Parallel()
+		probe := newStreamProbe()
+		f := newKindsFixture(t, m, kindsOptions{impl: probe, jwtOpts: []jwtauth.Option{jwtauth.Leeway(0)}})
+		id := "system-clock"
+		exp := time.Unix(time.Now().Add(3500*time.Millisecond).Unix(), 0)
+		token := f.iss.Mint(authtest.Subject(id), authtest.Scopes("s"), authtest.Claim("exp", exp.Unix()))
+		done := openStream(t, probeCtx(t, bearerMD(token), id, "err"), f.client, serverUnwatched)
+		ended := waitDenied(t, f, probe, openedStream{id: id, done: done, reason: runtime.ReasonTokenExpired, code: codes.Unauthenticated}, exp.Add(time.Second))
+		if !ended.IsZero() && ended.Before(exp) {
+			t.Errorf("ended at %s, before the token expired at %s", ended.Format(time.StampMilli), exp.Format(time.StampMilli))
+		}
+		switch last := probe.lastSent(id); {
+		case !last.Before(exp):
+			t.Errorf("a send that began at %s went through; the token expired at %s", last.Format(time.StampMicro), exp.Format(time.StampMicro))
+		case last.Before(exp.Add(-500 * time.Millisecond)):
+			t.Errorf("the last send went through at %s; want sends until the expiry at %s", last.Format(time.StampMicro), exp.Format(time.StampMicro))
 		}
 	})
 }

@@ -1211,3 +1211,21 @@ func TestAuthenticateKnown(t *testing.T) {
 
 // wrapped is an authenticator that embeds introspection's.
 type wrapped struct{ *introspection.Authenticator }
+
+// TestClockIsTheOption: Clock is nil on the system clock, which tells an
+// enforcer that it may date the streams of these tokens by its coarse
+// clock, and the clock set by the Clock option otherwise.
+func TestClockIsTheOption(t *testing.T) {
+	a, err := introspection.New(introspection.Endpoint("https://as.example/introspect"), introspection.ClientSecret(clientID, clientSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Clock() != nil {
+		t.Error("Clock is not nil on the system clock")
+	}
+	clk := &fakeClock{}
+	clk.ns.Store(1_700_000_000 * int64(time.Second))
+	if b := newAuth(t, newServer(t, clk, nil)); b.Clock() == nil || !b.Clock()().Equal(clk.Now()) || !b.Now().Equal(clk.Now()) {
+		t.Error("Clock is not the clock set by the Clock option")
+	}
+}

@@ -68,6 +68,7 @@ type config struct {
 	cacheSize    int
 	maxTokenSize int
 	now          func() time.Time
+	clock        func() time.Time        // set by Clock; nil: the system clock
 	observer     runtime.BackendObserver // nil: none (see Observer)
 
 	shared        SharedCache // nil: none
@@ -276,7 +277,7 @@ func Clock(now func() time.Time) Option {
 		if now == nil {
 			return errorf("Clock: nil")
 		}
-		c.now = now
+		c.now, c.clock = now, now
 		return nil
 	}
 }

@@ -71,6 +71,7 @@ type config struct {
 	cacheSize          int
 	logger             *slog.Logger // nil: no logging
 	now                func() time.Time
+	clock              func() time.Time // set by Clock; nil: the system clock
 }
 
 // issuerConfig is one trusted issuer's, with the authenticator's settings
@@ -438,7 +439,7 @@ func Clock(now func() time.Time) Option {
 		if now == nil {
 			return errorf("Clock: nil")
 		}
-		c.now = now
+		c.now, c.clock = now, now
 		return nil
 	}
 }

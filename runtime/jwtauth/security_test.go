@@ -1545,3 +1545,18 @@ func TestSecurity31_JWKSURLPolicy(t *testing.T) {
 		mustDeny(t, a, iss.Mint(), runtime.ReasonAuthBackendUnavailable)
 	})
 }
+
+// TestClockIsTheOption: Clock is nil on the system clock, which tells an
+// enforcer that it may date the streams of these tokens by its coarse
+// clock, and the clock set by the Clock option otherwise, which Now reads.
+func TestClockIsTheOption(t *testing.T) {
+	iss := authtest.NewIssuer(t, authtest.DefaultAudience(audience))
+	if c := newAuth(t, iss).Clock(); c != nil {
+		t.Error("Clock is not nil on the system clock")
+	}
+	at := time.Unix(1_700_000_000, 0)
+	a := newAuth(t, iss, jwtauth.Clock(func() time.Time { return at }))
+	if c := a.Clock(); c == nil || !c().Equal(at) || !a.Now().Equal(at) {
+		t.Error("Clock is not the clock set by the Clock option")
+	}
+}

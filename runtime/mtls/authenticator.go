@@ -34,6 +34,12 @@ type Authenticator struct {
 // authenticator's certificates open by it too, so that one clock serves both.
 func (a *Authenticator) Now() time.Time { return a.cfg.now() }
 
+// Clock is the clock set by [Clock], or nil when this authenticator keeps
+// the system clock. The enforcer asks for it once: streams on the system
+// clock are dated by a reading it keeps coarse for them, read at every
+// message in place of the clock itself (see runtime's [runtime.WithStreamRecheck]).
+func (a *Authenticator) Clock() func() time.Time { return a.cfg.clock }
+
 var (
 	_ runtime.PeerAuthenticator  = (*Authenticator)(nil)
 	_ runtime.ChainAuthenticator = (*Authenticator)(nil)

@@ -1135,3 +1135,18 @@ func TestAuthenticateChain(t *testing.T) {
 		wantDenied(t, p, err, runtime.ReasonCredentialsMissing)
 	})
 }
+
+// TestClockIsTheOption: Clock is nil on the system clock, which tells an
+// enforcer that it may date the streams of these certificates by its
+// coarse clock, and the clock set by the Clock option otherwise.
+func TestClockIsTheOption(t *testing.T) {
+	ca := newCA(t, "workloads")
+	if c := newAuth(t, mtls.SPIFFE(td), mtls.Bundle(ca.Pool())).Clock(); c != nil {
+		t.Error("Clock is not nil on the system clock")
+	}
+	at := time.Unix(1_700_000_000, 0)
+	a := newAuth(t, mtls.SPIFFE(td), mtls.Bundle(ca.Pool()), mtls.Clock(func() time.Time { return at }))
+	if c := a.Clock(); c == nil || !c().Equal(at) || !a.Now().Equal(at) {
+		t.Error("Clock is not the clock set by the Clock option")
+	}
+}

@@ -69,6 +69,8 @@ type config struct {
 	bundleFile string
 
 	now func() time.Time
+
+	clock func() time.Time // set by Clock; nil: the system clock
 }
 
 func errorf(format string, args ...any) error {
@@ -199,7 +201,7 @@ func Clock(now func() time.Time) Option {
 		if now == nil {
 			return errorf("Clock: nil")
 		}
-		c.now = now
+		c.now, c.clock = now, now
 		return nil
 	}
 }
