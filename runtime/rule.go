@@ -170,6 +170,26 @@ type Rule struct {
 
 	// dryRunByOption marks an enforcer's copy put in dry-run by WithDryRun.
 	dryRunByOption bool
+	// kinds is what accepts, takesWorkload and takesEndUser find in the
+	// requirements, for each kind, in an enforcer's own copy (clone): a
+	// look-up in place of a walk of the requirements on every call.
+	kinds ruleKinds
+}
+
+// ruleKinds holds, as one bit per CredentialKind, the kinds some
+// requirement of a rule accepts alone, takes as a workload's and takes as
+// an end user's; set tells that they were computed.
+type ruleKinds struct {
+	set                      bool
+	alone, workload, endUser uint32
+}
+
+// kindBit is k's bit in ruleKinds, 0 for a kind out of its range.
+func kindBit(k CredentialKind) uint32 {
+	if k >= 32 {
+		return 0
+	}
+	return 1 << k
 }
 
 // clone returns a deep copy of r: nothing of it is shared with r but the
@@ -191,6 +211,19 @@ func (r *Rule) clone() *Rule {
 			}
 		}
 	}
+	c.kinds = ruleKinds{}
+	for k := CredentialKind(0); k < numCredentialKinds; k++ {
+		if c.accepts(k) {
+			c.kinds.alone |= kindBit(k)
+		}
+		if c.takesWorkload(k) {
+			c.kinds.workload |= kindBit(k)
+		}
+		if c.takesEndUser(k) {
+			c.kinds.endUser |= kindBit(k)
+		}
+	}
+	c.kinds.set = true
 	return &c
 }
 
@@ -279,6 +312,9 @@ func addKinds(out, kinds []CredentialKind) []CredentialKind {
 // accepts reports whether a single credential of kind k can meet some
 // requirement.
 func (r *Rule) accepts(k CredentialKind) bool {
+	if r.kinds.set {
+		return r.kinds.alone&kindBit(k) != 0
+	}
 	for i := range r.Requirements {
 		if r.Requirements[i].accepts(k) {
 			return true
@@ -290,6 +326,9 @@ func (r *Rule) accepts(k CredentialKind) bool {
 // takesWorkload reports whether some requirement takes a workload
 // credential of kind k with an end user's token.
 func (r *Rule) takesWorkload(k CredentialKind) bool {
+	if r.kinds.set {
+		return r.kinds.workload&kindBit(k) != 0
+	}
 	for i := range r.Requirements {
 		if obo := r.Requirements[i].OnBehalfOf; obo != nil && hasKind(r.Requirements[i].Credentials, k) {
 			return true
@@ -301,6 +340,9 @@ func (r *Rule) takesWorkload(k CredentialKind) bool {
 // takesEndUser reports whether some requirement takes an end user's token
 // of kind k.
 func (r *Rule) takesEndUser(k CredentialKind) bool {
+	if r.kinds.set {
+		return r.kinds.endUser&kindBit(k) != 0
+	}
 	for i := range r.Requirements {
 		if obo := r.Requirements[i].OnBehalfOf; obo != nil && hasKind(obo.Credentials, k) {
 			return true
