@@ -73,11 +73,11 @@ func (c *coarseClock) loadSlow() int64 {
 	return n | 1
 }
 
-// before reports whether the coarse clock tells that the system clock is
-// still more than coarseSlack before at (Unix nanoseconds): false when
-// it cannot tell, and the caller reads the clock.
-func (c *coarseClock) before(at int64) bool {
-	n := c.load()
+// trusts reports whether n, a reading of the coarse clock (load), tells
+// that the system clock is still more than coarseSlack before at (Unix
+// nanoseconds): false when it cannot tell (n is 0), and the caller reads
+// the clock.
+func trusts(n, at int64) bool {
 	return n != 0 && n+coarseSlack < at // set keeps n+coarseSlack from overflowing
 }
 

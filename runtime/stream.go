@@ -144,10 +144,18 @@ func guardIn(ctx context.Context, st *authState, guard *streamGuard) (context.Co
 // (an allowed principal whose credential expires, or rechecks) and has
 // none yet.
 func needsGuard(st *authState) bool {
+	_, ok := guardExpiry(st)
+	return ok
+}
+
+// guardExpiry is streamExpiry of st, and whether its stream needs a guard
+// (see needsGuard).
+func guardExpiry(st *authState) (time.Time, bool) {
 	if st == nil || st.principal == nil || st.enf == nil || st.guard != nil {
-		return false
+		return time.Time{}, false
 	}
-	return st.enf.streamRecheck > 0 || !streamExpiry(st).IsZero()
+	exp := streamExpiry(st)
+	return exp, st.enf.streamRecheck > 0 || !exp.IsZero()
 }
 
 // streamExpiry is when the stream of st ends by its credentials: the end
@@ -168,12 +176,13 @@ func streamExpiry(st *authState) time.Time {
 // returned with the decision st, if it needs one (see needsGuard), and
 // reports whether it does.
 func (g *streamGuard) open(ctx context.Context, st *authState) bool {
-	if !needsGuard(st) {
+	exp, ok := guardExpiry(st)
+	if !ok {
 		return false
 	}
 	e := st.enf
 	g.enf, g.rule, g.principal, g.workload, g.dryRun, g.parent = e, st.rule, st.principal, st.workload, st.dryRun, ctx
-	g.expiresAt = streamExpiry(st)
+	g.expiresAt = exp
 	g.now = e.clockFor(st.principal.Kind)
 	due := int64(math.MaxInt64)
 	if !g.expiresAt.IsZero() {
@@ -478,7 +487,7 @@ func (g *streamGuard) check() error {
 		return nil // a dry-run stream that reported the end it would make
 	}
 	due := g.dueAt.Load()
-	if g.now == nil && coarse.before(due) {
+	if g.now == nil && trusts(coarse.load(), due) {
 		return nil // more than coarseSlack before either instant
 	}
 	now := g.clock()

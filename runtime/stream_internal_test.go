@@ -265,7 +265,7 @@ func ctxState(ctx context.Context) (context.Context, *authState) { return ctx, s
 // not ticking and starts; then its readings are never ahead of the clock
 // and at most a tick and a little behind it, for as long as it is read;
 // left unread for a tick, it stops (0 again, its timer not set again);
-// read again, it starts again. before trusts a reading only more than
+// read again, it starts again. trusts a reading only more than
 // coarseSlack before the instant, and never overflows at the ends.
 func TestCoarseClock(t *testing.T) {
 	var c coarseClock
@@ -291,8 +291,8 @@ func TestCoarseClock(t *testing.T) {
 		}
 	}
 	n := c.load()
-	if !c.before(n+coarseSlack+int64(time.Second)) || c.before(n+coarseSlack) || c.before(math.MinInt64) || !c.before(math.MaxInt64) {
-		t.Errorf("before misjudges an instant around the slack (%d) or at the ends", coarseSlack)
+	if !trusts(n, n+coarseSlack+1) || trusts(n, n+coarseSlack) || trusts(n, math.MinInt64) || !trusts(n, math.MaxInt64) || trusts(0, math.MaxInt64) {
+		t.Errorf("trusts misjudges an instant around the slack (%d), at the ends or without a reading", coarseSlack)
 	}
 	// Unread, it stops within two ticks.
 	for deadline := time.Now().Add(10 * time.Second); c.now.Load() != 0; time.Sleep(5 * time.Millisecond) {
