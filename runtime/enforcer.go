@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -70,7 +71,7 @@ type Option func(*Enforcer) error
 // *jwtauth.Authenticator.
 func WithJWT(a TokenAuthenticator) Option {
 	return func(e *Enforcer) error {
-		if a == nil {
+		if isNil(a) {
 			return fmt.Errorf("%w: WithJWT: nil authenticator", ErrInvalidOption)
 		}
 		e.jwt = a
@@ -78,11 +79,22 @@ func WithJWT(a TokenAuthenticator) Option {
 	}
 }
 
+// isNil reports whether a, an authenticator, is nil or a nil pointer in
+// an interface (WithJWT((*jwtauth.Authenticator)(nil))): refused with the
+// option's error, not left to panic at the first call or in NewEnforcer.
+func isNil(a any) bool {
+	if a == nil {
+		return true
+	}
+	v := reflect.ValueOf(a)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
 // WithOAuth2 sets the authenticator of OAUTH2_TOKEN credentials (opaque
 // bearer tokens), such as an *introspection.Authenticator.
 func WithOAuth2(a TokenAuthenticator) Option {
 	return func(e *Enforcer) error {
-		if a == nil {
+		if isNil(a) {
 			return fmt.Errorf("%w: WithOAuth2: nil authenticator", ErrInvalidOption)
 		}
 		e.oauth2 = a
@@ -94,7 +106,7 @@ func WithOAuth2(a TokenAuthenticator) Option {
 // x-api-key metadata entry, such as an *apikey.Store.
 func WithAPIKeys(a TokenAuthenticator) Option {
 	return func(e *Enforcer) error {
-		if a == nil {
+		if isNil(a) {
 			return fmt.Errorf("%w: WithAPIKeys: nil authenticator", ErrInvalidOption)
 		}
 		e.apiKeys = a
@@ -106,7 +118,7 @@ func WithAPIKeys(a TokenAuthenticator) Option {
 // verified client certificate), such as an *mtls.Authenticator.
 func WithMTLS(a PeerAuthenticator) Option {
 	return func(e *Enforcer) error {
-		if a == nil {
+		if isNil(a) {
 			return fmt.Errorf("%w: WithMTLS: nil authenticator", ErrInvalidOption)
 		}
 		e.mtls = a
@@ -757,7 +769,8 @@ func (e *Enforcer) clockFor(kind CredentialKind) func() time.Time {
 // clockOf returns the clock of the authenticator of kind, nil for the
 // system clock: what its Clock returns when it has one (as jwtauth,
 // introspection and mtls do: nil unless a clock was set), else its Now
-// when it has one, else nil. Streams are dated by it, so that a test sets
+// when it has one, else nil. Clock comes first: a wrapper that embeds one
+// of those and has a Now of its own must have a Clock of its own too. Streams are dated by it, so that a test sets
 // one clock, the authenticator's, for both the credential and the stream
 // it opens; a stream on the system clock reads the coarse clock at its
 // messages (see coarseClock).

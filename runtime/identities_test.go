@@ -722,3 +722,19 @@ func TestOnBehalfOf_StreamRecheckBoth(t *testing.T) {
 		}
 	})
 }
+
+// TestNilAuthenticatorRefused: an authenticator option given a nil one,
+// or a nil pointer of an authenticator's type, is a configuration error
+// from NewEnforcer, not a panic there or at the first call.
+func TestNilAuthenticatorRefused(t *testing.T) {
+	for name, opt := range map[string]runtime.Option{
+		"WithJWT(nil)":                                    runtime.WithJWT(nil),
+		"WithJWT((*jwtauth.Authenticator)(nil))":          runtime.WithJWT((*jwtauth.Authenticator)(nil)),
+		"WithOAuth2((*introspection.Authenticator)(nil))": runtime.WithOAuth2((*introspection.Authenticator)(nil)),
+		"WithAPIKeys((*apikey.Store)(nil))":               runtime.WithAPIKeys((*apikey.Store)(nil)),
+	} {
+		if _, err := runtime.NewEnforcer(runtime.WithLogger(nil), opt); !errors.Is(err, runtime.ErrInvalidOption) {
+			t.Errorf("NewEnforcer(%s) = %v; want an error wrapping ErrInvalidOption", name, err)
+		}
+	}
+}

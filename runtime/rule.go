@@ -184,6 +184,11 @@ type ruleKinds struct {
 	alone, workload, endUser uint32
 }
 
+// Every kind has its bit in ruleKinds (a compile error otherwise). A kind
+// beyond them, which no authenticator makes and kindOf never returns, has
+// none: it is accepted by no owned rule.
+var _ [32 - numCredentialKinds]struct{}
+
 // kindBit is k's bit in ruleKinds, 0 for a kind out of its range.
 func kindBit(k CredentialKind) uint32 {
 	if k >= 32 {

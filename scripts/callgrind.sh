@@ -42,6 +42,7 @@ mkdir -p .bench/callgrind
 groups=(
   "BenchmarkAuth/bufconn: noauth noauth_header hot"
   "BenchmarkAuth/bufconn: stream_noauth stream_hot"
+  "BenchmarkStreamMessage: noauth unguarded guarded"
   "BenchmarkMetadata: one strict"
   "BenchmarkCondition: none simple tenant_claim"
   "BenchmarkKinds: noauth_tls jwt_rs256 oauth2_introspection api_key mtls"
