@@ -13,8 +13,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // streamGuard ends an allowed stream when its credential expires, or when
@@ -94,6 +92,11 @@ type streamGuard struct {
 	// receive that needs it. Receives do not run concurrently with each
 	// other, so only the handler's goroutine sets it.
 	received chan error
+	// spare is the message the last receive was made into, emptied once
+	// moved into the caller's, for the next receive into a message of its
+	// type: only one whose receive returned (nothing writes into it any
+	// more). Only the handler's goroutine uses it.
+	spare any
 	// denial ends the stream once set; it is set before ctx is cancelled
 	// with it, so that a receive woken by the cancellation finds it.
 	denial atomic.Pointer[Error]
@@ -540,16 +543,24 @@ func (g *streamGuard) recvMsg(ss grpc.ServerStream, m any) error {
 	if err := g.check(); err != nil {
 		return err
 	}
-	fresh, ok := freshMessage(m)
-	if !ok { // not a pointer: nothing can be decoded into it anyway
-		fresh = m
+	fresh, ok := g.spare, true
+	if fresh == nil || reflect.TypeOf(fresh) != reflect.TypeOf(m) {
+		fresh, ok = freshMessage(m)
+		if !ok { // not a pointer: nothing can be decoded into it anyway
+			fresh = m
+		}
 	}
+	g.spare = nil // until its receive returned: one returned early may still write into it
 	g.startReceive(recvJob{g: g, ss: ss, m: fresh})
 	if err := g.await(); err != nil {
 		return err
 	}
 	if ok {
 		moveMessage(m, fresh)
+		// Emptied, so that a codec that decodes into what a message
+		// holds (encoding/json does) cannot write into m's.
+		reflect.ValueOf(fresh).Elem().SetZero()
+		g.spare = fresh
 	}
 	return nil
 }
@@ -665,11 +676,10 @@ func (g *streamGuard) received1(err error) error {
 	return err
 }
 
-// freshMessage returns a new, empty message of m's type.
+// freshMessage returns a new, empty message of m's type, a pointer to a
+// zero struct (a valid protobuf message too), and false when m is not a
+// pointer.
 func freshMessage(m any) (any, bool) {
-	if pm, ok := m.(proto.Message); ok {
-		return pm.ProtoReflect().New().Interface(), true
-	}
 	v := reflect.ValueOf(m)
 	if v.Kind() != reflect.Pointer || v.IsNil() {
 		return nil, false
@@ -677,23 +687,14 @@ func freshMessage(m any) (any, bool) {
 	return reflect.New(v.Type().Elem()).Interface(), true
 }
 
-// moveMessage makes dst what src is, as decoding into dst would have (a
-// codec replaces what dst held), by moving src's fields into dst: src is
-// not used afterwards, so dst may share its memory, and no field is copied
-// however large.
+// moveMessage makes dst what src, a message of dst's type (freshMessage),
+// is, as decoding into dst would have (a codec replaces what dst held):
+// src's struct, protobuf-go's state and unknown fields included, is moved
+// into dst, so no field is copied however large. src is not used
+// afterwards but emptied, and nothing else uses either meanwhile, which is
+// what protobuf-go's rule against copying messages is about (a copy whose
+// original another goroutine may be using).
 func moveMessage(dst, src any) {
-	if pm, ok := dst.(proto.Message); ok {
-		d, from := pm.ProtoReflect(), src.(proto.Message).ProtoReflect()
-		proto.Reset(pm)
-		from.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-			d.Set(fd, v)
-			return true
-		})
-		if u := from.GetUnknown(); len(u) > 0 {
-			d.SetUnknown(u)
-		}
-		return
-	}
 	reflect.ValueOf(dst).Elem().Set(reflect.ValueOf(src).Elem())
 }
 

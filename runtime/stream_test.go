@@ -6,6 +6,7 @@ package runtime_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -658,6 +660,101 @@ func TestGuardedStreamMessagesIntact(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// jsonCodec is a gRPC codec of encoding/json, which decodes into what a
+// message already holds (a nested message a pointer points to, a map).
+type jsonCodec struct{}
+
+func (jsonCodec) Name() string { return "json" }
+func (jsonCodec) Marshal(v any) (mem.BufferSlice, error) {
+	b, err := json.Marshal(v)
+	return mem.BufferSlice{mem.SliceBuffer(b)}, err
+}
+func (jsonCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	return json.Unmarshal(data.Materialize(), v)
+}
+
+// keeper keeps every request its SyncShelf handler receives.
+type keeper struct {
+	libraryv1.UnimplementedLibraryServiceServer
+	mu   sync.Mutex
+	kept []*libraryv1.SyncShelfRequest
+}
+
+func (k *keeper) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelfRequest, libraryv1.SyncShelfResponse]) error {
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		k.mu.Lock()
+		k.kept = append(k.kept, req)
+		k.mu.Unlock()
+		if err := stream.Send(&libraryv1.SyncShelfResponse{}); err != nil {
+			return err
+		}
+	}
+}
+
+// TestGuardedReceivesKeepEarlierMessages: a guarded receive decodes into a
+// message of its own, moves it into the caller's and decodes the next one
+// into it again: a codec that decodes into what a message holds
+// (encoding/json into a nested message) must not write into a message the
+// handler kept. Every message the handler received is still what was sent
+// once the stream is over.
+func TestGuardedReceivesKeepEarlierMessages(t *testing.T) {
+	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
+	enf, err := runtime.NewEnforcer(runtime.WithJWT(mustJWT(t, iss)), runtime.WithLogger(nil), runtime.WithStreamRecheck(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := authtest.NewCA("keeper CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS, err := ca.ServerTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := &keeper{}
+	lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, k, enf) },
+		grpc.Creds(credentials.NewTLS(serverTLS)), grpc.ForceServerCodecV2(jsonCodec{}))
+	c := libraryv1.NewLibraryServiceClient(dial(t, lis, credentials.NewTLS(withServerName(ca.ClientTLS()))))
+	ctx, cancel := context.WithTimeout(withToken(iss.Mint(authtest.Scopes("library.read"))), 10*time.Second)
+	defer cancel()
+	s, err := c.SyncShelf(ctx, grpc.ForceCodecV2(jsonCodec{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	for i := range n {
+		if err := s.Send(&libraryv1.SyncShelfRequest{Book: &libraryv1.Book{Name: fmt.Sprintf("shelves/a/books/%d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
+		t.Fatalf("end of stream: %v", err)
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.kept) != n {
+		t.Fatalf("the handler received %d messages; want %d", len(k.kept), n)
+	}
+	for i, req := range k.kept {
+		if want := fmt.Sprintf("shelves/a/books/%d", i); req.GetBook().GetName() != want {
+			t.Errorf("kept message %d holds book %q; want %q (a later receive wrote into it)", i, req.GetBook().GetName(), want)
+		}
 	}
 }
 
