@@ -148,18 +148,7 @@ func (s *StreamGuard) Receive(m any, recv func(any) error) error {
 	if err := g.check(); err != nil {
 		return err
 	}
-	fresh, ok := freshMessage(m)
-	if !ok {
-		fresh = m
-	}
-	g.startReceive(recvJob{g: g, call: func() error { return recv(fresh) }})
-	if err := g.await(); err != nil {
-		return err
-	}
-	if ok {
-		moveMessage(m, fresh)
-	}
-	return nil
+	return g.receiveInto(m, func(fresh any) recvJob { return recvJob{g: g, call: func() error { return recv(fresh) }} })
 }
 
 // Finish is called with the handler's result when it returns: it stops the

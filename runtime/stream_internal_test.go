@@ -13,29 +13,41 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // TestMoveMessage: a message received into a fresh one and moved into the
 // caller's is what decoding into the caller's would have made: every
 // field (scalars, maps, repeated and nested messages, unknown fields), and
-// nothing of what the caller's held before.
+// nothing of what the caller's held before. Generated messages and plain
+// structs move as a whole struct; dynamicpb messages, whose zero struct is
+// no message, field by field.
 func TestMoveMessage(t *testing.T) {
 	unknown := protowire.AppendTag(nil, 99, protowire.VarintType)
 	unknown = protowire.AppendVarint(unknown, 7)
-	srcs := []proto.Message{
-		&errdetails.ErrorInfo{Reason: "R", Domain: "d", Metadata: map[string]string{"a": "1", "b": "2"}},
-		&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "f", Description: "x"}, {Field: "g"}}},
-		&errdetails.Help{Links: []*errdetails.Help_Link{{Url: "u"}}},
+	info := &errdetails.ErrorInfo{Reason: "R", Domain: "d", Metadata: map[string]string{"a": "1", "b": "2"}}
+	srcs := []struct {
+		msg   proto.Message
+		whole bool
+	}{
+		{info, true},
+		{&errdetails.BadRequest{FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "f", Description: "x"}, {Field: "g"}}}, true},
+		{&errdetails.Help{Links: []*errdetails.Help_Link{{Url: "u"}}}, true},
+		{dynamicpb.NewMessage(info.ProtoReflect().Descriptor()), false},
 	}
-	for _, want := range srcs {
+	for _, c := range srcs {
+		want := c.msg
+		if dm, ok := want.(*dynamicpb.Message); ok {
+			proto.Merge(dm, info)
+		}
 		want.ProtoReflect().SetUnknown(unknown)
 		wire, err := proto.Marshal(want)
 		if err != nil {
 			t.Fatal(err)
 		}
-		fresh, ok := freshMessage(want)
-		if !ok {
-			t.Fatalf("%T: no fresh message", want)
+		fresh, whole, ok := freshMessage(want)
+		if !ok || whole != c.whole {
+			t.Fatalf("%T: freshMessage = %v, whole %v; want a message, whole %v", want, ok, whole, c.whole)
 		}
 		if err := proto.Unmarshal(wire, fresh.(proto.Message)); err != nil {
 			t.Fatal(err)
@@ -45,7 +57,7 @@ func TestMoveMessage(t *testing.T) {
 			ei.Reason, ei.Metadata = "stale", map[string]string{"c": "3"}
 		}
 		dst.ProtoReflect().SetUnknown(protowire.AppendVarint(protowire.AppendTag(nil, 98, protowire.VarintType), 1))
-		moveMessage(dst, fresh)
+		moveMessage(dst, fresh, whole)
 		if !proto.Equal(dst, want) {
 			t.Errorf("%T: moved %v; want %v", want, dst, want)
 		}
@@ -53,16 +65,16 @@ func TestMoveMessage(t *testing.T) {
 
 	type plain struct{ A, B string }
 	dst := &plain{A: "stale"}
-	fresh, ok := freshMessage(dst)
-	if !ok {
-		t.Fatal("*plain: no fresh message")
+	fresh, whole, ok := freshMessage(dst)
+	if !ok || !whole {
+		t.Fatalf("*plain: freshMessage = %v, whole %v; want a message, whole", ok, whole)
 	}
 	fresh.(*plain).B = "b"
-	moveMessage(dst, fresh)
+	moveMessage(dst, fresh, whole)
 	if *dst != (plain{B: "b"}) {
 		t.Errorf("moved %+v; want {B:b}", *dst)
 	}
-	if _, ok := freshMessage(plain{}); ok {
+	if _, _, ok := freshMessage(plain{}); ok {
 		t.Error("freshMessage of a non-pointer succeeded")
 	}
 }
@@ -309,5 +321,26 @@ func TestCoarseClock(t *testing.T) {
 	}
 	if n := c.load(); n == 0 {
 		t.Fatal("the coarse clock did not start again")
+	}
+}
+
+// TestGuardedReceiveIntoNilInPlace: a receive into a nil pointer, which
+// nothing can be decoded into, runs in the handler's goroutine (where
+// grpc-go's codec fails or panics as it does unguarded), not in a
+// receiver, where a panic could not be recovered.
+func TestGuardedReceiveIntoNilInPlace(t *testing.T) {
+	g := &streamGuard{}
+	g.dueAt.Store(math.MaxInt64)
+	g.now = func() time.Time { return time.Unix(0, 0) }
+	want := errors.New("the codec's error")
+	var into any = "not called"
+	err := g.receiveInto((*errdetails.ErrorInfo)(nil), func(fresh any) recvJob {
+		return recvJob{g: g, call: func() error { into = fresh; return want }}
+	})
+	if !errors.Is(err, want) || into != any((*errdetails.ErrorInfo)(nil)) {
+		t.Errorf("receive into nil: %v, into %v; want the codec's error, into the nil message", err, into)
+	}
+	if g.received != nil {
+		t.Error("the receive into nil was handed to a receiver")
 	}
 }

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 
 	grpcauthtestv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/grpcauthtest/v1"
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
@@ -708,12 +709,75 @@ func (k *keeper) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelfRe
 // handler kept. Every message the handler received is still what was sent
 // once the stream is over.
 func TestGuardedReceivesKeepEarlierMessages(t *testing.T) {
+	k := &keeper{}
+	c, token := guardedLibrary(t, func(s *grpc.Server, enf *runtime.Enforcer) { libraryv1.RegisterLibraryServiceServerWithAuth(s, k, enf) },
+		grpc.ForceServerCodecV2(jsonCodec{}))
+	syncBooks(t, c, token, 5, grpc.ForceCodecV2(jsonCodec{}))
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	wantBooks(t, k.kept, 5)
+}
+
+// TestGuardedReceivesIntoDynamicMessages: a handler that receives into
+// dynamicpb messages (a proxy's, behind the interceptor) gets each whole:
+// dynamicpb's zero struct is no message, so the guard receives into a
+// message made by its type and moves it field by field.
+func TestGuardedReceivesIntoDynamicMessages(t *testing.T) {
+	var mu sync.Mutex
+	var kept []*libraryv1.SyncShelfRequest
+	md := (&libraryv1.SyncShelfRequest{}).ProtoReflect().Descriptor()
+	desc := grpc.ServiceDesc{
+		ServiceName: "library.v1.LibraryService",
+		HandlerType: (*any)(nil),
+		Streams: []grpc.StreamDesc{{StreamName: "SyncShelf", ServerStreams: true, ClientStreams: true, Handler: func(_ any, ss grpc.ServerStream) error {
+			for {
+				m := dynamicpb.NewMessage(md)
+				if err := ss.RecvMsg(m); errors.Is(err, io.EOF) {
+					return nil
+				} else if err != nil {
+					return err
+				}
+				req := &libraryv1.SyncShelfRequest{}
+				b, err := proto.Marshal(m)
+				if err == nil {
+					err = proto.Unmarshal(b, req)
+				}
+				if err != nil {
+					return err
+				}
+				mu.Lock()
+				kept = append(kept, req)
+				mu.Unlock()
+				if err := ss.SendMsg(&libraryv1.SyncShelfResponse{}); err != nil {
+					return err
+				}
+			}
+		}}},
+	}
+	var enf *runtime.Enforcer
+	c, token := guardedLibrary(t, func(s *grpc.Server, e *runtime.Enforcer) { enf = e; s.RegisterService(&desc, nil) },
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			return enf.StreamServerInterceptor()(srv, ss, info, h)
+		}))
+	syncBooks(t, c, token, 5)
+	mu.Lock()
+	defer mu.Unlock()
+	wantBooks(t, kept, 5)
+}
+
+// guardedLibrary serves LibraryService, registered by register with an
+// enforcer of the library's rules whose streams are guarded (a JWT that
+// expires, rechecks every hour), over TLS, and returns a client and a
+// token for it.
+func guardedLibrary(t *testing.T, register func(*grpc.Server, *runtime.Enforcer), opts ...grpc.ServerOption) (libraryv1.LibraryServiceClient, string) {
+	t.Helper()
 	iss := authtest.NewIssuer(t, authtest.DefaultAudience("library"))
-	enf, err := runtime.NewEnforcer(runtime.WithJWT(mustJWT(t, iss)), runtime.WithLogger(nil), runtime.WithStreamRecheck(time.Hour))
+	enf, err := runtime.NewEnforcer(runtime.WithJWT(mustJWT(t, iss)), runtime.WithLogger(nil), runtime.WithStreamRecheck(time.Hour),
+		runtime.WithRules(libraryv1.LibraryServiceAuthRules))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := authtest.NewCA("keeper CA")
+	ca, err := authtest.NewCA("guarded library CA")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -721,17 +785,21 @@ func TestGuardedReceivesKeepEarlierMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	k := &keeper{}
-	lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServerWithAuth(s, k, enf) },
-		grpc.Creds(credentials.NewTLS(serverTLS)), grpc.ForceServerCodecV2(jsonCodec{}))
+	lis := serve(t, func(s *grpc.Server) { register(s, enf) }, append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(serverTLS))}, opts...)...)
 	c := libraryv1.NewLibraryServiceClient(dial(t, lis, credentials.NewTLS(withServerName(ca.ClientTLS()))))
-	ctx, cancel := context.WithTimeout(withToken(iss.Mint(authtest.Scopes("library.read"))), 10*time.Second)
+	return c, iss.Mint(authtest.Scopes("library.read"))
+}
+
+// syncBooks sends n books on a SyncShelf stream, each after the answer to
+// the one before, and closes it.
+func syncBooks(t *testing.T, c libraryv1.LibraryServiceClient, token string, n int, opts ...grpc.CallOption) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(withToken(token), 10*time.Second)
 	defer cancel()
-	s, err := c.SyncShelf(ctx, grpc.ForceCodecV2(jsonCodec{}))
+	s, err := c.SyncShelf(ctx, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 5
 	for i := range n {
 		if err := s.Send(&libraryv1.SyncShelfRequest{Book: &libraryv1.Book{Name: fmt.Sprintf("shelves/a/books/%d", i)}}); err != nil {
 			t.Fatal(err)
@@ -746,12 +814,16 @@ func TestGuardedReceivesKeepEarlierMessages(t *testing.T) {
 	if _, err := s.Recv(); !errors.Is(err, io.EOF) {
 		t.Fatalf("end of stream: %v", err)
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.kept) != n {
-		t.Fatalf("the handler received %d messages; want %d", len(k.kept), n)
+}
+
+// wantBooks asserts that the handler kept n requests, the i-th holding
+// book i (what syncBooks sent).
+func wantBooks(t *testing.T, kept []*libraryv1.SyncShelfRequest, n int) {
+	t.Helper()
+	if len(kept) != n {
+		t.Fatalf("the handler received %d messages; want %d", len(kept), n)
 	}
-	for i, req := range k.kept {
+	for i, req := range kept {
 		if want := fmt.Sprintf("shelves/a/books/%d", i); req.GetBook().GetName() != want {
 			t.Errorf("kept message %d holds book %q; want %q (a later receive wrote into it)", i, req.GetBook().GetName(), want)
 		}
