@@ -102,20 +102,6 @@ func BenchmarkAuth(b *testing.B) {
 	}
 }
 
-// benchCreds is the TLS of the benchmarks' servers and clients: a server
-// certificate for localhost from a fresh CA, and a client trusting it.
-func benchCreds(b *testing.B) (server grpc.ServerOption, client credentials.TransportCredentials) {
-	ca, err := authtest.NewCA("bench CA")
-	if err != nil {
-		b.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		b.Fatal(err)
-	}
-	return grpc.Creds(credentials.NewTLS(serverTLS)), credentials.NewTLS(withServerName(ca.ClientTLS()))
-}
-
 // benchServerOptions returns opts, and with GRPCAUTH_BENCH_WORKERS=n set
 // (scripts/callgrind.sh sets it for its second table) grpc.NumStreamWorkers(n)
 // too: calls then run on long-lived worker goroutines instead of a new
@@ -148,7 +134,7 @@ func (e *benchEnv) withToken(token string) context.Context {
 
 func newBenchEnv(b *testing.B, transport string) *benchEnv {
 	e := &benchEnv{iss: authtest.NewIssuer(b, authtest.DefaultAudience("library"))}
-	serverCreds, clientCreds := benchCreds(b)
+	serverCreds, clientCreds := tlsPair(b, "bench CA")
 	start := func(register func(*grpc.Server)) libraryv1.LibraryServiceClient {
 		if transport == "bufconn" {
 			return libraryv1.NewLibraryServiceClient(dial(b, serve(b, register, benchServerOptions(serverCreds)...), clientCreds))
@@ -208,7 +194,7 @@ func BenchmarkRuleLookup(b *testing.B) {
 // same header from a prepared context, both against a server without auth,
 // so the difference is the client path alone.
 func BenchmarkClient(b *testing.B) {
-	serverCreds, clientCreds := benchCreds(b)
+	serverCreds, clientCreds := tlsPair(b, "bench CA")
 	lis := serve(b, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServer(s, &recorder{}) }, serverCreds)
 	conn := dial(b, lis, clientCreds)
 	req := &libraryv1.GetBookRequest{Name: "shelves/a/books/1"}
@@ -348,7 +334,7 @@ func BenchmarkKinds(b *testing.B) {
 // goroutine of their own.
 func BenchmarkStreamMessage(b *testing.B) {
 	iss := authtest.NewIssuer(b, authtest.DefaultAudience("library"))
-	serverCreds, clientCreds := benchCreds(b)
+	serverCreds, clientCreds := tlsPair(b, "bench CA")
 	start := func(register func(*grpc.Server)) libraryv1.LibraryServiceClient {
 		return libraryv1.NewLibraryServiceClient(dial(b, serve(b, register, benchServerOptions(serverCreds)...), clientCreds))
 	}
@@ -402,7 +388,7 @@ func BenchmarkStreamMessage(b *testing.B) {
 // a copy of the whole metadata. BENCHMARKS.md sets strict − one beside
 // the hot path's cost over its baseline.
 func BenchmarkMetadata(b *testing.B) {
-	serverCreds, clientCreds := benchCreds(b)
+	serverCreds, clientCreds := tlsPair(b, "bench CA")
 	var captured context.Context
 	capture := grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		captured = ctx

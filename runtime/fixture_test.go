@@ -48,6 +48,8 @@ type recorder struct {
 	calls    atomic.Int32 // handler invocations
 	mu       sync.Mutex
 	subjects []string // principal subjects seen, "" for none
+	// synced, when set, is given every request SyncShelf receives.
+	synced func(*libraryv1.SyncShelfRequest)
 }
 
 func (r *recorder) saw(ctx context.Context) {
@@ -112,6 +114,9 @@ func (r *recorder) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelf
 		}
 		if err != nil {
 			return err
+		}
+		if r.synced != nil {
+			r.synced(req)
 		}
 		if err := stream.Send(&libraryv1.SyncShelfResponse{Book: req.GetBook()}); err != nil {
 			return err
@@ -262,6 +267,21 @@ func mustJWT(t testing.TB, iss *authtest.Issuer, opts ...jwtauth.Option) *jwtaut
 func withServerName(c *tls.Config) *tls.Config {
 	c.ServerName = "localhost"
 	return c
+}
+
+// tlsPair is the TLS of a test's server and client: a server certificate
+// for localhost from a fresh CA named name, and a client trusting it.
+func tlsPair(t testing.TB, name string) (server grpc.ServerOption, client credentials.TransportCredentials) {
+	t.Helper()
+	ca, err := authtest.NewCA(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serverTLS, err := ca.ServerTLS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return grpc.Creds(credentials.NewTLS(serverTLS)), credentials.NewTLS(withServerName(ca.ClientTLS()))
 }
 
 func serve(t testing.TB, register func(*grpc.Server), opts ...grpc.ServerOption) *bufconn.Listener {

@@ -29,7 +29,7 @@ import (
 // scripts/callgrind.sh counts its instructions per call.
 func BenchmarkRevocation(b *testing.B) {
 	iss := authtest.NewIssuer(b, authtest.DefaultAudience("library"))
-	serverCreds, clientCreds := benchCreds(b)
+	serverCreds, clientCreds := tlsPair(b, "bench CA")
 	fill := func(s runtime.RevocationStore) {
 		for i := 0; i < 1000; i++ {
 			if err := s.RevokeToken(context.Background(), iss.URL(), fmt.Sprint("revoked-", i), time.Now().Add(time.Hour)); err != nil {

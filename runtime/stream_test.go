@@ -20,7 +20,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -677,31 +676,6 @@ func (jsonCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	return json.Unmarshal(data.Materialize(), v)
 }
 
-// keeper keeps every request its SyncShelf handler receives.
-type keeper struct {
-	libraryv1.UnimplementedLibraryServiceServer
-	mu   sync.Mutex
-	kept []*libraryv1.SyncShelfRequest
-}
-
-func (k *keeper) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelfRequest, libraryv1.SyncShelfResponse]) error {
-	for {
-		req, err := stream.Recv()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		k.mu.Lock()
-		k.kept = append(k.kept, req)
-		k.mu.Unlock()
-		if err := stream.Send(&libraryv1.SyncShelfResponse{}); err != nil {
-			return err
-		}
-	}
-}
-
 // TestGuardedReceivesKeepEarlierMessages: a guarded receive decodes into a
 // message of its own, moves it into the caller's and decodes the next one
 // into it again: a codec that decodes into what a message holds
@@ -709,13 +683,19 @@ func (k *keeper) SyncShelf(stream grpc.BidiStreamingServer[libraryv1.SyncShelfRe
 // handler kept. Every message the handler received is still what was sent
 // once the stream is over.
 func TestGuardedReceivesKeepEarlierMessages(t *testing.T) {
-	k := &keeper{}
-	c, token := guardedLibrary(t, func(s *grpc.Server, enf *runtime.Enforcer) { libraryv1.RegisterLibraryServiceServerWithAuth(s, k, enf) },
+	var mu sync.Mutex
+	var kept []*libraryv1.SyncShelfRequest
+	r := &recorder{synced: func(req *libraryv1.SyncShelfRequest) {
+		mu.Lock()
+		kept = append(kept, req)
+		mu.Unlock()
+	}}
+	c, token := guardedLibrary(t, func(s *grpc.Server, enf *runtime.Enforcer) { libraryv1.RegisterLibraryServiceServerWithAuth(s, r, enf) },
 		grpc.ForceServerCodecV2(jsonCodec{}))
 	syncBooks(t, c, token, 5, grpc.ForceCodecV2(jsonCodec{}))
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	wantBooks(t, k.kept, 5)
+	mu.Lock()
+	defer mu.Unlock()
+	wantBooks(t, kept, 5)
 }
 
 // TestGuardedReceivesIntoDynamicMessages: a handler that receives into
@@ -777,16 +757,9 @@ func guardedLibrary(t *testing.T, register func(*grpc.Server, *runtime.Enforcer)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ca, err := authtest.NewCA("guarded library CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		t.Fatal(err)
-	}
-	lis := serve(t, func(s *grpc.Server) { register(s, enf) }, append([]grpc.ServerOption{grpc.Creds(credentials.NewTLS(serverTLS))}, opts...)...)
-	c := libraryv1.NewLibraryServiceClient(dial(t, lis, credentials.NewTLS(withServerName(ca.ClientTLS()))))
+	serverCreds, clientCreds := tlsPair(t, "guarded library CA")
+	lis := serve(t, func(s *grpc.Server) { register(s, enf) }, append([]grpc.ServerOption{serverCreds}, opts...)...)
+	c := libraryv1.NewLibraryServiceClient(dial(t, lis, clientCreds))
 	return c, iss.Mint(authtest.Scopes("library.read"))
 }
 
@@ -889,17 +862,10 @@ func TestStreamEndsAtExpiryAfterOuterDeadline(t *testing.T) {
 		defer cancel()
 		return h(srv, &deadlineStream{ServerStream: ss, ctx: ctx})
 	}
-	ca, err := authtest.NewCA("outer CA")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverTLS, err := ca.ServerTLS()
-	if err != nil {
-		t.Fatal(err)
-	}
+	serverCreds, clientCreds := tlsPair(t, "outer CA")
 	lis := serve(t, func(s *grpc.Server) { libraryv1.RegisterLibraryServiceServer(s, &recorder{}) },
-		grpc.Creds(credentials.NewTLS(serverTLS)), grpc.ChainStreamInterceptor(outer, enf.StreamServerInterceptor()))
-	c := libraryv1.NewLibraryServiceClient(dial(t, lis, credentials.NewTLS(withServerName(ca.ClientTLS()))))
+		serverCreds, grpc.ChainStreamInterceptor(outer, enf.StreamServerInterceptor()))
+	c := libraryv1.NewLibraryServiceClient(dial(t, lis, clientCreds))
 	exp := time.Unix(time.Now().Add(1500*time.Millisecond).Unix(), 0)
 	token := iss.Mint(authtest.Scopes("library.read"), authtest.Claim("exp", exp.Unix()))
 	ctx, cancel := context.WithTimeout(withToken(token), 10*time.Second)

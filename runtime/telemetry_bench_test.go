@@ -35,7 +35,7 @@ import (
 // scripts/callgrind.sh counts the instructions of each pair.
 func BenchmarkTelemetry(b *testing.B) {
 	iss := authtest.NewIssuer(b, authtest.DefaultAudience("library"))
-	serverCreds, clientCreds := benchCreds(b)
+	serverCreds, clientCreds := tlsPair(b, "bench CA")
 	jwt, err := jwtauth.New(jwtauth.Issuer(iss.URL(), jwtauth.Audience("library"), jwtauth.JWKSURL(iss.JWKSURL())), jwtauth.HTTPClient(iss.HTTPClient()))
 	if err != nil {
 		b.Fatal(err)
