@@ -770,10 +770,11 @@ func (e *Enforcer) clockFor(kind CredentialKind) func() time.Time {
 // system clock: what its Clock returns when it has one (as jwtauth,
 // introspection and mtls do: nil unless a clock was set), else its Now
 // when it has one, else nil. Clock comes first: a wrapper that embeds one
-// of those and has a Now of its own must have a Clock of its own too. Streams are dated by it, so that a test sets
-// one clock, the authenticator's, for both the credential and the stream
-// it opens; a stream on the system clock reads the coarse clock at its
-// messages (see coarseClock).
+// of those and has a Now of its own must have a Clock of its own too.
+// Streams are dated by it, so that a test sets one clock, the
+// authenticator's, for both the credential and the stream it opens; a
+// stream on the system clock reads the coarse clock at its messages (see
+// coarseClock).
 func (e *Enforcer) clockOf(kind CredentialKind) func() time.Time {
 	var a any
 	if kind == MTLS {

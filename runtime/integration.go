@@ -145,9 +145,6 @@ func (s *StreamGuard) Receive(m any, recv func(any) error) error {
 		return recv(m)
 	}
 	g := &s.g
-	if err := g.check(); err != nil {
-		return err
-	}
 	return g.receiveInto(m, func(fresh any) recvJob { return recvJob{g: g, call: func() error { return recv(fresh) }} })
 }
 
