@@ -61,8 +61,9 @@ type streamProbe struct {
 	mu   sync.Mutex
 	ends map[string]probeEnd // by probe id
 	// sent is when the last send that went through began, by probe id
-	// (the "unwatched" handler's).
-	sent map[string]time.Time
+	// (the "unwatched" handler's); got is when the client sent the last
+	// message that reached ChatAny's handler (bidi-moving's carry it).
+	sent, got map[string]time.Time
 }
 
 // probeEnd is how a handler saw its stream end.
@@ -74,7 +75,15 @@ type probeEnd struct {
 }
 
 func newStreamProbe() *streamProbe {
-	return &streamProbe{ends: map[string]probeEnd{}, sent: map[string]time.Time{}}
+	return &streamProbe{ends: map[string]probeEnd{}, sent: map[string]time.Time{}, got: map[string]time.Time{}}
+}
+
+// lastGot returns when the client sent the last message of stream id that
+// reached the handler; zero when none carried the time.
+func (p *streamProbe) lastGot(id string) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.got[id]
 }
 
 // lastSent returns when the last send of stream id that went through
@@ -144,6 +153,12 @@ func (p *streamProbe) ChatAny(stream grpc.BidiStreamingServer[grpcauthtestv1.Msg
 			return p.end(stream.Context(), err)
 		}
 		p.received.Add(1)
+		if at, err := time.Parse(time.RFC3339Nano, m.GetText()); err == nil {
+			id := firstOf(metadata.ValueFromIncomingContext(stream.Context(), probeIDKey))
+			p.mu.Lock()
+			p.got[id] = at
+			p.mu.Unlock()
+		}
 		if err := stream.Send(m); err != nil {
 			return p.end(stream.Context(), err)
 		}
@@ -264,7 +279,7 @@ func openStream(t *testing.T, ctx context.Context, c grpcauthtestv1.KindsClient,
 				return
 			}
 			for {
-				if err := s.Send(&grpcauthtestv1.Msg{Text: "hi"}); err != nil {
+				if err := s.Send(&grpcauthtestv1.Msg{Text: time.Now().Format(time.RFC3339Nano)}); err != nil {
 					_, err = s.Recv() // the status, once the server ended the stream
 					done <- err
 					return
@@ -413,30 +428,44 @@ func TestStreamEndsAtExpiry(t *testing.T) {
 }
 
 // TestStreamEndsAtExpiryOnTheSystemClock: on the system clock a guard
-// checks its sends by the coarse clock while the expiry is more than
-// coarseSlack (1.25s) away, and by the clock itself from then on. A
-// handler that sends every 20ms and never looks at its context, with a
-// token that expires 2.5-3.5s after the stream opens, sends until the
-// expiry and gets no send through that began at or after it, and the
-// stream ends then, for each way of serving it.
+// checks its receives and sends by the coarse clock while the expiry is
+// more than coarseSlack (1.25s) away, and by the clock itself from then
+// on. With a token that expires 2.5-3.5s after the stream opens, a handler
+// that sends every 20ms and never looks at its context sends until the
+// expiry and gets no send through that began at or after it; a bidi
+// stream whose client sends every 20ms has its messages delivered until
+// the expiry and none that the client sent at or after it (its receives
+// wait on the context, whose timer ends the stream at the instant, and
+// are checked after they return: it fails with the slack at 0 and the
+// timer off). Both end then, for each way of serving them.
 func TestStreamEndsAtExpiryOnTheSystemClock(t *testing.T) {
 	kindsModes(t, func(t *testing.T, m mode) {
 		t.Parallel()
 		probe := newStreamProbe()
 		f := newKindsFixture(t, m, kindsOptions{impl: probe, jwtOpts: []jwtauth.Option{jwtauth.Leeway(0)}})
-		id := "system-clock"
 		exp := time.Unix(time.Now().Add(3500*time.Millisecond).Unix(), 0)
-		token := f.iss.Mint(authtest.Subject(id), authtest.Scopes("s"), authtest.Claim("exp", exp.Unix()))
-		done := openStream(t, probeCtx(t, bearerMD(token), id, "err"), f.client, serverUnwatched)
-		ended := waitDenied(t, f, probe, openedStream{id: id, done: done, reason: runtime.ReasonTokenExpired, code: codes.Unauthenticated}, exp.Add(time.Second))
-		if !ended.IsZero() && ended.Before(exp) {
-			t.Errorf("ended at %s, before the token expired at %s", ended.Format(time.StampMilli), exp.Format(time.StampMilli))
+		var streams []openedStream
+		for _, shape := range []string{serverUnwatched, bidiMoving} {
+			id := "system-clock." + shape
+			token := f.iss.Mint(authtest.Subject(id), authtest.Scopes("s"), authtest.Claim("exp", exp.Unix()))
+			done := openStream(t, probeCtx(t, bearerMD(token), id, "err"), f.client, shape)
+			streams = append(streams, openedStream{id: id, done: done, reason: runtime.ReasonTokenExpired, code: codes.Unauthenticated})
 		}
-		switch last := probe.lastSent(id); {
-		case !last.Before(exp):
-			t.Errorf("a send that began at %s went through; the token expired at %s", last.Format(time.StampMicro), exp.Format(time.StampMicro))
-		case last.Before(exp.Add(-500 * time.Millisecond)):
-			t.Errorf("the last send went through at %s; want sends until the expiry at %s", last.Format(time.StampMicro), exp.Format(time.StampMicro))
+		for _, s := range streams {
+			ended := waitDenied(t, f, probe, s, exp.Add(time.Second))
+			if !ended.IsZero() && ended.Before(exp) {
+				t.Errorf("%s: ended at %s, before the token expired at %s", s.id, ended.Format(time.StampMilli), exp.Format(time.StampMilli))
+			}
+			what, last := "a send that began", probe.lastSent(s.id)
+			if s.id == "system-clock."+bidiMoving {
+				what, last = "a message the client sent", probe.lastGot(s.id)
+			}
+			switch {
+			case !last.Before(exp):
+				t.Errorf("%s: %s at %s went through; the token expired at %s", s.id, what, last.Format(time.StampMicro), exp.Format(time.StampMicro))
+			case last.Before(exp.Add(-500 * time.Millisecond)):
+				t.Errorf("%s: the last that went through was %s at %s; want them until the expiry at %s", s.id, what, last.Format(time.StampMicro), exp.Format(time.StampMicro))
+			}
 		}
 	})
 }
