@@ -50,7 +50,7 @@ groups=(
   "BenchmarkTelemetry: hot hot_metrics"
   "BenchmarkTelemetry: otelgrpc_hot otelgrpc_hot_otelauth"
   "BenchmarkPeers: noauth_header noauth gomw_jwt gomw_jwt_cache authz_static gomw_jwt_authz grpcauth_hot grpcauth_cold"
-  "BenchmarkPeers: stream_noauth_header stream_gomw_jwt_cache stream_grpcauth_hot stream_grpcauth_unguarded"
+  "BenchmarkPeers: stream_noauth_header stream_noauth_wrapped stream_gomw_jwt_cache stream_grpcauth_hot stream_grpcauth_unguarded"
 )
 
 # pkg: the folder whose test binary holds a benchmark. BenchmarkPeers is in
@@ -75,7 +75,7 @@ count() { # $1: benchmark path; prints instructions per call
   for part in "${parts[@]}"; do re+="${re:+/}^${part}\$"; done
   out=".bench/callgrind/$(echo "$path" | tr '/' '_')"
   rm -f "$out".*
-  (cd "$dir" && GRPCAUTH_BENCH_WORKERS="$WORKERS" GRPCAUTH_BENCH_WARMUP=0 GOMAXPROCS=1 GOGC=off GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1 \
+  (cd "$dir" && GRPCAUTH_BENCH_WORKERS="$WORKERS" GRPCAUTH_BENCH_WARMUP=0 GOMAXPROCS=1 GOGC=off GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1${CG_GODEBUG:+,$CG_GODEBUG} \
     valgrind --tool=callgrind --dump-instr=no \
       --zero-before='testing.(*B).ResetTimer' --dump-before='testing.(*B).StopTimer' \
       --callgrind-out-file="$OLDPWD/$out.%p" \

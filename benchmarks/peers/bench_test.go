@@ -41,7 +41,10 @@ import (
 //     which is what a difference between two ratios must exceed to be one
 //     (bench.sh's paired table);
 //   - parallel_*: the same with GOMAXPROCS callers (b.RunParallel);
-//   - stream_*: a server-streaming ExportShelf of one message.
+//   - stream_*: a server-streaming ExportShelf of one message;
+//     stream_noauth_wrapped serves it without auth on a stream wrapper
+//     that overrides Context alone (peers.WrapStreams): what any stream
+//     auth must add on grpc-go to hand its handler a context.
 //
 // Every row also reports cpu-ns/op: the process's CPU time (user and
 // system, from getrusage) over the timed loop per call, client, server and
@@ -127,6 +130,7 @@ func BenchmarkPeers(b *testing.B) {
 		b.Run("parallel_"+name, parallel(name, tok))
 	}
 	b.Run("stream_noauth_header", stream(noauth, tok))
+	b.Run("stream_noauth_wrapped", stream(noauthWrapped, tok))
 	b.Run("stream_gomw_jwt_cache", stream(gomwJWTCache, tok))
 	b.Run("stream_grpcauth_hot", stream(grpcauthHot, tok))
 	b.Run("stream_grpcauth_unguarded", stream(grpcauthUnguarded, tok))
@@ -154,7 +158,7 @@ func warmUp(b *testing.B, e *env, req *libraryv1.GetBookRequest, tok context.Con
 				b.Fatal(err)
 			}
 		}
-		for _, name := range []string{noauth, gomwJWTCache, grpcauthHot, grpcauthUnguarded} { // the stream rows'
+		for _, name := range []string{noauth, noauthWrapped, gomwJWTCache, grpcauthHot, grpcauthUnguarded} { // the stream rows'
 			if err := exportOne(tok, e.clients[name]); err != nil {
 				b.Fatal(err)
 			}

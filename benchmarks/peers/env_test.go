@@ -41,6 +41,10 @@ const (
 	// (WithoutStreamExpiry, WithStreamRecheck(0)): a stream's decision
 	// alone, to set the guard's cost apart.
 	grpcauthUnguarded = "grpcauth_unguarded"
+	// noauthWrapped is the raw service whose streams run on a wrapper
+	// that overrides Context alone (peers.WrapStreams): the least a
+	// stream auth pays on grpc-go to hand its handler a context.
+	noauthWrapped = "noauth_wrapped"
 )
 
 // env is every server of BenchmarkPeers over bufconn with TLS, the same CA
@@ -108,6 +112,9 @@ func newEnv(tb testing.TB, record bool) *env {
 	}
 
 	start(noauth)(raw)
+	start(noauthWrapped)(func(s grpc.ServiceRegistrar, svc libraryv1.LibraryServiceServer) {
+		s.RegisterService(peers.WrapStreams(&libraryv1.LibraryService_ServiceDesc), svc)
+	})
 	start(gomwJWT, grpc.UnaryInterceptor(peers.Unary(jwtAuth.AuthFunc)), grpc.StreamInterceptor(peers.Stream(jwtAuth.AuthFunc)))(raw)
 	start(gomwJWTCache, grpc.UnaryInterceptor(peers.Unary(cached.AuthFunc)), grpc.StreamInterceptor(peers.Stream(cached.AuthFunc)))(raw)
 	start(authzStatic, grpc.UnaryInterceptor(az.UnaryInterceptor), grpc.StreamInterceptor(az.StreamInterceptor))(raw)

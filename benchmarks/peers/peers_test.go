@@ -10,9 +10,12 @@ import (
 	"testing"
 	"time"
 
+	middleware "github.com/grpc-ecosystem/go-grpc-middleware/v2"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/grpcauth/protoc-gen-go-grpcauth/benchmarks/peers"
 	libraryv1 "github.com/grpcauth/protoc-gen-go-grpcauth/gen/library/v1"
 	"github.com/grpcauth/protoc-gen-go-grpcauth/runtime/authtest"
 )
@@ -91,7 +94,38 @@ func TestPeers(t *testing.T) {
 
 	// The stream rows.
 	want(t, noauth, "stream", exportOne(valid, e.clients[noauth]), codes.OK)
+	want(t, noauthWrapped, "stream", exportOne(valid, e.clients[noauthWrapped]), codes.OK)
 	want(t, grpcauthHot, "stream", exportOne(valid, e.clients[grpcauthHot]), codes.OK)
 	want(t, grpcauthHot, "stream, no token", exportOne(context.Background(), e.clients[grpcauthHot]), codes.Unauthenticated)
 	want(t, grpcauthHot, "stream, forged", exportOne(forged, e.clients[grpcauthHot]), codes.Unauthenticated)
 }
+
+// TestWrapStreams: the stream_noauth_wrapped row's handlers do run on
+// go-grpc-middleware's wrapper, with the stream's own context.
+func TestWrapStreams(t *testing.T) {
+	var got grpc.ServerStream
+	desc := &grpc.ServiceDesc{Streams: []grpc.StreamDesc{{StreamName: "S", Handler: func(_ any, ss grpc.ServerStream) error { got = ss; return nil }}}}
+	in := ctxOnlyStream{ctx: context.WithValue(context.Background(), markKey{}, "mark")}
+	if err := peers.WrapStreams(desc).Streams[0].Handler(nil, in); err != nil {
+		t.Fatal(err)
+	}
+	w, ok := got.(*middleware.WrappedServerStream)
+	if !ok {
+		t.Fatalf("handler got %T, want *middleware.WrappedServerStream", got)
+	}
+	if w.Context() != in.ctx || w.ServerStream != grpc.ServerStream(in) {
+		t.Fatal("the wrapper does not carry the stream and its own context")
+	}
+	if desc.Streams[0].Handler == nil || len(desc.Streams) != 1 {
+		t.Fatal("WrapStreams changed its argument")
+	}
+}
+
+type ctxOnlyStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s ctxOnlyStream) Context() context.Context { return s.ctx }
+
+type markKey struct{}
