@@ -69,11 +69,14 @@ import (
 // timer's rechecks run in its goroutine with the handler's context, which
 // is cancelled when the handler returns.
 type streamGuard struct {
-	enf       *Enforcer
-	rule      *Rule
-	principal *Principal
-	workload  *Principal       // on a stream opened on behalf of an end user
-	expiresAt time.Time        // zero: the stream does not expire
+	// st is the decision that opened the stream: its enforcer, rule,
+	// principal, workload and dry-run, which nothing changes once the
+	// stream is open.
+	st *authState
+	// expiresAt is when the stream's credential expires, in Unix
+	// nanoseconds by its clock (saturated, see unixNano); math.MaxInt64
+	// when it does not.
+	expiresAt int64
 	now       func() time.Time // the clock of the authenticator that made the principal; nil: the system clock (see clock)
 
 	// parent is the context Authorize returned. The guard's context is
@@ -189,13 +192,13 @@ func (g *streamGuard) open(ctx context.Context, st *authState) bool {
 		return false
 	}
 	e := st.enf
-	g.enf, g.rule, g.principal, g.workload, g.dryRun, g.parent = e, st.rule, st.principal, st.workload, st.dryRun, ctx
-	g.expiresAt = exp
-	g.now = e.clockFor(st.principal.Kind)
-	due := int64(math.MaxInt64)
-	if !g.expiresAt.IsZero() {
-		due = unixNano(g.expiresAt)
+	g.st, g.parent = st, ctx
+	g.expiresAt = math.MaxInt64
+	if !exp.IsZero() {
+		g.expiresAt = unixNano(exp)
 	}
+	g.now = e.clockFor(st.principal.Kind)
+	due := g.expiresAt
 	if e.streamRecheck > 0 {
 		// On the system clock, from the coarse clock's reading: at most
 		// a tick behind, which makes the first recheck due that much
@@ -304,14 +307,11 @@ func (g *streamGuard) claimRecheck(now time.Time) bool {
 	if at == 0 || unixNano(now) < at {
 		return false
 	}
-	next := addNano(unixNano(now), g.enf.streamRecheck)
+	next := addNano(unixNano(now), g.st.enf.streamRecheck)
 	if !g.recheckAt.CompareAndSwap(at, next) {
 		return false
 	}
-	if !g.expiresAt.IsZero() {
-		next = min(next, unixNano(g.expiresAt))
-	}
-	g.dueAt.Store(next)
+	g.dueAt.Store(min(next, g.expiresAt))
 	return true
 }
 
@@ -396,7 +396,7 @@ func (g *streamGuard) fire() {
 // opened with, taken again from the stream's metadata and connection by
 // the handler's context, and returns the denial if there is one.
 func (g *streamGuard) recheck() *Error {
-	_, derr := g.enf.decide(g, g.rule)
+	_, derr := g.st.enf.decide(g, g.st.rule)
 	if derr == nil {
 		return nil
 	}
@@ -407,7 +407,7 @@ func (g *streamGuard) recheck() *Error {
 		// The authenticator's own timeout, not the stream's: its backend
 		// did not answer.
 		derr = NewError(ReasonAuthBackendUnavailable, "the credential could not be checked again; reopen the stream later").WithCause(derr)
-	case derr.Reason == ReasonTokenExpired && g.enf.noStreamExpiry:
+	case derr.Reason == ReasonTokenExpired && g.st.enf.noStreamExpiry:
 		return nil // WithoutStreamExpiry: streams outlive their credential
 	}
 	if derr.Detail == "" {
@@ -431,7 +431,7 @@ func (g *streamGuard) ending() bool {
 }
 
 func (g *streamGuard) expired(now time.Time) bool {
-	return !g.expiresAt.IsZero() && !now.Before(g.expiresAt)
+	return g.expiresAt != math.MaxInt64 && unixNano(now) >= g.expiresAt
 }
 
 func tokenExpired() *Error {
@@ -453,7 +453,9 @@ func (g *streamGuard) trip(derr *Error) *Error {
 	}
 	// The reports take parent, whose values the handler's context has:
 	// g.mu is held, and the guard's own Done and Err take it.
-	if g.dryRun {
+	st := g.st
+	c := caller{kind: st.principal.Kind, principal: st.principal, workload: st.workload}
+	if st.dryRun {
 		// Dry-run: the stream goes on; the end it would make is reported
 		// once, and the guard stops.
 		if !g.stopped.Load() {
@@ -461,12 +463,12 @@ func (g *streamGuard) trip(derr *Error) *Error {
 			if g.timer != nil {
 				g.timer.Stop()
 			}
-			g.enf.report(g.parent, &verdict{rule: g.rule, c: caller{kind: g.principal.Kind, principal: g.principal, workload: g.workload}, err: derr, outcome: OutcomeWouldDeny, dryRun: true})
+			st.enf.report(g.parent, &verdict{rule: st.rule, c: c, err: derr, outcome: OutcomeWouldDeny, dryRun: true})
 		}
 		return nil
 	}
 	// deny annotates derr: it is not shared before it is stored.
-	g.enf.deny(g.parent, g.rule, caller{kind: g.principal.Kind, principal: g.principal, workload: g.workload}, derr)
+	st.enf.deny(g.parent, st.rule, c, derr)
 	g.denial.Store(derr)
 	if d := g.derived.Load(); d != nil {
 		d.cancel(derr)
