@@ -12,11 +12,21 @@
 # warm-up call) and stops at StopTimer, so a count covers exactly N calls,
 # client, server and gRPC included. GOMAXPROCS=1 keeps idle threads from
 # spinning into the count, GOGC=off keeps the collector's timing out of it
-# (allocations are counted by bench.sh: B/op and allocs/op), and two
+# (allocations are counted by bench.sh: B/op and allocs/op),
+# memprofilerate=0 keeps the runtime's heap profile samples out of it (a
+# stack walk of some 20,000 instructions at random intervals, one per
+# 512 KiB allocated on average: noise in a count, and in proportion to
+# B/op, which bench.sh reports), and two
 # runtime features valgrind 3.19 cannot run are switched off (the RDTSCP
 # instruction and signal-based preemption).
 #
-# N (default 3000) tunes it; ONLY (a regexp) keeps the groups whose
+# N (default 3000) tunes it; CG_GODEBUG adds GODEBUG settings; ROW_WARMUP
+# (default 3000) is how many calls each BenchmarkPeers row makes before
+# its timer starts: the Go runtime fills its type-switch and
+# type-assertion caches at random, about one miss in 1,024, and a row
+# counted cold pays a number of itab look-ups that differs from process to
+# process (±200-300 instructions a call; with the warm-up, ±60-130). ONLY
+# (a regexp) keeps the groups whose
 # benchmark prefix matches it (ONLY=Peers: the peer rows alone, from the
 # module benchmarks/peers; a test binary is built only for the groups
 # kept); ROWS (a regexp) keeps, of those, the rows whose full name matches it
@@ -75,7 +85,7 @@ count() { # $1: benchmark path; prints instructions per call
   for part in "${parts[@]}"; do re+="${re:+/}^${part}\$"; done
   out=".bench/callgrind/$(echo "$path" | tr '/' '_')"
   rm -f "$out".*
-  (cd "$dir" && GRPCAUTH_BENCH_WORKERS="$WORKERS" GRPCAUTH_BENCH_WARMUP=0 GOMAXPROCS=1 GOGC=off GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1${CG_GODEBUG:+,$CG_GODEBUG} \
+  (cd "$dir" && GRPCAUTH_BENCH_WORKERS="$WORKERS" GRPCAUTH_BENCH_WARMUP=0 GRPCAUTH_BENCH_ROW_WARMUP="${ROW_WARMUP:-3000}" GOMAXPROCS=1 GOGC=off GODEBUG=cpu.rdtscp=off,asyncpreemptoff=1,memprofilerate=0${CG_GODEBUG:+,$CG_GODEBUG} \
     valgrind --tool=callgrind --dump-instr=no \
       --zero-before='testing.(*B).ResetTimer' --dump-before='testing.(*B).StopTimer' \
       --callgrind-out-file="$OLDPWD/$out.%p" \

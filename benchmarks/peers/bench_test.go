@@ -6,6 +6,7 @@ package peers_test
 import (
 	"context"
 	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -66,8 +67,10 @@ func BenchmarkPeers(b *testing.B) {
 	unary := func(name string, ctx context.Context) func(*testing.B) {
 		c := e.clients[name]
 		return func(b *testing.B) {
-			if _, err := c.GetBook(ctx, req); err != nil { // warm the connection, keys and cache
-				b.Fatal(err)
+			for range rowWarmUp(b) { // warm the connection, keys and cache
+				if _, err := c.GetBook(ctx, req); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -83,8 +86,10 @@ func BenchmarkPeers(b *testing.B) {
 	parallel := func(name string, ctx context.Context) func(*testing.B) {
 		c := e.clients[name]
 		return func(b *testing.B) {
-			if _, err := c.GetBook(ctx, req); err != nil {
-				b.Fatal(err)
+			for range rowWarmUp(b) {
+				if _, err := c.GetBook(ctx, req); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -103,8 +108,10 @@ func BenchmarkPeers(b *testing.B) {
 	stream := func(name string, ctx context.Context) func(*testing.B) {
 		c := e.clients[name]
 		return func(b *testing.B) {
-			if err := exportOne(ctx, c); err != nil {
-				b.Fatal(err)
+			for range rowWarmUp(b) {
+				if err := exportOne(ctx, c); err != nil {
+					b.Fatal(err)
+				}
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -164,6 +171,27 @@ func warmUp(b *testing.B, e *env, req *libraryv1.GetBookRequest, tok context.Con
 			}
 		}
 	}
+}
+
+// rowWarmUp is how many calls a row makes before its timer starts:
+// GRPCAUTH_BENCH_ROW_WARMUP (default 1, the call that warms its
+// connection, keys and cache). scripts/callgrind.sh sets it to a few
+// thousand: the Go runtime fills its type-switch and type-assertion caches
+// (runtime.interfaceSwitch, typeAssert) at about one miss in 1,024, chosen
+// at random, so a row counted from a cold start pays a different number of
+// itab look-ups in each process (grpc-go's control buffer, crypto/tls's
+// ciphers, protobuf's message conversion), a few hundred instructions a
+// call either way.
+func rowWarmUp(b *testing.B) int {
+	v, ok := os.LookupEnv("GRPCAUTH_BENCH_ROW_WARMUP")
+	if !ok {
+		return 1
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		b.Fatalf("GRPCAUTH_BENCH_ROW_WARMUP=%q: want a number of calls, at least 1", v)
+	}
+	return n
 }
 
 // reportCPU reports the process CPU time since start per call, as
