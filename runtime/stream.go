@@ -118,10 +118,10 @@ type streamGuard struct {
 	timer    *time.Timer // set when the context is derived
 	finished bool
 
-	// dryRun: the stream's method runs in dry-run: trip reports the end
-	// it would make (once) and the stream goes on, unguarded from then on
-	// (stopped, set under mu: checks are not made, rechecks not run).
-	dryRun  bool
+	// stopped: the stream's method runs in dry-run (st.dryRun) and trip
+	// has reported the end it would make, once; the stream goes on,
+	// unguarded from then on (set under mu: checks are not made, rechecks
+	// not run).
 	stopped atomic.Bool
 
 	// inPlace: receives run in the handler's goroutine, into the caller's
