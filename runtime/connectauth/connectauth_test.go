@@ -297,10 +297,12 @@ func TestConnectStreamExpiry(t *testing.T) {
 	url := serveTLS(t, w, h)
 	for _, p := range protocols {
 		t.Run(p.name, func(t *testing.T) {
-			// A token valid for 2s; jwtauth's leeway adds 30s by default,
-			// so the principal expires 32s from now: too long. Mint one
-			// that expired 29s ago: valid for about a second more.
-			tok := w.Issuer.Mint(authtest.Subject(conformance.Alice), authtest.Scopes("s"), authtest.ExpiresIn(-29*time.Second))
+			// jwtauth's leeway adds 30s to exp by default. Mint a token
+			// that expired 28s ago: exp is in whole seconds (truncated),
+			// so the principal has more than 1s and at most 2s left,
+			// which the sleep below outlasts. (-29s left anywhere from
+			// 1s to nothing, and the first message failed now and then.)
+			tok := w.Issuer.Mint(authtest.Subject(conformance.Alice), authtest.Scopes("s"), authtest.ExpiresIn(-28*time.Second))
 			c := grpcauthtestv1connect.NewKindsClient(tlsClient(w), url, p.opts...)
 			s := c.ChatAny(context.Background())
 			s.RequestHeader().Set("Authorization", "Bearer "+tok)
