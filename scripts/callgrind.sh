@@ -53,7 +53,7 @@ groups=(
   "BenchmarkAuth/bufconn: noauth noauth_header hot"
   "BenchmarkAuth/bufconn: stream_noauth stream_hot"
   "BenchmarkStreamMessage: noauth unguarded guarded"
-  "BenchmarkMetadata: one strict"
+  "BenchmarkMetadata: one strict copy"
   "BenchmarkCondition: none simple tenant_claim"
   "BenchmarkKinds: noauth_tls jwt_rs256 oauth2_introspection api_key mtls"
   "BenchmarkRevocation: off memory redis"
