@@ -144,10 +144,20 @@ func (s *contextStream) Context() context.Context { return s.ctx }
 
 func (s *contextStream) RecvMsg(m any) error {
 	var err error
-	if s.g != nil {
-		err = s.g.recvMsg(s.ServerStream, m)
-	} else {
+	switch g := s.g; {
+	case g == nil:
 		err = s.ServerStream.RecvMsg(m)
+	case g.inPlace:
+		// g.recvMsg's in-place receive, inlined (the one request of a
+		// server-streaming method): checked when it returns.
+		err = s.ServerStream.RecvMsg(m)
+		if !g.quiet() {
+			if derr := g.checkSlow(); derr != nil {
+				err = derr
+			}
+		}
+	default:
+		err = g.recvMsg(s.ServerStream, m)
 	}
 	if err != nil {
 		return err
@@ -160,8 +170,10 @@ func (s *contextStream) RecvMsg(m any) error {
 }
 
 func (s *contextStream) SendMsg(m any) error {
-	if err := s.g.check(); err != nil {
-		return err
+	if g := s.g; !g.quiet() {
+		if err := g.checkSlow(); err != nil {
+			return err
+		}
 	}
 	return s.ServerStream.SendMsg(m)
 }
@@ -233,15 +245,19 @@ type serverStreaming[Res any] struct {
 func (s *serverStreaming[Res]) Context() context.Context { return s.ctx }
 
 func (s *serverStreaming[Res]) Send(m *Res) error {
-	if err := s.g.check(); err != nil {
-		return err
+	if g := s.g; !g.quiet() {
+		if err := g.checkSlow(); err != nil {
+			return err
+		}
 	}
 	return s.ServerStreamingServer.Send(m)
 }
 
 func (s *serverStreaming[Res]) SendMsg(m any) error {
-	if err := s.g.check(); err != nil {
-		return err
+	if g := s.g; !g.quiet() {
+		if err := g.checkSlow(); err != nil {
+			return err
+		}
 	}
 	return s.ServerStreamingServer.SendMsg(m)
 }
@@ -268,15 +284,19 @@ func (s *clientStreaming[Req, Res]) RecvMsg(m any) error {
 }
 
 func (s *clientStreaming[Req, Res]) SendAndClose(m *Res) error {
-	if err := s.g.check(); err != nil {
-		return err
+	if g := s.g; !g.quiet() {
+		if err := g.checkSlow(); err != nil {
+			return err
+		}
 	}
 	return s.ClientStreamingServer.SendAndClose(m)
 }
 
 func (s *clientStreaming[Req, Res]) SendMsg(m any) error {
-	if err := s.g.check(); err != nil {
-		return err
+	if g := s.g; !g.quiet() {
+		if err := g.checkSlow(); err != nil {
+			return err
+		}
 	}
 	return s.ClientStreamingServer.SendMsg(m)
 }
@@ -299,15 +319,19 @@ func (s *bidiStreaming[Req, Res]) RecvMsg(m any) error {
 }
 
 func (s *bidiStreaming[Req, Res]) Send(m *Res) error {
-	if err := s.g.check(); err != nil {
-		return err
+	if g := s.g; !g.quiet() {
+		if err := g.checkSlow(); err != nil {
+			return err
+		}
 	}
 	return s.BidiStreamingServer.Send(m)
 }
 
 func (s *bidiStreaming[Req, Res]) SendMsg(m any) error {
-	if err := s.g.check(); err != nil {
-		return err
+	if g := s.g; !g.quiet() {
+		if err := g.checkSlow(); err != nil {
+			return err
+		}
 	}
 	return s.BidiStreamingServer.SendMsg(m)
 }

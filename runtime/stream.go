@@ -487,9 +487,28 @@ func (g *streamGuard) trip(derr *Error) *Error {
 // check returns the denial if the stream has been ended, or is due to end
 // by the clock. A nil guard checks nothing.
 func (g *streamGuard) check() error {
-	if g == nil {
+	if g.quiet() {
 		return nil
 	}
+	return g.checkSlow()
+}
+
+// quiet reports whether a check of g has nothing to do, cheaply enough
+// for check to be inlined at every receive and send: g is nil, or on the
+// system clock with no denial and more than coarseSlack before either
+// instant by a reading of the coarse clock marked read. Anything else
+// (another clock, a reading not marked read, which checkSlow's
+// coarse.load marks, a dry-run stream that stopped) goes to checkSlow.
+func (g *streamGuard) quiet() bool {
+	if g == nil {
+		return true
+	}
+	n := coarse.now.Load()
+	return n&1 != 0 && g.now == nil && n+coarseSlack < g.dueAt.Load() && g.denial.Load() == nil
+}
+
+// checkSlow is check of a guard that is not quiet.
+func (g *streamGuard) checkSlow() error {
 	if d := g.denial.Load(); d != nil {
 		return d
 	}
@@ -532,8 +551,10 @@ func (g *streamGuard) tripped(d *Error) error {
 // time call returned (the message, if any, is dropped). call must not
 // write where the caller can see after receive returned early.
 func (g *streamGuard) receive(call func() error) error {
-	if err := g.check(); err != nil {
-		return err
+	if !g.quiet() {
+		if err := g.checkSlow(); err != nil {
+			return err
+		}
 	}
 	g.startReceive(recvJob{g: g, call: call})
 	return g.await()
@@ -555,8 +576,10 @@ func (g *streamGuard) recvMsg(ss grpc.ServerStream, m any) error {
 // message of m's type made for it or kept from the last receive (spare),
 // moved into m on success.
 func (g *streamGuard) receiveInto(m any, job func(fresh any) recvJob) error {
-	if err := g.check(); err != nil {
-		return err
+	if !g.quiet() {
+		if err := g.checkSlow(); err != nil {
+			return err
+		}
 	}
 	if v := reflect.ValueOf(m); v.Kind() == reflect.Pointer && v.IsNil() {
 		// Nothing can be decoded into it: grpc-go's codec fails or
@@ -696,8 +719,10 @@ func (g *streamGuard) await() error {
 // received1 is the result of a receive that returned err: the denial if
 // the stream was ended by then (a message received is dropped), else err.
 func (g *streamGuard) received1(err error) error {
-	if derr := g.check(); derr != nil {
-		return derr
+	if !g.quiet() {
+		if derr := g.checkSlow(); derr != nil {
+			return derr
+		}
 	}
 	return err
 }
@@ -773,7 +798,9 @@ func (g *streamGuard) finish(err error) error {
 	// An instant may have passed since the last receive or send with no
 	// timer to keep it (nothing waited on the context), or a timer yet to
 	// fire.
-	_ = g.check()
+	if !g.quiet() {
+		_ = g.checkSlow()
+	}
 	g.mu.Lock()
 	g.finished = true
 	if g.timer != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -344,3 +345,63 @@ func TestGuardedReceiveIntoNilInPlace(t *testing.T) {
 		t.Error("the receive into nil was handed to a receiver")
 	}
 }
+
+// TestGuardDenialFarFromTheInstants: a stream ended by a recheck's denial
+// is due for its next recheck later, often more than coarseSlack away, so
+// the checks' fast path (quiet) must see the denial itself: every later
+// send, the receive of a server-streaming method's request, and the
+// handler's return give the denial, and no send reaches the underlying
+// stream.
+func TestGuardDenialFarFromTheInstants(t *testing.T) {
+	e, err := NewEnforcer(WithLogger(nil), WithStreamRecheck(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}
+	sc := new(streamCall)
+	g := &sc.guard
+	ctx, st := ctxState(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e}))
+	if !g.open(ctx, st) {
+		t.Fatal("no guard")
+	}
+	g.inPlace = true
+	for range 3 { // the first reads start the coarse clock and mark it read
+		if err := g.check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !g.quiet() {
+		t.Fatal("a guard an hour from either instant, on the system clock, is not quiet")
+	}
+	denial := NewError(ReasonTokenRevoked, "revoked")
+	if d := g.trip(denial); d != denial {
+		t.Fatalf("trip = %v", d)
+	}
+	if g.quiet() {
+		t.Error("a guard with a denial is quiet")
+	}
+	s := &sc.stream
+	*s = contextStream{ServerStream: receiveOnly{}, ctx: g, st: st, g: g} // a send that reaches it panics
+	if err := s.SendMsg(nil); err != denial {
+		t.Errorf("SendMsg after the denial = %v", err)
+	}
+	if err := s.RecvMsg(new(struct{})); err != denial {
+		t.Errorf("the in-place RecvMsg after the denial = %v", err)
+	}
+	if err := g.check(); err != denial {
+		t.Errorf("check after the denial = %v", err)
+	}
+	typed := &serverStreaming[struct{}]{g: g}
+	if err := typed.Send(nil); err != denial {
+		t.Errorf("a typed Send after the denial = %v", err)
+	}
+	if err := g.finish(nil); err != denial {
+		t.Errorf("finish after the denial = %v", err)
+	}
+}
+
+// receiveOnly is a server stream whose receives succeed at once; anything
+// else of it panics (its ServerStream is nil).
+type receiveOnly struct{ grpc.ServerStream }
+
+func (receiveOnly) RecvMsg(any) error { return nil }
