@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"google.golang.org/grpc"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/dynamicpb"
@@ -382,20 +382,20 @@ func TestGuardDenialFarFromTheInstants(t *testing.T) {
 	}
 	s := &sc.stream
 	*s = contextStream{ServerStream: receiveOnly{}, ctx: g, st: st, g: g} // a send that reaches it panics
-	if err := s.SendMsg(nil); err != denial {
+	if err := s.SendMsg(nil); !errors.Is(err, denial) {
 		t.Errorf("SendMsg after the denial = %v", err)
 	}
-	if err := s.RecvMsg(new(struct{})); err != denial {
+	if err := s.RecvMsg(new(struct{})); !errors.Is(err, denial) {
 		t.Errorf("the in-place RecvMsg after the denial = %v", err)
 	}
-	if err := g.check(); err != denial {
+	if err := g.check(); !errors.Is(err, denial) {
 		t.Errorf("check after the denial = %v", err)
 	}
 	typed := &serverStreaming[struct{}]{g: g}
-	if err := typed.Send(nil); err != denial {
+	if err := typed.Send(nil); !errors.Is(err, denial) {
 		t.Errorf("a typed Send after the denial = %v", err)
 	}
-	if err := g.finish(nil); err != denial {
+	if err := g.finish(nil); !errors.Is(err, denial) {
 		t.Errorf("finish after the denial = %v", err)
 	}
 }
