@@ -493,12 +493,14 @@ func (g *streamGuard) check() error {
 	return g.checkSlow()
 }
 
-// quiet reports whether a check of g has nothing to do, cheaply enough
-// for check to be inlined at every receive and send: g is nil, or on the
-// system clock with no denial and more than coarseSlack before either
+// quiet reports whether a check of g has nothing to do: g is nil, or on
+// the system clock with no denial and more than coarseSlack before either
 // instant by a reading of the coarse clock marked read. Anything else
 // (another clock, a reading not marked read, which checkSlow's
-// coarse.load marks, a dry-run stream that stopped) goes to checkSlow.
+// coarse.load marks, a dry-run stream that stopped) is for checkSlow.
+// check is over the inliner's budget and quiet is not, so where streams
+// receive and send, and where the handler returns, the code tests quiet
+// and calls checkSlow only when it is false.
 func (g *streamGuard) quiet() bool {
 	if g == nil {
 		return true
