@@ -123,7 +123,9 @@ func GuardStream(ctx context.Context) (context.Context, *StreamGuard) {
 		return ctx, nil // decided before anything is allocated
 	}
 	s := new(StreamGuard)
-	s.g.open(ctx, st)
+	if !s.g.open(ctx, st) {
+		return ctx, nil // another GuardStream of ctx opened its guard first
+	}
 	return &s.g, s
 }
 

@@ -71,13 +71,10 @@ import (
 type streamGuard struct {
 	// st is the decision that opened the stream: its enforcer, rule,
 	// principal, workload and dry-run, which nothing changes once the
-	// stream is open.
-	st *authState
-	// expiresAt is when the stream's credential expires, in Unix
-	// nanoseconds by its clock (saturated, see unixNano); math.MaxInt64
-	// when it does not.
-	expiresAt int64
-	now       func() time.Time // the clock of the authenticator that made the principal; nil: the system clock (see clock)
+	// stream is open; nil for a guard never opened, which guards nothing.
+	// The stream's expiry is streamExpiry(st).
+	st  *authState
+	now func() time.Time // the clock of the authenticator that made the principal; nil: the system clock (see clock)
 
 	// parent is the context Authorize returned. The guard's context is
 	// parent's values, and the cancellable context derived from parent
@@ -193,12 +190,11 @@ func (g *streamGuard) open(ctx context.Context, st *authState) bool {
 	}
 	e := st.enf
 	g.st, g.parent = st, ctx
-	g.expiresAt = math.MaxInt64
-	if !exp.IsZero() {
-		g.expiresAt = unixNano(exp)
-	}
 	g.now = e.clockFor(st.principal.Kind)
-	due := g.expiresAt
+	due := int64(math.MaxInt64)
+	if !exp.IsZero() {
+		due = unixNano(exp)
+	}
 	if e.streamRecheck > 0 {
 		// On the system clock, from the coarse clock's reading: at most
 		// a tick behind, which makes the first recheck due that much
@@ -311,7 +307,10 @@ func (g *streamGuard) claimRecheck(now time.Time) bool {
 	if !g.recheckAt.CompareAndSwap(at, next) {
 		return false
 	}
-	g.dueAt.Store(min(next, g.expiresAt))
+	if exp := streamExpiry(g.st); !exp.IsZero() {
+		next = min(next, unixNano(exp))
+	}
+	g.dueAt.Store(next)
 	return true
 }
 
@@ -430,8 +429,12 @@ func (g *streamGuard) ending() bool {
 	return finished || g.parent.Err() != nil
 }
 
+// expired reports whether the stream's credential has expired at now,
+// by time.Time's comparison: exact beyond the instants Unix nanoseconds
+// hold, and by the monotonic clock when both instants carry it.
 func (g *streamGuard) expired(now time.Time) bool {
-	return g.expiresAt != math.MaxInt64 && unixNano(now) >= g.expiresAt
+	exp := streamExpiry(g.st)
+	return !exp.IsZero() && !now.Before(exp)
 }
 
 func tokenExpired() *Error {
@@ -511,6 +514,9 @@ func (g *streamGuard) quiet() bool {
 
 // checkSlow is check of a guard that is not quiet.
 func (g *streamGuard) checkSlow() error {
+	if g.st == nil {
+		return nil // never opened: a StreamGuard not made by GuardStream
+	}
 	if d := g.denial.Load(); d != nil {
 		return d
 	}

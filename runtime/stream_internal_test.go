@@ -405,3 +405,32 @@ func TestGuardDenialFarFromTheInstants(t *testing.T) {
 type receiveOnly struct{ grpc.ServerStream }
 
 func (receiveOnly) RecvMsg(any) error { return nil }
+
+// TestGuardUnopenedAndBeyond2262: a StreamGuard that GuardStream did not
+// open guards nothing, as a nil one does; and on a clock of its own, a
+// stream whose credential expires after 2262 (beyond what Unix
+// nanoseconds hold) goes on before that instant and ends after it.
+func TestGuardUnopenedAndBeyond2262(t *testing.T) {
+	if err := new(StreamGuard).Check(); err != nil {
+		t.Errorf("Check of a StreamGuard never opened = %v; want nil", err)
+	}
+	e, err := NewEnforcer(WithLogger(nil), WithStreamRecheck(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Date(2290, 1, 1, 0, 0, 0, 0, time.UTC)}
+	g := new(streamGuard)
+	if !g.open(ctxState(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e}))) {
+		t.Fatal("no guard")
+	}
+	now := time.Date(2280, 1, 1, 0, 0, 0, 0, time.UTC)
+	g.now = func() time.Time { return now }
+	if err := g.check(); err != nil {
+		t.Fatalf("check ten years before the expiry = %v", err)
+	}
+	now = time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	var d *Error
+	if err := g.check(); !errors.As(err, &d) || d.Reason != ReasonTokenExpired {
+		t.Errorf("check ten years after the expiry = %v; want TOKEN_EXPIRED", err)
+	}
+}
