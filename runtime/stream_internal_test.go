@@ -96,11 +96,8 @@ func TestGuardDerivesOnDemand(t *testing.T) {
 	defer cancelParent()
 	open := func(expiresIn time.Duration) *streamGuard {
 		t.Helper()
-		p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(expiresIn)}
 		g := new(streamGuard)
-		if !g.open(ctxState(withState(parent, authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e}))) {
-			t.Fatal("no guard for an expiring principal")
-		}
+		openGuard(t, g, parent, e, &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(expiresIn)}, false)
 		return g
 	}
 	isExpired := func(err error) bool {
@@ -190,11 +187,8 @@ func TestGuardInstantsAtTheEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Principal{Kind: MTLS, Subject: "s", ExpiresAt: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}
 	g := new(streamGuard)
-	if !g.open(ctxState(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e}))) {
-		t.Fatal("no guard")
-	}
+	openGuard(t, g, context.Background(), e, &Principal{Kind: MTLS, Subject: "s", ExpiresAt: time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)}, false)
 	defer g.finish(nil)
 	if due := g.dueAt.Load(); due != math.MaxInt64 {
 		t.Errorf("dueAt = %d; want math.MaxInt64", due)
@@ -226,11 +220,8 @@ func TestGuardRecheckWhenFirstAsked(t *testing.T) {
 	}
 	open := func(dryRun bool) *streamGuard {
 		// No credential in the context: the recheck's decision denies.
-		p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}
 		g := new(streamGuard)
-		if !g.open(ctxState(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e, dryRun: dryRun}))) {
-			t.Fatal("no guard")
-		}
+		openGuard(t, g, context.Background(), e, &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}, dryRun)
 		return g
 	}
 	due := func(g *streamGuard) { g.recheckAt.Store(1); g.dueAt.Store(1) }
@@ -273,6 +264,18 @@ func TestGuardRecheckWhenFirstAsked(t *testing.T) {
 
 // ctxState is ctx and its decision, as open takes them.
 func ctxState(ctx context.Context) (context.Context, *authState) { return ctx, stateFrom(ctx) }
+
+// openGuard opens g, zero, as the guard of a stream of /t.S/M that e
+// allowed for p (in dry-run or not), with parent's values, and returns
+// the decision; the test fails if the stream needs no guard.
+func openGuard(t *testing.T, g *streamGuard, parent context.Context, e *Enforcer, p *Principal, dryRun bool) *authState {
+	t.Helper()
+	ctx, st := ctxState(withState(parent, authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e, dryRun: dryRun}))
+	if !g.open(ctx, st) {
+		t.Fatal("no guard for a principal that expires")
+	}
+	return st
+}
 
 // TestCoarseClock: the coarse clock answers 0 (read the clock) when it is
 // not ticking and starts; then its readings are never ahead of the clock
@@ -357,13 +360,9 @@ func TestGuardDenialFarFromTheInstants(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}
 	sc := new(streamCall)
 	g := &sc.guard
-	ctx, st := ctxState(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e}))
-	if !g.open(ctx, st) {
-		t.Fatal("no guard")
-	}
+	st := openGuard(t, g, context.Background(), e, &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}, false)
 	g.inPlace = true
 	for range 3 { // the first reads start the coarse clock and mark it read
 		if err := g.check(); err != nil {
@@ -418,11 +417,8 @@ func TestGuardUnopenedAndBeyond2262(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Date(2290, 1, 1, 0, 0, 0, 0, time.UTC)}
 	g := new(streamGuard)
-	if !g.open(ctxState(withState(context.Background(), authState{rule: &Rule{FullMethod: "/t.S/M"}, principal: p, enf: e}))) {
-		t.Fatal("no guard")
-	}
+	openGuard(t, g, context.Background(), e, &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Date(2290, 1, 1, 0, 0, 0, 0, time.UTC)}, false)
 	now := time.Date(2280, 1, 1, 0, 0, 0, 0, time.UTC)
 	g.now = func() time.Time { return now }
 	if err := g.check(); err != nil {
