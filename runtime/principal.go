@@ -121,7 +121,7 @@ type authContext struct {
 }
 
 func (c *authContext) Value(key any) any {
-	if key == (authStateKey{}) {
+	if _, ok := key.(authStateKey); ok { // the type alone: == on a zero-size key calls runtime.efaceeq
 		return &c.st
 	}
 	return c.Context.Value(key)

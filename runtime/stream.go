@@ -111,9 +111,14 @@ type streamGuard struct {
 	// once.
 	ended chan struct{}
 
-	mu       sync.Mutex  // serialises trip, finish, derive and the timer
-	timer    *time.Timer // set when the context is derived
-	finished bool
+	mu    sync.Mutex  // serialises trip, derive, the timer, and finish when it has any of them to stop
+	timer *time.Timer // set when the context is derived
+
+	// end is how the stream ended: endOpen until the handler returns
+	// (finish) or the guard ends it (trip), whichever claims it first.
+	// finish claims it without mu when the context was never derived:
+	// then nothing of the guard is left to stop (see finish).
+	end atomic.Int32
 
 	// stopped: the stream's method runs in dry-run (st.dryRun) and trip
 	// has reported the end it would make, once; the stream goes on,
@@ -133,6 +138,13 @@ type streamGuard struct {
 	// receive while it does other work, which that handler does not.
 	inPlace bool
 }
+
+// How a guard's stream ended (streamGuard.end).
+const (
+	endOpen     = iota // neither yet
+	endFinished        // the handler returned first
+	endTripped         // the guard ended the stream first (not in dry-run)
+)
 
 // guardIn makes guard, zero and held by the stream's wrapper (one
 // allocation for both), the guard of the stream whose context Authorize
@@ -182,19 +194,28 @@ func streamExpiry(st *authState) time.Time {
 
 // open makes g, zero, the guard of the stream whose context Authorize
 // returned with the decision st, if it needs one (see needsGuard), and
-// reports whether it does.
+// reports whether it does. It is guardExpiry and the instants in one
+// pass: every stream that the enforcer serves runs it.
 func (g *streamGuard) open(ctx context.Context, st *authState) bool {
-	exp, ok := guardExpiry(st)
-	if !ok {
+	if st == nil || st.principal == nil || st.enf == nil || st.guard != nil {
 		return false
 	}
 	e := st.enf
+	due, expires := int64(math.MaxInt64), false
+	if !e.noStreamExpiry {
+		exp := st.principal.ExpiresAt
+		if st.workload != nil {
+			exp = streamExpiry(st)
+		}
+		if !exp.IsZero() {
+			due, expires = unixNano(exp), true
+		}
+	}
+	if !expires && e.streamRecheck <= 0 {
+		return false
+	}
 	g.st, g.parent = st, ctx
 	g.now = e.clockFor(st.principal.Kind)
-	due := int64(math.MaxInt64)
-	if !exp.IsZero() {
-		due = unixNano(exp)
-	}
 	if e.streamRecheck > 0 {
 		// On the system clock, from the coarse clock's reading: at most
 		// a tick behind, which makes the first recheck due that much
@@ -255,6 +276,9 @@ func (g *streamGuard) Err() error {
 // derived from the handler's is cancelled with it, without a goroutine.
 // (Both ask Err or Done first, which derive it.)
 func (g *streamGuard) Value(key any) any {
+	if _, ok := key.(authStateKey); ok && g.st != nil {
+		return g.st // what parent's, and so the derived one's, is
+	}
 	if d := g.derived.Load(); d != nil {
 		return d.ctx.Value(key)
 	}
@@ -285,7 +309,9 @@ func (g *streamGuard) deriveLocked() *derivedContext {
 	switch derr := g.denial.Load(); {
 	case derr != nil:
 		cancel(derr)
-	case g.finished:
+	case g.end.Load() == endFinished:
+		// After derived is stored: a finish that claimed the end before
+		// is seen here, one after it sees derived and stops the timer.
 		cancel(nil)
 	case g.stopped.Load():
 		// A dry-run stream reports the end it would make once; then
@@ -335,11 +361,18 @@ var (
 // unixNano is t in Unix nanoseconds, saturated at the ends of what an
 // int64 holds: t.UnixNano is undefined beyond them, and a credential may
 // well expire after 2262 (RFC 5280's 99991231235959Z, a certificate that
-// has no expiry), which must not wrap to a date in the past.
+// has no expiry), which must not wrap to a date in the past. Small enough
+// to be inlined: every instant a clock reads, and every expiry before
+// 2262, is its first case.
 func unixNano(t time.Time) int64 {
-	if s := t.Unix(); s > -maxUnixSec && s < maxUnixSec {
-		return t.UnixNano() // every instant a clock reads, without the two comparisons
+	if s := t.Unix(); uint64(s+maxUnixSec-1) < uint64(2*maxUnixSec-1) { // -maxUnixSec < s < maxUnixSec
+		return s*int64(time.Second) + int64(t.Nanosecond())
 	}
+	return unixNanoEdge(t)
+}
+
+// unixNanoEdge is unixNano of an instant near or beyond the ends.
+func unixNanoEdge(t time.Time) int64 {
 	switch {
 	case t.After(maxUnixNano):
 		return math.MaxInt64
@@ -383,7 +416,7 @@ func (g *streamGuard) fire() {
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.finished || g.denial.Load() != nil || g.stopped.Load() {
+	if g.end.Load() != endOpen || g.denial.Load() != nil || g.stopped.Load() {
 		return
 	}
 	// Early for the expiry when the clock and the timer disagree: the
@@ -423,10 +456,7 @@ func (g *streamGuard) ending() bool {
 	if d := g.derived.Load(); d != nil {
 		return d.ctx.Err() != nil
 	}
-	g.mu.Lock()
-	finished := g.finished
-	g.mu.Unlock()
-	return finished || g.parent.Err() != nil
+	return g.end.Load() == endFinished || g.parent.Err() != nil
 }
 
 // expired reports whether the stream's credential has expired at now,
@@ -451,7 +481,7 @@ func (g *streamGuard) trip(derr *Error) *Error {
 	if d := g.denial.Load(); d != nil {
 		return d
 	}
-	if g.finished {
+	if g.end.Load() == endFinished {
 		return nil
 	}
 	// The reports take parent, whose values the handler's context has:
@@ -468,6 +498,12 @@ func (g *streamGuard) trip(derr *Error) *Error {
 			}
 			st.enf.report(g.parent, &verdict{rule: st.rule, c: c, err: derr, outcome: OutcomeWouldDeny, dryRun: true})
 		}
+		return nil
+	}
+	// The stream's end is claimed first: a finish that claims it
+	// meanwhile has the handler's result returned, and nothing is
+	// reported; one that comes after waits on mu for the denial.
+	if !g.end.CompareAndSwap(endOpen, endTripped) {
 		return nil
 	}
 	// deny annotates derr: it is not shared before it is stored.
@@ -799,6 +835,14 @@ func moveMessage(dst, src any, whole bool) {
 // the timer, releases the handler's context, and returns the denial in
 // place of err when the guard ended the stream, whatever the handler made
 // of it (ctx.Err(), an error of its own, or nil).
+//
+// A stream whose context was never derived has no timer and no context
+// to release, and most end so: finish then claims the stream's end with
+// one compare-and-swap, without mu. That orders it with a trip, which
+// claims the end with the same swap before it reports anything, and with
+// a derive, which stores the context before it looks at the end (finish
+// looks at the context after its swap). A dry-run stream takes mu, which
+// orders it with the end a trip reports but does not make.
 func (g *streamGuard) finish(err error) error {
 	if g == nil {
 		return err
@@ -809,8 +853,17 @@ func (g *streamGuard) finish(err error) error {
 	if !g.quiet() {
 		_ = g.checkSlow()
 	}
+	if st := g.st; st != nil && !st.dryRun && g.end.CompareAndSwap(endOpen, endFinished) && g.derived.Load() == nil {
+		return err
+	}
+	return g.finishSlow(err)
+}
+
+// finishSlow is finish of a stream that has a context derived, was ended
+// by the guard, runs in dry-run, or was never opened.
+func (g *streamGuard) finishSlow(err error) error {
 	g.mu.Lock()
-	g.finished = true
+	g.end.CompareAndSwap(endOpen, endFinished)
 	if g.timer != nil {
 		g.timer.Stop()
 	}

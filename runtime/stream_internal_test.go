@@ -7,8 +7,11 @@ import (
 	"context"
 	"errors"
 	"math"
+	goruntime "runtime"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -428,5 +431,118 @@ func TestGuardUnopenedAndBeyond2262(t *testing.T) {
 	var d *Error
 	if err := g.check(); !errors.As(err, &d) || d.Reason != ReasonTokenExpired {
 		t.Errorf("check ten years after the expiry = %v; want TOKEN_EXPIRED", err)
+	}
+}
+
+// denials counts the denials an enforcer reports.
+type denials struct{ n atomic.Int32 }
+
+func (d *denials) ObserveDecision(_ context.Context, o Observation) {
+	if o.Outcome == OutcomeDeny {
+		d.n.Add(1)
+	}
+}
+
+// TestGuardFinishRacesTrip: the handler's return (finish, which takes no
+// lock when the context was never derived) and the guard's end of the
+// stream (trip, from another goroutine) agree on which came first, every
+// time: either finish returns the handler's result and no denial is
+// reported, or it returns the denial, reported once. A trip that lost
+// reports nothing. It fails when trip reports before it claims the end,
+// or finish returns before it claims it.
+func TestGuardFinishRacesTrip(t *testing.T) {
+	obs := new(denials)
+	e, err := NewEnforcer(WithLogger(nil), WithStreamRecheck(0), WithObserver(obs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	handlerErr := errors.New("the handler's result")
+	var won [2]int
+	for i := range 2000 {
+		sc := new(streamCall)
+		g := &sc.guard
+		openGuard(t, g, context.Background(), e, &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}, false)
+		before := obs.n.Load()
+		denial := NewError(ReasonTokenRevoked, "revoked")
+		start := make(chan struct{})
+		tripped := make(chan *Error, 1)
+		go func() {
+			<-start
+			tripped <- g.trip(denial)
+		}()
+		close(start)
+		if i%2 == 0 {
+			goruntime.Gosched()
+		}
+		got := g.finish(handlerErr)
+		d := <-tripped
+		reported := obs.n.Load() - before
+		switch {
+		case errors.Is(got, handlerErr):
+			won[0]++
+			if d != nil || reported != 0 {
+				t.Fatalf("finish returned the handler's result, but trip returned %v and %d denials were reported", d, reported)
+			}
+		case errors.Is(got, denial):
+			won[1]++
+			if d != denial || reported != 1 {
+				t.Fatalf("finish returned the denial, but trip returned %v and %d denials were reported", d, reported)
+			}
+		default:
+			t.Fatalf("finish = %v", got)
+		}
+		if g.end.Load() == endOpen {
+			t.Fatal("the stream's end was not claimed")
+		}
+	}
+	t.Logf("finish first %d times, trip first %d times", won[0], won[1])
+}
+
+// TestStreamCallSize: a stream's one allocation stays in the 256-byte size
+// class (BENCHMARKS.md, round 7).
+func TestStreamCallSize(t *testing.T) {
+	if n := unsafe.Sizeof(streamCall{}); n > 256 {
+		t.Errorf("streamCall is %d bytes; want at most 256", n)
+	}
+}
+
+// TestGuardFinishRacesDerive: the handler's return and the first wait on
+// its context (from another goroutine: a goroutine the handler started)
+// leave the context cancelled and no timer running, whichever came first.
+// finish takes no lock when it finds no context derived, so derive must
+// find the stream finished then; it fails when derive looks at the end
+// before it stores the context.
+func TestGuardFinishRacesDerive(t *testing.T) {
+	e, err := NewEnforcer(WithLogger(nil), WithStreamRecheck(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		sc := new(streamCall)
+		g := &sc.guard
+		openGuard(t, g, context.Background(), e, &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}, false)
+		start := make(chan struct{})
+		done := make(chan (<-chan struct{}), 1)
+		go func() {
+			<-start
+			done <- g.Done()
+		}()
+		close(start)
+		if i%2 == 0 {
+			goruntime.Gosched()
+		}
+		if err := g.finish(nil); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-<-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the handler returned, and its context is not cancelled")
+		}
+		g.mu.Lock()
+		if g.timer != nil && g.timer.Stop() {
+			t.Error("the handler returned, and the guard's timer still runs")
+		}
+		g.mu.Unlock()
 	}
 }
