@@ -143,8 +143,8 @@ func (s *StreamGuard) Check() error {
 // receives into a fresh message of m's type, moved into m on success, so
 // that nothing writes into m after Receive returned early.
 func (s *StreamGuard) Receive(m any, recv func(any) error) error {
-	if s == nil {
-		return recv(m)
+	if s == nil || s.g.st == nil {
+		return recv(m) // none, or one GuardStream did not open: nothing to guard
 	}
 	g := &s.g
 	return g.receiveInto(m, func(fresh any) recvJob { return recvJob{g: g, call: func() error { return recv(fresh) }} })

@@ -365,7 +365,7 @@ var (
 // to be inlined: every instant a clock reads, and every expiry before
 // 2262, is its first case.
 func unixNano(t time.Time) int64 {
-	if s := t.Unix(); uint64(s+maxUnixSec-1) < uint64(2*maxUnixSec-1) { // -maxUnixSec < s < maxUnixSec
+	if s := t.Unix(); s > -maxUnixSec && s < maxUnixSec { // one unsigned comparison, as compiled
 		return s*int64(time.Second) + int64(t.Nanosecond())
 	}
 	return unixNanoEdge(t)

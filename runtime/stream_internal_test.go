@@ -6,6 +6,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	goruntime "runtime"
 	"sync/atomic"
@@ -409,12 +410,20 @@ type receiveOnly struct{ grpc.ServerStream }
 func (receiveOnly) RecvMsg(any) error { return nil }
 
 // TestGuardUnopenedAndBeyond2262: a StreamGuard that GuardStream did not
-// open guards nothing, as a nil one does; and on a clock of its own, a
+// open guards nothing, as a nil one does (its Receive panicked, in a
+// context made from no parent); and on a clock of its own, a
 // stream whose credential expires after 2262 (beyond what Unix
 // nanoseconds hold) goes on before that instant and ends after it.
 func TestGuardUnopenedAndBeyond2262(t *testing.T) {
 	if err := new(StreamGuard).Check(); err != nil {
 		t.Errorf("Check of a StreamGuard never opened = %v; want nil", err)
+	}
+	var into any
+	if err := new(StreamGuard).Receive(new(struct{}), func(m any) error { into = m; return io.EOF }); !errors.Is(err, io.EOF) || into == nil {
+		t.Errorf("Receive of a StreamGuard never opened = %v (received into %v); want the receive's io.EOF", err, into)
+	}
+	if err := new(StreamGuard).Finish(io.EOF); !errors.Is(err, io.EOF) {
+		t.Errorf("Finish of a StreamGuard never opened = %v; want the handler's io.EOF", err)
 	}
 	e, err := NewEnforcer(WithLogger(nil), WithStreamRecheck(0))
 	if err != nil {
@@ -449,8 +458,12 @@ func (d *denials) ObserveDecision(_ context.Context, o Observation) {
 // time: either finish returns the handler's result and no denial is
 // reported, or it returns the denial, reported once. A trip that lost
 // reports nothing. It fails when trip reports before it claims the end,
-// or finish returns before it claims it.
+// or finish returns before it claims it, or when finish decides by a
+// load of the end before its compare-and-swap. The two goroutines meet
+// at a spinning barrier and each then spins for a count that the
+// iterations sweep, so that trip starts at each of finish's steps.
 func TestGuardFinishRacesTrip(t *testing.T) {
+	needsTwoProcs(t)
 	obs := new(denials)
 	e, err := NewEnforcer(WithLogger(nil), WithStreamRecheck(0), WithObserver(obs))
 	if err != nil {
@@ -458,22 +471,19 @@ func TestGuardFinishRacesTrip(t *testing.T) {
 	}
 	handlerErr := errors.New("the handler's result")
 	var won [2]int
-	for i := range 2000 {
+	for i := range 20000 {
 		sc := new(streamCall)
 		g := &sc.guard
 		openGuard(t, g, context.Background(), e, &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}, false)
 		before := obs.n.Load()
 		denial := NewError(ReasonTokenRevoked, "revoked")
-		start := make(chan struct{})
 		tripped := make(chan *Error, 1)
+		var ready atomic.Int32
 		go func() {
-			<-start
+			meet(&ready, i%101)
 			tripped <- g.trip(denial)
 		}()
-		close(start)
-		if i%2 == 0 {
-			goruntime.Gosched()
-		}
+		meet(&ready, i/101%11)
 		got := g.finish(handlerErr)
 		d := <-tripped
 		reported := obs.n.Load() - before
@@ -496,6 +506,34 @@ func TestGuardFinishRacesTrip(t *testing.T) {
 		}
 	}
 	t.Logf("finish first %d times, trip first %d times", won[0], won[1])
+	if won[0] == 0 || won[1] == 0 {
+		t.Errorf("finish first %d times, trip first %d times: the race was not run both ways", won[0], won[1])
+	}
+}
+
+// meet waits, spinning, until both goroutines of a race are at it, then
+// spins on for n rounds: the races below sweep one goroutine's start
+// across the other's steps (GOMAXPROCS permitting: with one, the
+// scheduler alone decides).
+func meet(ready *atomic.Int32, n int) {
+	ready.Add(1)
+	for spins := 0; ready.Load() < 2; spins++ {
+		if spins > 100000 {
+			goruntime.Gosched() // the other is not running: let it
+		}
+	}
+	for range n {
+		spinSink.Add(1)
+	}
+}
+
+var spinSink atomic.Int32
+
+// needsTwoProcs skips a race that one processor cannot run both ways.
+func needsTwoProcs(t *testing.T) {
+	if goruntime.GOMAXPROCS(0) < 2 {
+		t.Skip("GOMAXPROCS < 2: the two goroutines cannot run at once")
+	}
 }
 
 // TestStreamCallSize: a stream's one allocation stays in the 256-byte size
@@ -511,32 +549,32 @@ func TestStreamCallSize(t *testing.T) {
 // leave the context cancelled and no timer running, whichever came first.
 // finish takes no lock when it finds no context derived, so derive must
 // find the stream finished then; it fails when derive looks at the end
-// before it stores the context.
+// before it stores the context, or when finish looks for the context
+// before it claims the end. The start of the wait is swept across
+// finish's steps as in TestGuardFinishRacesTrip.
 func TestGuardFinishRacesDerive(t *testing.T) {
+	needsTwoProcs(t)
 	e, err := NewEnforcer(WithLogger(nil), WithStreamRecheck(0))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 2000 {
+	for i := range 20000 {
 		sc := new(streamCall)
 		g := &sc.guard
 		openGuard(t, g, context.Background(), e, &Principal{Kind: BearerJWT, Subject: "s", ExpiresAt: time.Now().Add(time.Hour)}, false)
-		start := make(chan struct{})
 		done := make(chan (<-chan struct{}), 1)
+		var ready atomic.Int32
 		go func() {
-			<-start
+			meet(&ready, i%101)
 			done <- g.Done()
 		}()
-		close(start)
-		if i%2 == 0 {
-			goruntime.Gosched()
-		}
+		meet(&ready, i/101%11)
 		if err := g.finish(nil); err != nil {
 			t.Fatal(err)
 		}
 		select {
 		case <-<-done:
-		case <-time.After(10 * time.Second):
+		case <-time.After(2 * time.Second):
 			t.Fatal("the handler returned, and its context is not cancelled")
 		}
 		g.mu.Lock()
