@@ -164,18 +164,30 @@ func guardIn(ctx context.Context, st *authState, guard *streamGuard) (context.Co
 // (an allowed principal whose credential expires, or rechecks) and has
 // none yet.
 func needsGuard(st *authState) bool {
-	_, ok := guardExpiry(st)
+	_, ok := guardDue(st)
 	return ok
 }
 
-// guardExpiry is streamExpiry of st, and whether its stream needs a guard
-// (see needsGuard).
-func guardExpiry(st *authState) (time.Time, bool) {
+// guardDue is streamExpiry of st in Unix nanoseconds (math.MaxInt64 when
+// it has none), and whether its stream needs a guard (see needsGuard).
+// streamExpiry is called only for a stream with a workload, whose
+// expiry is the earlier of two: open runs this for every stream.
+func guardDue(st *authState) (int64, bool) {
 	if st == nil || st.principal == nil || st.enf == nil || st.guard != nil {
-		return time.Time{}, false
+		return 0, false
 	}
-	exp := streamExpiry(st)
-	return exp, st.enf.streamRecheck > 0 || !exp.IsZero()
+	e := st.enf
+	if e.noStreamExpiry {
+		return math.MaxInt64, e.streamRecheck > 0
+	}
+	exp := st.principal.ExpiresAt
+	if st.workload != nil {
+		exp = streamExpiry(st)
+	}
+	if exp.IsZero() {
+		return math.MaxInt64, e.streamRecheck > 0
+	}
+	return unixNano(exp), true
 }
 
 // streamExpiry is when the stream of st ends by its credentials: the end
@@ -194,26 +206,13 @@ func streamExpiry(st *authState) time.Time {
 
 // open makes g, zero, the guard of the stream whose context Authorize
 // returned with the decision st, if it needs one (see needsGuard), and
-// reports whether it does. It is guardExpiry and the instants in one
-// pass: every stream that the enforcer serves runs it.
+// reports whether it does.
 func (g *streamGuard) open(ctx context.Context, st *authState) bool {
-	if st == nil || st.principal == nil || st.enf == nil || st.guard != nil {
+	due, ok := guardDue(st)
+	if !ok {
 		return false
 	}
 	e := st.enf
-	due, expires := int64(math.MaxInt64), false
-	if !e.noStreamExpiry {
-		exp := st.principal.ExpiresAt
-		if st.workload != nil {
-			exp = streamExpiry(st)
-		}
-		if !exp.IsZero() {
-			due, expires = unixNano(exp), true
-		}
-	}
-	if !expires && e.streamRecheck <= 0 {
-		return false
-	}
 	g.st, g.parent = st, ctx
 	g.now = e.clockFor(st.principal.Kind)
 	if e.streamRecheck > 0 {
@@ -361,9 +360,8 @@ var (
 // unixNano is t in Unix nanoseconds, saturated at the ends of what an
 // int64 holds: t.UnixNano is undefined beyond them, and a credential may
 // well expire after 2262 (RFC 5280's 99991231235959Z, a certificate that
-// has no expiry), which must not wrap to a date in the past. Small enough
-// to be inlined: every instant a clock reads, and every expiry before
-// 2262, is its first case.
+// has no expiry), which must not wrap to a date in the past. Every
+// instant a clock reads, and every expiry before 2262, is its first case.
 func unixNano(t time.Time) int64 {
 	if s := t.Unix(); s > -maxUnixSec && s < maxUnixSec { // one unsigned comparison, as compiled
 		return s*int64(time.Second) + int64(t.Nanosecond())
